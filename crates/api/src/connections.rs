@@ -1,0 +1,106 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /api/v1/connectionmgmt/services/aws/connections`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConnectionCreate {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_sts_regional_endpoints: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_role_anywhere: Option<bool>,
+    /// Override of the AWS endpoint (VPC or FIPS endpoints, or an emulator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+}
+
+/// `PATCH .../connections/{id}`: every field optional; `name` cannot change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConnectionUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_sts_regional_endpoints: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<String>>,
+}
+
+/// A connection as returned: never carries the secret access key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AwsConnection {
+    pub id: String,
+    pub uri: String,
+    pub account: String,
+    pub application: String,
+    pub dev_account: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    pub name: String,
+    pub category: String,
+    pub service: String,
+    pub resource_url: String,
+    pub description: String,
+    pub access_key_id: String,
+    pub assume_role_arn: String,
+    pub assume_role_external_id: String,
+    pub aws_region: String,
+    pub aws_sts_regional_endpoints: String,
+    pub cloud_name: String,
+    pub is_role_anywhere: bool,
+    pub endpoint_url: String,
+    pub labels: Map<String, Value>,
+    pub meta: Value,
+    pub products: Vec<String>,
+    pub last_connection_ok: Option<bool>,
+    pub last_connection_error: String,
+    pub last_connection_at: Option<String>,
+}
+
+/// `POST .../connections/{id}/test` result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionTestResult {
+    pub connection_ok: bool,
+    pub error: String,
+}

@@ -1,0 +1,56 @@
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/cckm/aws/kms`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsCreate {
+    pub name: String,
+    pub account_id: String,
+    /// Connection name or id.
+    pub connection: String,
+    pub regions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_external_id: Option<String>,
+}
+
+/// `PATCH /api/v1/cckm/aws/kms/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Kms {
+    pub id: String,
+    pub uri: String,
+    pub account: String,
+    pub application: String,
+    #[serde(rename = "devAccount")]
+    pub dev_account: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: String,
+    pub name: String,
+    pub account_id: String,
+    /// The connection's name, as CCKM returns it.
+    pub connection: String,
+    pub connection_id: String,
+    pub regions: Vec<String>,
+    pub arn: String,
+    pub assume_role_arn: String,
+    pub assume_role_external_id: String,
+    pub auto_added: bool,
+    pub status: String,
+    pub acls: Vec<serde_json::Value>,
+}

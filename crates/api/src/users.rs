@@ -1,0 +1,44 @@
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/usermgmt/users`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    pub username: String,
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Any of `admin`, `CCKM Admins`, `CCKM Users`.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// `PATCH /api/v1/usermgmt/users/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: String,
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub groups: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_login: Option<String>,
+    pub failed_logins_count: i64,
+    pub locked_until: Option<String>,
+}

@@ -1,0 +1,78 @@
+use thiserror::Error;
+
+/// Every failure a use case can report. The server maps each variant to an HTTP status and a
+/// CipherTrust error body in one place; messages never carry secrets.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CoreError {
+    /// Bad input: the message names the field and what to fix.
+    #[error("{0}")]
+    InvalidParam(String),
+    /// No credentials, bad credentials or a bad token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated, but the caller's groups do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique name already taken, or a resource still in use.
+    #[error("{0}")]
+    Conflict(String),
+    /// The resource's state forbids the operation.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Too many attempts: retry after the given number of seconds.
+    #[error("{message}")]
+    TooManyAttempts {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// AWS answered with an error. `context` says what Keyward was doing.
+    #[error("{context} : {code}: {message}")]
+    Aws {
+        context: String,
+        code: String,
+        message: String,
+        kind: AwsErrorKind,
+    },
+    /// AWS could not be reached (network, DNS, timeout).
+    #[error("{context} : AWS is unreachable: {detail}")]
+    AwsUnavailable { context: String, detail: String },
+    /// A fault inside Keyward (database, vault...). The detail is logged, never returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// How an AWS error should be presented to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// The request was wrong (validation, malformed policy, limits): 400.
+    BadRequest,
+    /// The key's state forbids the call (KMSInvalidStateException, DisabledException): 422.
+    InvalidState,
+    /// Not found in AWS: 404.
+    NotFound,
+    /// AWS refused the credentials or the permissions: 502 (our upstream failed us).
+    AccessDenied,
+    /// Throttled after retries, or AWS's own 5xx: 503.
+    Unavailable,
+    /// Anything else: 502.
+    Other,
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl CoreError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidParam(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::Conflict(msg.into())
+    }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::Internal(msg.into())
+    }
+}

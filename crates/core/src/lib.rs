@@ -1,0 +1,18 @@
+//! Keyward's domain and use cases. Everything here talks to the outside world through the
+//! ports in [`ports`]; no web framework, database driver or AWS SDK is visible from here.
+
+pub mod audit;
+pub mod auth;
+pub mod authz;
+pub mod connections;
+pub mod error;
+pub mod kms;
+pub mod paging;
+pub mod ports;
+pub mod secret;
+pub mod service;
+pub mod users;
+pub mod validate;
+
+pub use error::{CoreError, CoreResult};
+pub use service::{Keyward, KeywardSettings};

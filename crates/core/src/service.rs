@@ -1,0 +1,149 @@
+//! The application: the ports wired together, with the use cases as methods (each in the
+//! module of its resource: users, auth, connections, kms, audit queries).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::{AuditDraft, Caller, Outcome};
+use crate::error::{CoreError, CoreResult};
+use crate::ports::{AccessTokens, Clock, CloudKms, Passwords, Random, Store, Vault};
+use crate::secret::SecretBytes;
+
+/// Tunables of the use cases (the server reads them from its configuration).
+#[derive(Debug, Clone)]
+pub struct KeywardSettings {
+    /// Lifetime of an access token (JWT), seconds.
+    pub token_ttl_secs: i64,
+    /// Lifetime of a refresh token, seconds.
+    pub refresh_token_ttl_secs: i64,
+    /// After this many consecutive failed logins, each further attempt must wait.
+    pub login_slowdown_after: i64,
+    /// After this many consecutive failed logins, the user is locked.
+    pub login_lock_after: i64,
+    /// How long a lock lasts, seconds.
+    pub login_lock_secs: i64,
+}
+
+impl Default for KeywardSettings {
+    fn default() -> Self {
+        Self {
+            token_ttl_secs: 300,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            login_slowdown_after: 3,
+            login_lock_after: 10,
+            login_lock_secs: 900,
+        }
+    }
+}
+
+/// The ports a [`Keyward`] runs on.
+#[derive(Clone)]
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub cloud: Arc<dyn CloudKms>,
+    pub vault: Arc<dyn Vault>,
+    pub passwords: Arc<dyn Passwords>,
+    pub tokens: Arc<dyn AccessTokens>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
+/// Keyward's use cases.
+#[derive(Clone)]
+pub struct Keyward {
+    pub(crate) ports: Ports,
+    pub(crate) settings: KeywardSettings,
+}
+
+impl Keyward {
+    pub fn new(ports: Ports, settings: KeywardSettings) -> Self {
+        Self { ports, settings }
+    }
+
+    pub fn settings(&self) -> &KeywardSettings {
+        &self.settings
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now()
+    }
+
+    pub(crate) fn new_id(&self) -> CoreResult<String> {
+        let b = self.ports.random.bytes(16)?;
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(b.expose());
+        Ok(uuid::Builder::from_random_bytes(raw)
+            .into_uuid()
+            .to_string())
+    }
+
+    pub(crate) fn draft(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        detail: impl Into<String>,
+    ) -> AuditDraft {
+        AuditDraft {
+            at: self.now(),
+            actor: caller.principal.username.clone(),
+            action: action.into(),
+            target: target.into(),
+            outcome,
+            detail: detail.into(),
+            request_id: caller.request_id.clone(),
+        }
+    }
+
+    /// Runs a state-changing use case; when it fails, records the failure in the audit trail
+    /// (a success is recorded by the store in the same transaction as the change).
+    pub(crate) async fn audited<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        work: impl Future<Output = CoreResult<T>>,
+    ) -> CoreResult<T> {
+        let result = work.await;
+        if let Err(err) = &result {
+            let outcome = match err {
+                CoreError::Forbidden(_) | CoreError::Unauthorized(_) => Outcome::Denied,
+                _ => Outcome::Failure,
+            };
+            let detail = match err {
+                CoreError::Internal(_) => "internal error".to_string(),
+                other => other.to_string(),
+            };
+            let draft = self.draft(caller, action, target, outcome, detail);
+            if let Err(audit_err) = self.ports.store.append_audit(&draft).await {
+                tracing::error!(error = %audit_err, action, "could not record a failure in the audit trail");
+            }
+        }
+        result
+    }
+
+    /// Loads a secret of Keyward's own (e.g. the token-signing key), creating it on first use.
+    /// Safe when several nodes start at once: the first stored value wins.
+    pub async fn system_secret(&self, name: &str, len: usize) -> CoreResult<SecretBytes> {
+        let owner = format!("system:{name}");
+        let sealed = match self.ports.store.get_system_secret(name).await? {
+            Some(s) => s,
+            None => {
+                let fresh = self.ports.random.bytes(len)?;
+                let sealed = self.ports.vault.seal(&owner, fresh.expose())?;
+                self.ports
+                    .store
+                    .put_system_secret_if_absent(name, &sealed)
+                    .await?
+            }
+        };
+        self.ports.vault.open(&owner, &sealed)
+    }
+}
+
+pub(crate) fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,14 @@
+//! Keyward's vault and other cryptography: the root key, key-encryption keys, sealed secrets,
+//! password hashing, access tokens and randomness. Implements the matching `core` ports.
+
+pub mod passwords;
+pub mod random;
+pub mod root_key;
+pub mod tokens;
+pub mod vault;
+
+pub use passwords::Argon2Passwords;
+pub use random::SystemRng;
+pub use root_key::RootKey;
+pub use tokens::JwtTokens;
+pub use vault::SealingVault;

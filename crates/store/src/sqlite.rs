@@ -1,0 +1,555 @@
+//! The `Store` port over SQLite. Writes are serialised through one lock (SQLite has one
+//! writer anyway), and every change commits together with its audit record.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_core::CoreError;
+use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HASH};
+use keyward_core::auth::RefreshToken;
+use keyward_core::connections::AwsConnection;
+use keyward_core::kms::KmsContainer;
+use keyward_core::paging::{ListQuery, Page};
+use keyward_core::ports::Store;
+use keyward_core::users::User;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::Mutex;
+
+use crate::audit_chain;
+use crate::migrations;
+use crate::rows::{self, db_err, opt_ts, to_json, ts};
+
+type Result<T> = std::result::Result<T, CoreError>;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write_lock: Mutex<()>,
+}
+
+/// Maps the API's sort fields to columns.
+fn column(field: &str) -> &'static str {
+    match field {
+        "createdAt" => "created_at",
+        "updatedAt" => "updated_at",
+        "username" => "username",
+        "name" => "name",
+        "account_id" => "account_id",
+        "seq" => "seq",
+        "actor" => "actor",
+        "action" => "action",
+        _ => "rowid",
+    }
+}
+
+fn order_and_page(query: &ListQuery, default: &str) -> String {
+    let mut order: Vec<String> = query
+        .sort
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {}",
+                column(k.field),
+                if k.descending { "DESC" } else { "ASC" }
+            )
+        })
+        .collect();
+    order.push(default.to_string());
+    format!(
+        " ORDER BY {} LIMIT {} OFFSET {}",
+        order.join(", "),
+        query.limit.unwrap_or(-1),
+        query.skip
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies the migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(db_err)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        migrations::apply_sqlite(&pool).await.map_err(db_err)?;
+        Ok(Self {
+            pool,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn append_in(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> Result<()> {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE one = 1")
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_err)?;
+        let (seq, prev_hash) = match head {
+            Some((s, h)) => (s + 1, h),
+            None => (1, GENESIS_HASH.to_string()),
+        };
+        let mut entry = AuditEntry {
+            seq,
+            id: uuid::Uuid::new_v4().to_string(),
+            at: draft.at,
+            actor: draft.actor.clone(),
+            action: draft.action.clone(),
+            target: draft.target.clone(),
+            outcome: draft.outcome.as_str().to_string(),
+            detail: draft.detail.clone(),
+            request_id: draft.request_id.clone(),
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = audit_chain::hash_entry(&entry);
+        sqlx::query(
+            "INSERT INTO audit_records (seq, id, at, actor, action, target, outcome, detail, request_id, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        )
+        .bind(entry.seq)
+        .bind(&entry.id)
+        .bind(ts(&entry.at))
+        .bind(&entry.actor)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(&entry.outcome)
+        .bind(&entry.detail)
+        .bind(&entry.request_id)
+        .bind(&entry.prev_hash)
+        .bind(&entry.hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?) ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        )
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Runs one write statement and its audit record in one transaction; returns rows affected.
+    async fn write<'q>(
+        &self,
+        stmt: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        audit: &AuditDraft,
+    ) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let affected = stmt
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Self::append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(affected)
+    }
+
+    async fn fetch_one_opt<T>(
+        &self,
+        sql: &str,
+        bind: &str,
+        map: fn(&SqliteRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let row = sqlx::query(sql)
+            .bind(bind)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(map).transpose()
+    }
+
+    async fn page<T>(
+        &self,
+        table: &str,
+        query: &ListQuery,
+        default_order: &str,
+        map: fn(&SqliteRow) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let sql = format!(
+            "SELECT * FROM {table}{}",
+            order_and_page(query, default_order)
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let items = rows.iter().map(map).collect::<Result<Vec<T>>>()?;
+        Ok(Page { total, items })
+    }
+
+    async fn count(&self, sql: &str, bind: &str) -> Result<i64> {
+        sqlx::query_scalar(sql)
+            .bind(bind)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+}
+
+const USER_UPDATE: &str = "UPDATE users SET username = ?, name = ?, email = ?, groups_json = ?, password_hash = ?, updated_at = ?, last_login = ?, failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE id = ?";
+const CONN_UPDATE: &str = "UPDATE aws_connections SET description = ?, access_key_id = ?, secret_sealed = ?, assume_role_arn = ?, assume_role_external_id = ?, aws_region = ?, aws_sts_regional_endpoints = ?, cloud_name = ?, endpoint_url = ?, labels_json = ?, meta_json = ?, products_json = ?, updated_at = ?, last_connection_ok = ?, last_connection_error = ?, last_connection_at = ? WHERE id = ?";
+
+fn bind_user_update<'q>(
+    u: &'q User,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    sqlx::query(USER_UPDATE)
+        .bind(&u.username)
+        .bind(&u.name)
+        .bind(&u.email)
+        .bind(to_json(&u.groups))
+        .bind(&u.password_hash)
+        .bind(ts(&u.updated_at))
+        .bind(opt_ts(&u.last_login))
+        .bind(u.failed_logins)
+        .bind(opt_ts(&u.last_failed_at))
+        .bind(opt_ts(&u.locked_until))
+        .bind(&u.id)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_system_secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT sealed FROM system_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn put_system_secret_if_absent(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query("INSERT INTO system_secrets (name, sealed, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(sealed)
+            .bind(ts(&Utc::now()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        sqlx::query_scalar("SELECT sealed FROM system_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn count_users(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn insert_user(&self, u: &User, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query("INSERT INTO users (id, username, name, email, groups_json, password_hash, created_at, updated_at, last_login, failed_logins, last_failed_at, locked_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+            .bind(&u.id)
+            .bind(&u.username)
+            .bind(&u.name)
+            .bind(&u.email)
+            .bind(to_json(&u.groups))
+            .bind(&u.password_hash)
+            .bind(ts(&u.created_at))
+            .bind(ts(&u.updated_at))
+            .bind(opt_ts(&u.last_login))
+            .bind(u.failed_logins)
+            .bind(opt_ts(&u.last_failed_at))
+            .bind(opt_ts(&u.locked_until));
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>> {
+        self.fetch_one_opt("SELECT * FROM users WHERE id = ?", id, rows::user)
+            .await
+    }
+
+    async fn get_user_by_name(&self, username: &str) -> Result<Option<User>> {
+        self.fetch_one_opt(
+            "SELECT * FROM users WHERE username = ?",
+            username,
+            rows::user,
+        )
+        .await
+    }
+
+    async fn list_users(&self, query: &ListQuery) -> Result<Page<User>> {
+        self.page("users", query, "created_at ASC, id ASC", rows::user)
+            .await
+    }
+
+    async fn update_user(&self, u: &User, audit: &AuditDraft) -> Result<()> {
+        self.write(bind_user_update(u), audit).await.map(|_| ())
+    }
+
+    async fn update_login_state(&self, u: &User) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        sqlx::query("UPDATE users SET last_login = ?, failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE id = ?")
+            .bind(opt_ts(&u.last_login))
+            .bind(u.failed_logins)
+            .bind(opt_ts(&u.last_failed_at))
+            .bind(opt_ts(&u.locked_until))
+            .bind(&u.id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        let stmt = sqlx::query("DELETE FROM users WHERE id = ?").bind(id);
+        Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshToken, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query("INSERT INTO refresh_tokens (id, user_id, digest, client_id, created_at, expires_at, revoked_at) VALUES (?,?,?,?,?,?,?)")
+            .bind(&t.id)
+            .bind(&t.user_id)
+            .bind(&t.digest)
+            .bind(&t.client_id)
+            .bind(ts(&t.created_at))
+            .bind(ts(&t.expires_at))
+            .bind(opt_ts(&t.revoked_at));
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    async fn get_refresh_token_by_digest(&self, digest: &str) -> Result<Option<RefreshToken>> {
+        self.fetch_one_opt(
+            "SELECT * FROM refresh_tokens WHERE digest = ?",
+            digest,
+            rows::refresh_token,
+        )
+        .await
+    }
+
+    async fn get_refresh_token(&self, id: &str) -> Result<Option<RefreshToken>> {
+        self.fetch_one_opt(
+            "SELECT * FROM refresh_tokens WHERE id = ?",
+            id,
+            rows::refresh_token,
+        )
+        .await
+    }
+
+    async fn revoke_refresh_token(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        let stmt = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(ts(&at))
+        .bind(id);
+        Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: DateTime<Utc>) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        let r = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(ts(&at))
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn insert_connection(&self, c: &AwsConnection, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query("INSERT INTO aws_connections (id, name, description, access_key_id, secret_sealed, assume_role_arn, assume_role_external_id, aws_region, aws_sts_regional_endpoints, cloud_name, endpoint_url, labels_json, meta_json, products_json, created_at, updated_at, last_connection_ok, last_connection_error, last_connection_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(&c.description)
+            .bind(&c.access_key_id)
+            .bind(&c.secret_sealed)
+            .bind(&c.assume_role_arn)
+            .bind(&c.assume_role_external_id)
+            .bind(&c.aws_region)
+            .bind(&c.aws_sts_regional_endpoints)
+            .bind(&c.cloud_name)
+            .bind(&c.endpoint_url)
+            .bind(to_json(&c.labels))
+            .bind(to_json(&c.meta))
+            .bind(to_json(&c.products))
+            .bind(ts(&c.created_at))
+            .bind(ts(&c.updated_at))
+            .bind(c.last_connection_ok)
+            .bind(&c.last_connection_error)
+            .bind(opt_ts(&c.last_connection_at));
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    async fn get_connection(&self, id: &str) -> Result<Option<AwsConnection>> {
+        self.fetch_one_opt(
+            "SELECT * FROM aws_connections WHERE id = ?",
+            id,
+            rows::connection,
+        )
+        .await
+    }
+
+    async fn get_connection_by_name(&self, name: &str) -> Result<Option<AwsConnection>> {
+        self.fetch_one_opt(
+            "SELECT * FROM aws_connections WHERE name = ?",
+            name,
+            rows::connection,
+        )
+        .await
+    }
+
+    async fn list_connections(&self, query: &ListQuery) -> Result<Page<AwsConnection>> {
+        self.page(
+            "aws_connections",
+            query,
+            "created_at ASC, id ASC",
+            rows::connection,
+        )
+        .await
+    }
+
+    async fn update_connection(&self, c: &AwsConnection, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query(CONN_UPDATE)
+            .bind(&c.description)
+            .bind(&c.access_key_id)
+            .bind(&c.secret_sealed)
+            .bind(&c.assume_role_arn)
+            .bind(&c.assume_role_external_id)
+            .bind(&c.aws_region)
+            .bind(&c.aws_sts_regional_endpoints)
+            .bind(&c.cloud_name)
+            .bind(&c.endpoint_url)
+            .bind(to_json(&c.labels))
+            .bind(to_json(&c.meta))
+            .bind(to_json(&c.products))
+            .bind(ts(&c.updated_at))
+            .bind(c.last_connection_ok)
+            .bind(&c.last_connection_error)
+            .bind(opt_ts(&c.last_connection_at))
+            .bind(&c.id);
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    async fn delete_connection(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        let stmt = sqlx::query("DELETE FROM aws_connections WHERE id = ?").bind(id);
+        Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn insert_kms(&self, k: &KmsContainer, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query("INSERT INTO kms_containers (id, name, account_id, connection_id, regions_json, assume_role_arn, assume_role_external_id, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
+            .bind(&k.id)
+            .bind(&k.name)
+            .bind(&k.account_id)
+            .bind(&k.connection_id)
+            .bind(to_json(&k.regions))
+            .bind(&k.assume_role_arn)
+            .bind(&k.assume_role_external_id)
+            .bind(&k.status)
+            .bind(ts(&k.created_at))
+            .bind(ts(&k.updated_at));
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    async fn get_kms(&self, id: &str) -> Result<Option<KmsContainer>> {
+        self.fetch_one_opt("SELECT * FROM kms_containers WHERE id = ?", id, rows::kms)
+            .await
+    }
+
+    async fn get_kms_by_name(&self, name: &str) -> Result<Option<KmsContainer>> {
+        self.fetch_one_opt(
+            "SELECT * FROM kms_containers WHERE name = ?",
+            name,
+            rows::kms,
+        )
+        .await
+    }
+
+    async fn list_kms(&self, query: &ListQuery) -> Result<Page<KmsContainer>> {
+        self.page("kms_containers", query, "created_at ASC, id ASC", rows::kms)
+            .await
+    }
+
+    async fn count_kms_using_connection(&self, connection_id: &str) -> Result<i64> {
+        self.count(
+            "SELECT COUNT(*) FROM kms_containers WHERE connection_id = ?",
+            connection_id,
+        )
+        .await
+    }
+
+    async fn count_keys_in_kms(&self, kms_id: &str) -> Result<i64> {
+        self.count("SELECT COUNT(*) FROM aws_keys WHERE kms_id = ?", kms_id)
+            .await
+    }
+
+    async fn update_kms(&self, k: &KmsContainer, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query("UPDATE kms_containers SET connection_id = ?, regions_json = ?, assume_role_arn = ?, assume_role_external_id = ?, status = ?, updated_at = ? WHERE id = ?")
+            .bind(&k.connection_id)
+            .bind(to_json(&k.regions))
+            .bind(&k.assume_role_arn)
+            .bind(&k.assume_role_external_id)
+            .bind(&k.status)
+            .bind(ts(&k.updated_at))
+            .bind(&k.id);
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    async fn delete_kms(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        let stmt = sqlx::query("DELETE FROM kms_containers WHERE id = ?").bind(id);
+        Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn append_audit(&self, audit: &AuditDraft) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        Self::append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn list_audit(&self, query: &ListQuery) -> Result<Page<AuditEntry>> {
+        self.page("audit_records", query, "seq DESC", rows::audit)
+            .await
+    }
+
+    async fn verify_audit(&self) -> Result<AuditVerification> {
+        let rows = sqlx::query("SELECT * FROM audit_records ORDER BY seq ASC")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let entries = rows.iter().map(rows::audit).collect::<Result<Vec<_>>>()?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE one = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(audit_chain::verify(&entries, head))
+    }
+}
