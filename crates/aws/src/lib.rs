@@ -1,1 +1,56 @@
+//! The `CloudKms` port over the AWS SDK for Rust: one client per (connection, Region), cached;
+//! static credentials or the host's own, optionally through an assumed role; the endpoint
+//! override; the SDK's standard retry with backoff on throttling; AWS errors mapped to typed
+//! core errors. Every AWS call is counted in the metrics by operation and outcome.
 
+mod clients;
+mod errors;
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use keyward_core::CoreResult;
+use keyward_core::connections::ConnectionTarget;
+use keyward_core::ports::CloudKms;
+
+pub use clients::{AwsSettings, ClientCache};
+pub use errors::map_sdk_error;
+
+/// AWS KMS through the SDK.
+pub struct AwsKms {
+    clients: ClientCache,
+}
+
+impl AwsKms {
+    pub fn new(settings: AwsSettings) -> Self {
+        Self {
+            clients: ClientCache::new(settings),
+        }
+    }
+}
+
+/// Records one AWS call in the metrics.
+pub(crate) fn observe(operation: &'static str, started: Instant, ok: bool) {
+    let outcome = if ok { "success" } else { "error" };
+    metrics::counter!("keyward_aws_calls_total", "operation" => operation, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("keyward_aws_call_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+}
+
+#[async_trait]
+impl CloudKms for AwsKms {
+    async fn check_connection(&self, target: &ConnectionTarget) -> CoreResult<()> {
+        let client = self.clients.client(target).await;
+        let started = Instant::now();
+        let result = client.list_keys().limit(1).send().await;
+        observe("ListKeys", started, result.is_ok());
+        result
+            .map(|_| ())
+            .map_err(|e| map_sdk_error("Error testing the AWS connection", e))
+    }
+
+    fn forget_connection(&self, connection_id: &str) {
+        self.clients.forget(connection_id);
+    }
+}

@@ -23,8 +23,7 @@ pub struct AwsConnection {
     pub name: String,
     pub description: String,
     pub access_key_id: String,
-    /// The secret access key sealed by the vault; `None` when the host's own credentials
-    /// (environment, instance role) are used.
+    /// The secret access key sealed by the vault (always present for a stored connection).
     pub secret_sealed: Option<Vec<u8>>,
     pub assume_role_arn: String,
     pub assume_role_external_id: String,
@@ -171,7 +170,11 @@ fn check_connection(c: &AwsConnection, has_secret: bool) -> CoreResult<()> {
     check_sts(&c.aws_sts_regional_endpoints)?;
     match (c.access_key_id.is_empty(), has_secret) {
         (false, true) => check_access_key_id(&c.access_key_id)?,
-        (true, false) => {}
+        (true, false) => {
+            return Err(CoreError::invalid(
+                "access_key_id: required, with secret_access_key (Keyward does not use the host's own AWS credentials)",
+            ));
+        }
         (false, false) => {
             return Err(CoreError::invalid(
                 "secret_access_key: required with access_key_id",
@@ -345,13 +348,7 @@ impl Keyward {
                 return Err(CoreError::invalid("body: nothing to change"));
             }
             let has_secret = new_secret.is_some() || conn.secret_sealed.is_some();
-            if conn.access_key_id.is_empty() && new_secret.is_none() {
-                // Removing the access key removes the stored secret with it.
-                conn.secret_sealed = None;
-                check_connection(&conn, false)?;
-            } else {
-                check_connection(&conn, has_secret)?;
-            }
+            check_connection(&conn, has_secret)?;
             if let Some(s) = &new_secret {
                 conn.secret_sealed = Some(
                     self.ports

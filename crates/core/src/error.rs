@@ -60,7 +60,95 @@ pub enum AwsErrorKind {
     Other,
 }
 
+impl AwsErrorKind {
+    /// Classifies an AWS KMS error code (the exception name).
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "KMSInvalidStateException"
+            | "DisabledException"
+            | "IncorrectKeyMaterialException"
+            | "ExpiredImportTokenException"
+            | "IncorrectKeyException"
+            | "InvalidImportTokenException"
+            | "KeyUnavailableException" => Self::InvalidState,
+            "NotFoundException" => Self::NotFound,
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException"
+            | "IncompleteSignature"
+            | "InvalidClientTokenId"
+            | "MissingAuthenticationToken"
+            | "SignatureDoesNotMatch" => Self::AccessDenied,
+            "ThrottlingException"
+            | "KMSInternalException"
+            | "DependencyTimeoutException"
+            | "ServiceUnavailable"
+            | "InternalFailure"
+            | "RequestLimitExceeded" => Self::Unavailable,
+            "ValidationException"
+            | "InvalidArnException"
+            | "MalformedPolicyDocumentException"
+            | "AlreadyExistsException"
+            | "InvalidAliasNameException"
+            | "TagException"
+            | "UnsupportedOperationException"
+            | "LimitExceededException"
+            | "InvalidKeyUsageException"
+            | "InvalidMarkerException"
+            | "InvalidGrantTokenException"
+            | "InvalidCiphertextException"
+            | "CustomKeyStoreInvalidStateException" => Self::BadRequest,
+            _ => Self::Other,
+        }
+    }
+}
+
 pub type CoreResult<T> = Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_codes_are_classified() {
+        assert_eq!(
+            AwsErrorKind::from_code("KMSInvalidStateException"),
+            AwsErrorKind::InvalidState
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("NotFoundException"),
+            AwsErrorKind::NotFound
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("UnrecognizedClientException"),
+            AwsErrorKind::AccessDenied
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("ThrottlingException"),
+            AwsErrorKind::Unavailable
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("MalformedPolicyDocumentException"),
+            AwsErrorKind::BadRequest
+        );
+        assert_eq!(AwsErrorKind::from_code("SomethingNew"), AwsErrorKind::Other);
+    }
+
+    #[test]
+    fn aws_errors_render_as_cckm_does() {
+        let e = CoreError::Aws {
+            context: "Error Creating AWS Key".into(),
+            code: "MalformedPolicyDocumentException".into(),
+            message: "bad policy".into(),
+            kind: AwsErrorKind::BadRequest,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Error Creating AWS Key : MalformedPolicyDocumentException: bad policy"
+        );
+    }
+}
 
 impl CoreError {
     pub fn invalid(msg: impl Into<String>) -> Self {

@@ -124,24 +124,28 @@ impl Keyward {
         }
         result
     }
+}
 
-    /// Loads a secret of Keyward's own (e.g. the token-signing key), creating it on first use.
-    /// Safe when several nodes start at once: the first stored value wins.
-    pub async fn system_secret(&self, name: &str, len: usize) -> CoreResult<SecretBytes> {
-        let owner = format!("system:{name}");
-        let sealed = match self.ports.store.get_system_secret(name).await? {
-            Some(s) => s,
-            None => {
-                let fresh = self.ports.random.bytes(len)?;
-                let sealed = self.ports.vault.seal(&owner, fresh.expose())?;
-                self.ports
-                    .store
-                    .put_system_secret_if_absent(name, &sealed)
-                    .await?
-            }
-        };
-        self.ports.vault.open(&owner, &sealed)
-    }
+/// Loads a secret of Keyward's own (e.g. the token-signing key), creating it on first use.
+/// Safe when several nodes start at once: the first stored value wins. Runs before the
+/// [`Keyward`] exists, since its token port needs this key.
+pub async fn load_system_secret(
+    store: &dyn Store,
+    vault: &dyn Vault,
+    random: &dyn Random,
+    name: &str,
+    len: usize,
+) -> CoreResult<SecretBytes> {
+    let owner = format!("system:{name}");
+    let sealed = match store.get_system_secret(name).await? {
+        Some(s) => s,
+        None => {
+            let fresh = random.bytes(len)?;
+            let sealed = vault.seal(&owner, fresh.expose())?;
+            store.put_system_secret_if_absent(name, &sealed).await?
+        }
+    };
+    vault.open(&owner, &sealed)
 }
 
 pub(crate) fn rfc3339(t: &DateTime<Utc>) -> String {

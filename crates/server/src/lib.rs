@@ -1,1 +1,15 @@
+//! Keyward's HTTPS server: configuration, TLS, the routes, the bearer-token extractor, error
+//! rendering, request ids, metrics and health. `run` wires the concrete adapters.
 
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+
+pub use app::{ServeError, run};
+pub use config::Settings;

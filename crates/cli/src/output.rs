@@ -1,0 +1,80 @@
+//! Tables for people, JSON for scripts.
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
+
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn print_json(&self, v: &Value) {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+
+    /// Prints a list envelope's resources as a table of the given columns.
+    pub fn list(&self, envelope: &Value, columns: &[&str]) {
+        if self.json {
+            return self.print_json(envelope);
+        }
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(columns.to_vec());
+        if let Some(items) = envelope.get("resources").and_then(Value::as_array) {
+            for item in items {
+                table.add_row(
+                    columns
+                        .iter()
+                        .map(|c| cell(item.get(*c)))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        println!("{table}");
+        let total = envelope.get("total").and_then(Value::as_i64).unwrap_or(0);
+        let shown = envelope
+            .get("resources")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        println!("{shown} of {total}");
+    }
+
+    /// Prints one resource as a two-column table.
+    pub fn object(&self, v: &Value) {
+        if self.json {
+            return self.print_json(v);
+        }
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        if let Some(map) = v.as_object() {
+            for (k, val) in map {
+                table.add_row(vec![k.clone(), cell(Some(val))]);
+            }
+        }
+        println!("{table}");
+    }
+
+    pub fn done(&self, message: &str) {
+        if self.json {
+            self.print_json(&serde_json::json!({"status": "ok", "message": message}));
+        } else {
+            println!("{message}");
+        }
+    }
+}
+
+fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}

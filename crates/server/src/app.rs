@@ -1,0 +1,203 @@
+//! Start-up and shutdown: open the store, unseal the vault, make the first admin, build the
+//! router, serve HTTPS until SIGTERM or Ctrl-C, then let in-flight requests finish.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use keyward_aws::AwsKms;
+use keyward_core::ports::{Random, SystemClock};
+use keyward_core::secret::SecretString;
+use keyward_core::service::{Ports, load_system_secret};
+use keyward_core::users::AdminBootstrap;
+use keyward_core::{CoreError, Keyward};
+use keyward_crypto::{Argon2Passwords, JwtTokens, RootKey, SealingVault, SystemRng};
+use keyward_store::SqliteStore;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::{request_id, routes, telemetry, tls};
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("data directory {path}: {message}")]
+    DataDir { path: String, message: String },
+    #[error(transparent)]
+    RootKey(#[from] keyward_crypto::root_key::RootKeyError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("{0}")]
+    Core(#[from] CoreError),
+    #[error("listen on {addr}: {message}")]
+    Listen { addr: String, message: String },
+}
+
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keyward.db")
+}
+
+fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| ServeError::DataDir {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+/// Opens the store of a data directory (for admin commands that run beside the server).
+pub async fn open_store(data_dir: &Path) -> Result<SqliteStore, ServeError> {
+    Ok(SqliteStore::open(&database_path(data_dir)).await?)
+}
+
+/// Builds the application from the settings: everything but the listener.
+pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), ServeError> {
+    let data_dir = settings.data_dir();
+    prepare_data_dir(&data_dir)?;
+    let rng = SystemRng;
+    let (root_path, create) = if settings.root_key_file.is_empty() {
+        (data_dir.join("root.key"), true)
+    } else {
+        (PathBuf::from(&settings.root_key_file), false)
+    };
+    let root = RootKey::load_or_create(&root_path, create, &rng)?;
+    let vault = SealingVault::new(&root)?;
+    drop(root);
+    let store = Arc::new(SqliteStore::open(&database_path(&data_dir)).await?);
+    let signing_key =
+        load_system_secret(store.as_ref(), &vault, &rng, "token-signing-key", 32).await?;
+    let tokens = JwtTokens::new(&signing_key)?;
+    drop(signing_key);
+    let random: Arc<dyn Random> = Arc::new(rng);
+    let ports = Ports {
+        store: store.clone(),
+        cloud: Arc::new(AwsKms::new(settings.aws())),
+        vault: Arc::new(vault),
+        passwords: Arc::new(Argon2Passwords),
+        tokens: Arc::new(tokens),
+        clock: Arc::new(SystemClock),
+        random,
+    };
+    let keyward = Arc::new(Keyward::new(ports, settings.core()));
+    let admin_password = std::env::var("KEYWARD_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(SecretString::new);
+    match keyward.bootstrap_admin(admin_password).await? {
+        AdminBootstrap::Existing => {}
+        AdminBootstrap::Created => {
+            tracing::info!("created user admin with the password from KEYWARD_ADMIN_PASSWORD")
+        }
+        AdminBootstrap::CreatedWithGeneratedPassword(pw) => {
+            // Shown once, on stderr, outside the logs.
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(
+                err,
+                "\nKeyward created user 'admin' with password: {}\nIt is shown only this once; change it with `keyward users passwd admin`.\n",
+                pw.expose()
+            );
+        }
+    }
+    let state = AppState {
+        keyward,
+        metrics: telemetry::install_metrics(),
+        max_body_bytes: settings.max_body_bytes as usize,
+    };
+    Ok((state, store))
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    let limit = state.max_body_bytes;
+    routes::router()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(telemetry::track))
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn run(settings: Settings) -> Result<(), ServeError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let (state, store) = build(&settings).await?;
+    let (cert, key) = if settings.tls_cert.is_empty() {
+        tls::ensure_self_signed(&settings.data_dir())?
+    } else {
+        (
+            PathBuf::from(&settings.tls_cert),
+            PathBuf::from(&settings.tls_key),
+        )
+    };
+    let tls_config = tls::server_config(&cert, &key)?;
+    let tcp = TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| ServeError::Listen {
+            addr: settings.listen.clone(),
+            message: e.to_string(),
+        })?;
+    let listener = tls::TlsListener::new(tcp, tls_config).map_err(|e| ServeError::Listen {
+        addr: settings.listen.clone(),
+        message: e.to_string(),
+    })?;
+    let addr = axum::serve::Listener::local_addr(&listener).map_err(|e| ServeError::Listen {
+        addr: settings.listen.clone(),
+        message: e.to_string(),
+    })?;
+    tracing::info!(%addr, cert = %cert.display(), "keyward is serving HTTPS");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "keyward listening on https://{addr}");
+        let _ = out.flush();
+    }
+    let grace = Duration::from_secs(settings.shutdown_grace_secs.max(0) as u64);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    // Wait for the server; after a shutdown signal, give in-flight requests `grace` to finish.
+    let mut server = server;
+    tokio::select! {
+        r = &mut server => { let _ = r; }
+        _ = async {
+            let _ = stop_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within shutdown_grace_secs; stopping");
+            server.abort();
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! Settings: defaults, then a TOML file (`--config`), then `KEYWARD_<NAME>` environment
+//! variables, then command-line flags. `keyward serve --print-default-config` prints them all.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use keyward_aws::AwsSettings;
+use keyward_core::KeywardSettings;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address and port to serve HTTPS on (port 0 picks a free one).
+    pub listen: String,
+    /// Where the database, the root key and the generated certificate live.
+    pub data_dir: String,
+    /// PEM certificate chain to serve; empty: a self-signed one made in data_dir/tls.
+    pub tls_cert: String,
+    /// PEM private key for tls_cert.
+    pub tls_key: String,
+    /// The root key file; empty: data_dir/root.key, created (mode 0600) on first start.
+    pub root_key_file: String,
+    /// Lifetime of an access token (JWT), seconds.
+    pub token_ttl_secs: i64,
+    /// Lifetime of a refresh token, seconds.
+    pub refresh_token_ttl_secs: i64,
+    /// Failed logins in a row after which each further attempt must wait (1 s, 2 s, 4 s, ...).
+    pub login_slowdown_after: i64,
+    /// Failed logins in a row after which the user is locked.
+    pub login_lock_after: i64,
+    /// How long a lock lasts, seconds.
+    pub login_lock_secs: i64,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: i64,
+    /// Attempts per AWS call, the first included; throttling is retried with backoff.
+    pub aws_max_attempts: i64,
+    pub aws_connect_timeout_secs: i64,
+    pub aws_attempt_timeout_secs: i64,
+    /// Bound on one AWS call, retries included.
+    pub aws_operation_timeout_secs: i64,
+    /// How long in-flight requests may take to finish after SIGTERM, seconds.
+    pub shutdown_grace_secs: i64,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `keyward_server=debug,info`.
+    pub log_level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let core = KeywardSettings::default();
+        let aws = AwsSettings::default();
+        Self {
+            listen: "127.0.0.1:8443".into(),
+            data_dir: "./keyward-data".into(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            root_key_file: String::new(),
+            token_ttl_secs: core.token_ttl_secs,
+            refresh_token_ttl_secs: core.refresh_token_ttl_secs,
+            login_slowdown_after: core.login_slowdown_after,
+            login_lock_after: core.login_lock_after,
+            login_lock_secs: core.login_lock_secs,
+            max_body_bytes: 1024 * 1024,
+            aws_max_attempts: aws.max_attempts as i64,
+            aws_connect_timeout_secs: aws.connect_timeout.as_secs() as i64,
+            aws_attempt_timeout_secs: aws.attempt_timeout.as_secs() as i64,
+            aws_operation_timeout_secs: aws.operation_timeout.as_secs() as i64,
+            shutdown_grace_secs: 30,
+            log_format: "text".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("setting {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// The defaults as TOML, every setting with its comment-free default.
+    pub fn default_toml() -> String {
+        toml::to_string(&Settings::default()).unwrap_or_default()
+    }
+
+    /// Defaults, overlaid with the file (if any) and then the environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let defaults = toml::Table::try_from(Settings::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut merged = defaults.clone();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            for (k, v) in table {
+                if !defaults.contains_key(&k) {
+                    return Err(ConfigError::File {
+                        path: path.display().to_string(),
+                        message: format!("unknown setting '{k}'"),
+                    });
+                }
+                merged.insert(k, v);
+            }
+        }
+        for (key, default) in &defaults {
+            let name = format!("KEYWARD_{}", key.to_uppercase());
+            if let Some(raw) = env(&name) {
+                let value = match default {
+                    toml::Value::Integer(_) => raw
+                        .trim()
+                        .parse::<i64>()
+                        .map(toml::Value::Integer)
+                        .map_err(|_| ConfigError::Env {
+                            name: name.clone(),
+                            message: format!("'{raw}' is not a whole number"),
+                        })?,
+                    toml::Value::Boolean(_) => raw
+                        .trim()
+                        .parse::<bool>()
+                        .map(toml::Value::Boolean)
+                        .map_err(|_| ConfigError::Env {
+                            name: name.clone(),
+                            message: format!("'{raw}' is not true or false"),
+                        })?,
+                    _ => toml::Value::String(raw),
+                };
+                merged.insert(key.clone(), value);
+            }
+        }
+        let settings: Settings = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("token_ttl_secs", self.token_ttl_secs),
+            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            ("login_slowdown_after", self.login_slowdown_after),
+            ("login_lock_after", self.login_lock_after),
+            ("login_lock_secs", self.login_lock_secs),
+            ("max_body_bytes", self.max_body_bytes),
+            ("aws_max_attempts", self.aws_max_attempts),
+            ("aws_connect_timeout_secs", self.aws_connect_timeout_secs),
+            ("aws_attempt_timeout_secs", self.aws_attempt_timeout_secs),
+            (
+                "aws_operation_timeout_secs",
+                self.aws_operation_timeout_secs,
+            ),
+        ];
+        for (name, v) in positive {
+            if v <= 0 {
+                return Err(ConfigError::Invalid(format!("{name}: must be more than 0")));
+            }
+        }
+        if self.tls_cert.is_empty() != self.tls_key.is_empty() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key: give both or neither".into(),
+            ));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid(
+                "log_format: must be text or json".into(),
+            ));
+        }
+        if self.data_dir.is_empty() {
+            return Err(ConfigError::Invalid("data_dir: must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(&self.data_dir)
+    }
+
+    pub fn core(&self) -> KeywardSettings {
+        KeywardSettings {
+            token_ttl_secs: self.token_ttl_secs,
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs,
+            login_slowdown_after: self.login_slowdown_after,
+            login_lock_after: self.login_lock_after,
+            login_lock_secs: self.login_lock_secs,
+        }
+    }
+
+    pub fn aws(&self) -> AwsSettings {
+        let secs = |v: i64| Duration::from_secs(v.max(1) as u64);
+        AwsSettings {
+            max_attempts: self.aws_max_attempts.clamp(1, 20) as u32,
+            connect_timeout: secs(self.aws_connect_timeout_secs),
+            attempt_timeout: secs(self.aws_attempt_timeout_secs),
+            operation_timeout: secs(self.aws_operation_timeout_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ntoken_ttl_secs = 60\n").unwrap();
+        let env: HashMap<&str, &str> = [
+            ("KEYWARD_TOKEN_TTL_SECS", "120"),
+            ("KEYWARD_DATA_DIR", "/tmp/x"),
+        ]
+        .into();
+        let s = Settings::load(Some(&path), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:9000");
+        assert_eq!(s.token_ttl_secs, 120);
+        assert_eq!(s.data_dir, "/tmp/x");
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Settings::load(None, |k| {
+            (k == "KEYWARD_TOKEN_TTL_SECS").then(|| "soon".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("KEYWARD_TOKEN_TTL_SECS"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = Settings::load(Some(&path), |_| None).unwrap_err();
+        assert!(err.to_string().contains("unknown setting 'lisen'"), "{err}");
+    }
+
+    #[test]
+    fn default_toml_lists_every_setting() {
+        let text = Settings::default_toml();
+        for key in [
+            "listen",
+            "data_dir",
+            "tls_cert",
+            "token_ttl_secs",
+            "max_body_bytes",
+            "aws_max_attempts",
+        ] {
+            assert!(text.contains(key), "{key} missing from:\n{text}");
+        }
+        let back: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(back, Settings::default());
+    }
+}

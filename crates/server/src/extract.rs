@@ -1,0 +1,126 @@
+//! Extractors that turn a request into typed input, and every rejection into CipherTrust's
+//! error body: the bearer token, JSON bodies, query strings.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use keyward_core::CoreError;
+use keyward_core::audit::Caller;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, bad_request, error_response};
+use crate::request_id::RequestId;
+use crate::state::AppState;
+
+/// The authenticated caller (from `Authorization: Bearer <jwt>`).
+pub struct Authed(pub Caller);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let request_id = RequestId::of(parts);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError(CoreError::Unauthorized(
+                    "Unauthorised: no bearer token; get one from POST /api/v1/auth/tokens".into(),
+                ))
+                .into_response()
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError(CoreError::Unauthorized(
+                    "Unauthorised: the Authorization header must be 'Bearer <token>'".into(),
+                ))
+                .into_response()
+            })?;
+        let principal = state
+            .keyward
+            .authenticate(token)
+            .await
+            .map_err(|e| ApiError(e).into_response())?;
+        Ok(Authed(Caller::new(principal, request_id)))
+    }
+}
+
+/// A JSON body; its rejections in CipherTrust's shape (400 malformed, 413 too large, 415).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+pub fn json_rejection(rejection: JsonRejection) -> Response {
+    match rejection {
+        JsonRejection::JsonDataError(e) => error_response(
+            StatusCode::BAD_REQUEST,
+            9,
+            "NCERRInvalidParamValue: Invalid parameter value",
+            format!("request body: {}", e.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            bad_request(format!("request body is not valid JSON: {}", e.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            4,
+            "NCERRBadRequest: Bad HTTP request",
+            "send the body as JSON with Content-Type: application/json".into(),
+        ),
+        JsonRejection::BytesRejection(e) => body_read_rejection(e.status()),
+        other => bad_request(other.body_text()),
+    }
+}
+
+pub fn body_read_rejection(status: StatusCode) -> Response {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            4,
+            "NCERRBadRequest: Request body too large",
+            "the request body is larger than the server accepts (max_body_bytes, 1 MiB by default)"
+                .into(),
+        )
+    } else {
+        bad_request("the request body could not be read")
+    }
+}
+
+/// A query string; a malformed one is a 400 that names the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(error_response(
+                StatusCode::BAD_REQUEST,
+                9,
+                "NCERRInvalidParamValue: Invalid parameter value",
+                format!("query string: {}", e.body_text()),
+            )),
+            Err(other) => Err(bad_request(other.body_text())),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use keyward_api::auth::TokenRequest;
+
+use crate::error::{ApiError, bad_request};
+use crate::extract::{Authed, body_read_rejection};
+use crate::request_id::RequestId;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/tokens", post(issue))
+        .route("/auth/tokens/{id}", delete(revoke))
+}
+
+/// `POST /auth/tokens`, JSON or form-encoded.
+async fn issue(
+    State(state): State<AppState>,
+    axum::Extension(request_id): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return body_read_rejection(e.status()),
+    };
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let parsed: Result<TokenRequest, String> =
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            serde_urlencoded::from_bytes(&body).map_err(|e| format!("form body: {e}"))
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| format!("request body is not a valid token request: {e}"))
+        };
+    let req = match parsed {
+        Ok(r) => r,
+        Err(message) => return bad_request(message),
+    };
+    match state.keyward.issue_token(req, &request_id.0).await {
+        Ok(tokens) => (StatusCode::OK, axum::Json(tokens)).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.keyward.revoke_refresh_token(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

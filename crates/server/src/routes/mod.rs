@@ -1,0 +1,63 @@
+//! The HTTP API. Routes parse, call one use case and render; they hold no rules.
+
+mod audit;
+mod auth;
+mod connections;
+mod health;
+mod kms;
+mod users;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::Response;
+use keyward_api::ListEnvelope;
+use keyward_core::paging::{ListQuery, Page};
+
+use crate::error::error_response;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    let api = Router::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .merge(connections::routes())
+        .merge(kms::routes())
+        .merge(audit::routes());
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        16,
+        "NCERRResourceNotFound: Resource not found",
+        "no such route; the API lives under /api/v1".into(),
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        4,
+        "NCERRBadRequest: Method not allowed",
+        "this route does not accept that HTTP method".into(),
+    )
+}
+
+/// The list envelope for a page.
+pub(crate) fn envelope<T, W>(
+    query: &ListQuery,
+    page: Page<T>,
+    render: impl FnMut(T) -> W,
+) -> ListEnvelope<W> {
+    ListEnvelope {
+        skip: query.skip,
+        limit: query.limit_for_envelope(),
+        total: page.total,
+        resources: page.items.into_iter().map(render).collect(),
+    }
+}
