@@ -48,13 +48,12 @@ impl Keyward {
                 let password = req.password.map(SecretString::new).ok_or_else(|| {
                     CoreError::invalid("password: required with grant_type password")
                 })?;
-                if let Some(c) = req.connection.as_deref() {
-                    if c != "local_account" {
+                if let Some(c) = req.connection.as_deref()
+                    && c != "local_account" {
                         return Err(CoreError::invalid(format!(
                             "connection: '{c}' is not available; only local_account is"
                         )));
                     }
-                }
                 self.password_grant(&username, &password, request_id).await
             }
             "refresh_token" => {
@@ -86,8 +85,8 @@ impl Keyward {
 
     /// How long the user must still wait before another attempt, if at all.
     fn login_wait(&self, user: &User, now: DateTime<Utc>) -> Option<CoreError> {
-        if let Some(until) = user.locked_until {
-            if until > now {
+        if let Some(until) = user.locked_until
+            && until > now {
                 let secs = (until - now).num_seconds().max(1);
                 return Some(CoreError::TooManyAttempts {
                     message: format!(
@@ -97,10 +96,9 @@ impl Keyward {
                     retry_after_secs: secs as u64,
                 });
             }
-        }
         let over = user.failed_logins - self.settings.login_slowdown_after;
-        if over >= 0 {
-            if let Some(last) = user.last_failed_at {
+        if over >= 0
+            && let Some(last) = user.last_failed_at {
                 let wait = 1i64 << over.clamp(0, 6);
                 let wait = wait.min(MAX_SLOWDOWN_SECS);
                 let ready = last + Duration::seconds(wait);
@@ -115,7 +113,6 @@ impl Keyward {
                     });
                 }
             }
-        }
         None
     }
 
@@ -212,14 +209,13 @@ impl Keyward {
             .get_user(&record.user_id)
             .await?
             .ok_or_else(|| CoreError::Unauthorized(INVALID_REFRESH.into()))?;
-        if let Some(until) = user.locked_until {
-            if until > now {
+        if let Some(until) = user.locked_until
+            && until > now {
                 return Err(CoreError::Unauthorized(format!(
                     "user {} is locked",
                     user.username
                 )));
             }
-        }
         let _ = request_id;
         self.token_response(&user, &record, token.clone(), now)
     }

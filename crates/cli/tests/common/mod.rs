@@ -2,7 +2,7 @@
 //! directory and talks HTTPS to it, trusting the certificate the server made.
 //! AWS is LocalStack's KMS, started by the test command (scripts/test.sh), whose endpoint
 //! comes in KEYWARD_TEST_KMS_ENDPOINT.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -160,8 +160,8 @@ impl Server {
     /// Stops the server and hands back its data directory for a restart.
     pub fn stop_keep_data(mut self) -> tempfile::TempDir {
         self.terminate();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        dir
+        
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
