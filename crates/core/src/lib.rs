@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authz;
 pub mod connections;
 pub mod error;
+pub mod keys;
 pub mod kms;
 pub mod paging;
 pub mod ports;

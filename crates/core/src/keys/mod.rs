@@ -1,0 +1,4 @@
+//! AWS keys: the rules of key specs and inputs.
+
+pub mod rules;
+pub mod spec;
