@@ -63,12 +63,11 @@ impl ClientCache {
     /// The client for this target, built on first use and whenever the connection changed.
     pub async fn client(&self, t: &ConnectionTarget) -> Client {
         let key = Self::key(t);
-        if let Ok(map) = self.clients.lock() {
-            if let Some((rev, c)) = map.get(&key) {
-                if *rev == t.revision {
-                    return c.clone();
-                }
-            }
+        if let Ok(map) = self.clients.lock()
+            && let Some((rev, c)) = map.get(&key)
+            && *rev == t.revision
+        {
+            return c.clone();
         }
         let client = self.build(t).await;
         if let Ok(mut map) = self.clients.lock() {

@@ -4,7 +4,10 @@
 //! core errors. Every AWS call is counted in the metrics by operation and outcome.
 
 mod clients;
+mod convert;
 mod errors;
+mod keys;
+pub mod limits;
 
 use std::time::Instant;
 
@@ -15,16 +18,20 @@ use keyward_core::ports::CloudKms;
 
 pub use clients::{AwsSettings, ClientCache};
 pub use errors::map_sdk_error;
+pub use limits::{RateLimits, default_quotas};
 
 /// AWS KMS through the SDK.
 pub struct AwsKms {
     clients: ClientCache,
+    limits: RateLimits,
 }
 
 impl AwsKms {
-    pub fn new(settings: AwsSettings) -> Self {
+    /// `quotas`: requests per second per operation (see [`default_quotas`]).
+    pub fn new(settings: AwsSettings, quotas: std::collections::HashMap<String, f64>) -> Self {
         Self {
             clients: ClientCache::new(settings),
+            limits: RateLimits::new(quotas),
         }
     }
 }
@@ -42,6 +49,7 @@ pub(crate) fn observe(operation: &'static str, started: Instant, ok: bool) {
 impl CloudKms for AwsKms {
     async fn check_connection(&self, target: &ConnectionTarget) -> CoreResult<()> {
         let client = self.clients.client(target).await;
+        self.limits.acquire(&target.connection_id, &target.region, "ListKeys").await;
         let started = Instant::now();
         let result = client.list_keys().limit(1).send().await;
         observe("ListKeys", started, result.is_ok());

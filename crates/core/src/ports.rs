@@ -8,6 +8,7 @@ use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
+use crate::keys::{KeyMetadata, RotationStatus};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
 use crate::secret::{SecretBytes, SecretString};
@@ -140,4 +141,72 @@ pub trait Store: Send + Sync {
     async fn list_audit(&self, query: &ListQuery) -> CoreResult<Page<AuditEntry>>;
     /// Recomputes the hash chain over every record.
     async fn verify_audit(&self) -> CoreResult<AuditVerification>;
+}
+
+/// CreateKey's input.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewKey {
+    pub description: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    /// AWS_KMS or EXTERNAL.
+    pub origin: String,
+    pub multi_region: bool,
+    /// A policy document; `None` lets AWS apply its default policy.
+    pub policy: Option<String>,
+    pub bypass_policy_lockout_safety_check: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+/// ReplicateKey's input.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewReplica {
+    pub replica_region: String,
+    pub description: Option<String>,
+    pub policy: Option<String>,
+    pub bypass_policy_lockout_safety_check: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One page of ListKeys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyPage {
+    pub key_ids: Vec<String>,
+    pub next_marker: Option<String>,
+}
+
+/// AWS KMS key operations. Each takes the connection target (credentials and Region) and
+/// the key's id or ARN; errors carry AWS's code and message.
+#[async_trait]
+pub trait CloudKeys: Send + Sync {
+    async fn create_key(&self, t: &ConnectionTarget, key: &NewKey) -> CoreResult<KeyMetadata>;
+    async fn describe_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<KeyMetadata>;
+    /// The key's aliases, full names (`alias/<name>`).
+    async fn key_aliases(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<String>>;
+    async fn key_tags(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<(String, String)>>;
+    async fn key_policy(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<String>;
+    /// `Ok(None)` where AWS does not support rotation for this key (asymmetric, HMAC, imported).
+    async fn key_rotation_status(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Option<RotationStatus>>;
+    async fn schedule_key_deletion(&self, t: &ConnectionTarget, key_id: &str, days: i32) -> CoreResult<()>;
+    async fn cancel_key_deletion(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
+    async fn enable_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
+    async fn disable_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
+    async fn update_key_description(&self, t: &ConnectionTarget, key_id: &str, description: &str) -> CoreResult<()>;
+    async fn tag_key(&self, t: &ConnectionTarget, key_id: &str, tags: &[(String, String)]) -> CoreResult<()>;
+    async fn untag_key(&self, t: &ConnectionTarget, key_id: &str, tag_keys: &[String]) -> CoreResult<()>;
+    /// `alias` is the full name, `alias/<name>`.
+    async fn create_alias(&self, t: &ConnectionTarget, alias: &str, key_id: &str) -> CoreResult<()>;
+    async fn delete_alias(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<()>;
+    /// Whether an alias name is taken in the target's account and Region.
+    async fn alias_exists(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<bool>;
+    async fn put_key_policy(&self, t: &ConnectionTarget, key_id: &str, policy: &str, bypass_lockout_check: bool) -> CoreResult<()>;
+    async fn enable_key_rotation(&self, t: &ConnectionTarget, key_id: &str, period_in_days: Option<i32>) -> CoreResult<()>;
+    async fn disable_key_rotation(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
+    async fn rotate_key_on_demand(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
+    /// Replicates a multi-Region primary key into another Region; returns the replica's metadata.
+    async fn replicate_key(&self, t: &ConnectionTarget, key_id: &str, replica: &NewReplica) -> CoreResult<KeyMetadata>;
+    async fn update_primary_region(&self, t: &ConnectionTarget, key_id: &str, primary_region: &str) -> CoreResult<()>;
+    /// The public key of an asymmetric key, DER (SubjectPublicKeyInfo).
+    async fn public_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<u8>>;
+    async fn list_keys(&self, t: &ConnectionTarget, marker: Option<&str>) -> CoreResult<KeyPage>;
 }

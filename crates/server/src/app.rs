@@ -82,7 +82,7 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
     let random: Arc<dyn Random> = Arc::new(rng);
     let ports = Ports {
         store: store.clone(),
-        cloud: Arc::new(AwsKms::new(settings.aws())),
+        cloud: Arc::new(AwsKms::new(settings.aws(), keyward_aws::default_quotas())),
         vault: Arc::new(vault),
         passwords: Arc::new(Argon2Passwords),
         tokens: Arc::new(tokens),

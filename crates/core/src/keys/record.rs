@@ -1,0 +1,241 @@
+//! The key record: what AWS says about a key (metadata, aliases, tags, policy, rotation) and
+//! what Keyward adds (container, Region, sync state), rendered in CCKM's shape.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::spec::key_type;
+
+/// One Region and key ARN of a multi-Region key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionalKey {
+    pub arn: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MultiRegionConfiguration {
+    /// PRIMARY or REPLICA.
+    pub key_type: String,
+    pub primary: Option<RegionalKey>,
+    pub replicas: Vec<RegionalKey>,
+}
+
+/// AWS's KeyMetadata (DescribeKey), the fields Keyward shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct KeyMetadata {
+    pub aws_account_id: String,
+    pub key_id: String,
+    pub arn: String,
+    pub creation_date: Option<DateTime<Utc>>,
+    pub enabled: bool,
+    pub description: String,
+    pub key_usage: String,
+    pub key_state: String,
+    pub deletion_date: Option<DateTime<Utc>>,
+    pub valid_to: Option<DateTime<Utc>>,
+    pub origin: String,
+    pub key_manager: String,
+    pub key_spec: String,
+    pub encryption_algorithms: Vec<String>,
+    pub signing_algorithms: Vec<String>,
+    pub mac_algorithms: Vec<String>,
+    pub key_agreement_algorithms: Vec<String>,
+    pub expiration_model: Option<String>,
+    pub multi_region: bool,
+    pub multi_region_configuration: Option<MultiRegionConfiguration>,
+    pub pending_deletion_window_in_days: Option<i32>,
+}
+
+/// GetKeyRotationStatus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RotationStatus {
+    pub enabled: bool,
+    pub period_in_days: Option<i32>,
+    pub next_rotation_date: Option<DateTime<Utc>>,
+    pub on_demand_rotation_start_date: Option<DateTime<Utc>>,
+}
+
+/// Everything Keyward reads back from AWS about one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AwsKeyView {
+    pub metadata: KeyMetadata,
+    /// Full names, `alias/<name>`.
+    pub aliases: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    /// The key policy document as AWS returned it.
+    pub policy: Option<String>,
+    pub rotation: RotationStatus,
+}
+
+/// Keyward's record of an AWS key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub id: String,
+    pub kms_id: String,
+    pub kms_name: String,
+    pub region: String,
+    pub cloud_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub synced_at: DateTime<Utc>,
+    /// AWS no longer has the key.
+    pub gone: bool,
+    /// `native` (made in AWS), `cckm` (material from Keyward) or `unknown` (EXTERNAL, not ours).
+    pub key_material_origin: String,
+    pub rotation_status: String,
+    pub job_config_id: Option<String>,
+    pub key_admins: Vec<String>,
+    pub key_admins_roles: Vec<String>,
+    pub key_users: Vec<String>,
+    pub key_users_roles: Vec<String>,
+    pub external_accounts: Vec<String>,
+    pub policy_template_id: Option<String>,
+    pub aws: AwsKeyView,
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn aws_ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl KeyRecord {
+    pub fn uri(&self) -> String {
+        let kind = match &self.aws.metadata.multi_region_configuration {
+            Some(c) if c.key_type == "REPLICA" => "aws-replica-key",
+            _ => "aws-key",
+        };
+        format!("kylo:kylo:cckm:{kind}:{}", self.id)
+    }
+
+    /// `aws_param`: AWS's metadata with the key's aliases, tags, policy and rotation merged in.
+    pub fn aws_param(&self) -> Value {
+        let m = &self.aws.metadata;
+        let mut p = Map::new();
+        p.insert("AWSAccountId".into(), json!(m.aws_account_id));
+        p.insert("KeyID".into(), json!(m.key_id));
+        p.insert("Arn".into(), json!(m.arn));
+        if let Some(d) = &m.creation_date {
+            p.insert("CreationDate".into(), json!(aws_ts(d)));
+        }
+        p.insert("Enabled".into(), json!(m.enabled));
+        p.insert("Description".into(), json!(m.description));
+        p.insert("KeyUsage".into(), json!(m.key_usage));
+        p.insert("KeyState".into(), json!(m.key_state));
+        if let Some(d) = &m.deletion_date {
+            p.insert("DeletionDate".into(), json!(aws_ts(d)));
+        }
+        if let Some(d) = &m.valid_to {
+            p.insert("ValidTo".into(), json!(aws_ts(d)));
+        }
+        if let Some(w) = m.pending_deletion_window_in_days {
+            p.insert("PendingDeletionWindowInDays".into(), json!(w));
+        }
+        p.insert("Origin".into(), json!(m.origin));
+        p.insert("KeyManager".into(), json!(m.key_manager));
+        p.insert("CustomerMasterKeySpec".into(), json!(m.key_spec));
+        p.insert("KeySpec".into(), json!(m.key_spec));
+        for (name, list) in [
+            ("EncryptionAlgorithms", &m.encryption_algorithms),
+            ("SigningAlgorithms", &m.signing_algorithms),
+            ("MacAlgorithms", &m.mac_algorithms),
+            ("KeyAgreementAlgorithms", &m.key_agreement_algorithms),
+        ] {
+            if !list.is_empty() {
+                p.insert(name.into(), json!(list));
+            }
+        }
+        if let Some(e) = &m.expiration_model {
+            p.insert("ExpirationModel".into(), json!(e));
+        }
+        p.insert("MultiRegion".into(), json!(m.multi_region));
+        if let Some(c) = &m.multi_region_configuration {
+            let regional = |k: &RegionalKey| json!({"Arn": k.arn, "Region": k.region});
+            let mut cfg = Map::new();
+            cfg.insert("MultiRegionKeyType".into(), json!(c.key_type));
+            if let Some(pk) = &c.primary {
+                cfg.insert("PrimaryKey".into(), regional(pk));
+            }
+            cfg.insert(
+                "ReplicaKeys".into(),
+                Value::Array(c.replicas.iter().map(regional).collect()),
+            );
+            p.insert("MultiRegionConfiguration".into(), Value::Object(cfg));
+        }
+        p.insert("Alias".into(), json!(self.aws.aliases));
+        p.insert(
+            "Tags".into(),
+            Value::Array(
+                self.aws
+                    .tags
+                    .iter()
+                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                    .collect(),
+            ),
+        );
+        if let Some(policy) = &self.aws.policy {
+            let parsed = serde_json::from_str::<Value>(policy).unwrap_or_else(|_| json!(policy));
+            p.insert("Policy".into(), parsed);
+        }
+        let r = &self.aws.rotation;
+        p.insert("KeyRotationEnabled".into(), json!(r.enabled));
+        if let Some(days) = r.period_in_days {
+            p.insert("RotationPeriodInDays".into(), json!(days));
+        }
+        if let Some(d) = &r.next_rotation_date {
+            p.insert("NextRotationDate".into(), json!(aws_ts(d)));
+        }
+        Value::Object(p)
+    }
+
+    /// The record as CCKM returns it.
+    pub fn render(&self) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "uri": self.uri(),
+            "account": "kylo:kylo:admin:accounts:kylo",
+            "application": "ncryptify:gemalto:admin:apps:kylo",
+            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
+            "createdAt": ts(&self.created_at),
+            "updatedAt": ts(&self.updated_at),
+            "kms_id": self.kms_id,
+            "kms": self.kms_name,
+            "synced_at": ts(&self.synced_at),
+            "rotation_status": self.rotation_status,
+            "cloud_name": self.cloud_name,
+            "key_type": key_type(&self.aws.metadata.key_spec),
+            "basic_view_enabled": false,
+            "region": self.region,
+            "gone": self.gone,
+            "key_material_origin": self.key_material_origin,
+            "aws_param": self.aws_param(),
+        });
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(j) = &self.job_config_id {
+                obj.insert("job_config_id".into(), json!(j));
+            }
+            if let Some(d) = &self.aws.metadata.deletion_date {
+                obj.insert("deletion_date".into(), json!(aws_ts(d)));
+            }
+            for (name, list) in [
+                ("key_admins", &self.key_admins),
+                ("key_admins_roles", &self.key_admins_roles),
+                ("key_users", &self.key_users),
+                ("key_users_roles", &self.key_users_roles),
+                ("external_accounts", &self.external_accounts),
+            ] {
+                if !list.is_empty() {
+                    obj.insert(name.into(), json!(list));
+                }
+            }
+            if let Some(t) = &self.policy_template_id {
+                obj.insert("policytemplate".into(), json!(t));
+            }
+        }
+        v
+    }
+}
