@@ -124,7 +124,8 @@ fn check_secret(v: &str) -> CoreResult<()> {
     }
 }
 
-fn check_external_id(v: &str) -> CoreResult<()> {
+/// AWS's rule for an assume-role external id (sts:ExternalId).
+pub(crate) fn check_external_id(v: &str) -> CoreResult<()> {
     let ok = (2..=1224).contains(&v.len())
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
@@ -452,6 +453,14 @@ impl Keyward {
                 }
                 Err(other) => return Err(other),
             };
+            // The call can take a while; record the outcome on the connection as it is now, so
+            // a change made meanwhile (a rotated secret, say) is not written back over.
+            conn = self
+                .ports
+                .store
+                .get_connection(&conn.id)
+                .await?
+                .ok_or_else(|| CoreError::not_found(format!("AWS connection {id} not found")))?;
             conn.last_connection_ok = Some(ok);
             conn.last_connection_error = error.clone();
             conn.last_connection_at = Some(self.now());

@@ -72,10 +72,13 @@ fn check_role(arn: &str, external_id: &str) -> CoreResult<()> {
     if !arn.is_empty() {
         validate::role_arn("assume_role_arn", arn)?;
     }
-    if !external_id.is_empty() && arn.is_empty() {
-        return Err(CoreError::invalid(
-            "assume_role_external_id: only allowed with assume_role_arn",
-        ));
+    if !external_id.is_empty() {
+        if arn.is_empty() {
+            return Err(CoreError::invalid(
+                "assume_role_external_id: only allowed with assume_role_arn",
+            ));
+        }
+        crate::connections::check_external_id(external_id)?;
     }
     Ok(())
 }

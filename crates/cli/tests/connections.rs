@@ -1,0 +1,929 @@
+//! AWS connections (`/api/v1/connectionmgmt/services/aws/connections`): create, list, get by id
+//! and by name, update, delete, validation, the secret kept sealed, and `POST {id}/test` against
+//! LocalStack's KMS, an unreachable endpoint, and injected AWS errors (bad credentials,
+//! throttling) that the emulator cannot produce.
+// Test code: a panic is how a check fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{ADMIN_PASSWORD, Server, kms_endpoint};
+use serde_json::{Value, json};
+
+const BASE: &str = "/api/v1/connectionmgmt/services/aws/connections";
+/// The secret `Server::localstack_connection` sends.
+const HARNESS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+
+/// A server with the default AWS client settings (LocalStack can be slow on a busy machine).
+fn start() -> Server {
+    Server::start()
+}
+
+/// A server whose AWS client gives up quickly, for the cases where AWS does not answer.
+fn start_impatient() -> Server {
+    Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_AWS_CONNECT_TIMEOUT_SECS", "1"),
+            ("KEYWARD_AWS_ATTEMPT_TIMEOUT_SECS", "2"),
+            ("KEYWARD_AWS_OPERATION_TIMEOUT_SECS", "5"),
+        ],
+    )
+}
+
+/// A connection body with the given secret and endpoint.
+fn connection_body(name: &str, secret: &str, endpoint: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "test connection",
+        "access_key_id": ACCESS_KEY_ID,
+        "secret_access_key": secret,
+        "aws_region": "ap-south-1",
+        "endpoint_url": endpoint,
+    })
+}
+
+/// Asserts that no object anywhere in `v` has a `secret_access_key` and that the secret's text
+/// appears nowhere in it.
+fn assert_no_secret(v: &Value, secret: &str) {
+    let text = v.to_string();
+    assert!(
+        !text.contains(secret),
+        "the secret is in a response: {text}"
+    );
+    fn walk(v: &Value) {
+        match v {
+            Value::Object(m) => {
+                assert!(
+                    !m.contains_key("secret_access_key"),
+                    "secret_access_key field in a response: {v}"
+                );
+                m.values().for_each(walk);
+            }
+            Value::Array(a) => a.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(v);
+}
+
+/// The bytes of the database file and its WAL and shared-memory files.
+fn database_bytes(server: &Server) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for name in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+        let path = server.data_dir().join(name);
+        if let Ok(bytes) = std::fs::read(&path) {
+            out.push((name.to_string(), bytes));
+        }
+    }
+    assert!(
+        out.iter().any(|(n, _)| n == "keyward.db"),
+        "no keyward.db in {}",
+        server.data_dir().display()
+    );
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    haystack.windows(n.len()).any(|w| w == n)
+}
+
+/// Asserts the secret is in none of the database files, while a plain field of the same
+/// connection is (so the check looks where the connection really is).
+fn assert_secret_not_stored(server: &Server, secret: &str, plain_marker: &str) {
+    let files = database_bytes(server);
+    for (name, bytes) in &files {
+        assert!(
+            !contains(bytes, secret),
+            "the secret access key is in plaintext in {name}"
+        );
+    }
+    assert!(
+        files.iter().any(|(_, b)| contains(b, plain_marker)),
+        "{plain_marker:?} is in none of the database files: the check would be vacuous"
+    );
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    port
+}
+
+/// One canned answer of the injector.
+#[derive(Clone)]
+enum Answer {
+    /// An AWS JSON error: HTTP status, error type (`__type`), message, and whether the type is
+    /// also sent in the `x-amzn-ErrorType` header.
+    Error(u16, &'static str, &'static str, bool),
+    /// HTTP 200 with this JSON body.
+    Ok(&'static str),
+    /// Read the request and never answer.
+    Hang,
+}
+
+/// A tiny HTTP responder on 127.0.0.1 standing in for AWS's KMS endpoint. It exists only to
+/// inject AWS responses that LocalStack cannot produce (LocalStack accepts any credentials and
+/// never throttles, see kms-emulator.md): each request gets the next answer of the script, the
+/// last one repeating, and the `X-Amz-Target` of every request is recorded.
+struct Injector {
+    url: String,
+    targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl Injector {
+    fn start(script: Vec<Answer>) -> Self {
+        assert!(!script.is_empty());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind injector");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let seen = targets.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Some(target) = read_request(&mut stream) else {
+                    continue;
+                };
+                let n = {
+                    let mut t = seen.lock().expect("lock");
+                    t.push(target);
+                    t.len()
+                };
+                let answer = script[(n - 1).min(script.len() - 1)].clone();
+                match answer {
+                    Answer::Hang => held.push(stream),
+                    Answer::Ok(body) => write_response(&mut stream, 200, None, body),
+                    Answer::Error(status, kind, message, header) => {
+                        let body = json!({"__type": kind, "message": message}).to_string();
+                        write_response(&mut stream, status, header.then_some(kind), &body)
+                    }
+                }
+            }
+        });
+        Self { url, targets }
+    }
+
+    fn targets(&self) -> Vec<String> {
+        self.targets.lock().expect("lock").clone()
+    }
+}
+
+/// Reads one HTTP request (head and Content-Length body); returns its X-Amz-Target.
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(header("x-amz-target").unwrap_or_default())
+}
+
+fn write_response(stream: &mut TcpStream, status: u16, error_type: Option<&str>, body: &str) {
+    let reason = if status == 200 { "OK" } else { "Bad Request" };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nx-amzn-RequestId: 11111111-2222-3333-4444-555555555555\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(t) = error_type {
+        head.push_str(&format!("x-amzn-ErrorType: {t}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
+}
+
+async fn test_connection(server: &Server, token: &str, id: &str) -> (Value, Duration) {
+    let started = Instant::now();
+    let r = server
+        .post(&format!("{BASE}/{id}/test"), token, json!({}))
+        .await
+        .expect(200);
+    (r.body, started.elapsed())
+}
+
+#[tokio::test]
+async fn create_list_get_update_delete_without_revealing_the_secret() {
+    let server = start();
+    let token = server.admin().await;
+    let endpoint = kms_endpoint();
+    let secret = "Sx7r/9kLmNoPqRsTuVwXyZ0123456789abcdEFGH";
+
+    // POST: 201 with the fields of spec 1.10 plus endpoint_url.
+    let created = server
+        .post(BASE, &token, connection_body("conn-one", secret, &endpoint))
+        .await
+        .expect(201)
+        .body;
+    assert_no_secret(&created, secret);
+    let id = created["id"].as_str().expect("id").to_string();
+    assert!(!id.is_empty());
+    assert_eq!(created["name"], "conn-one");
+    assert_eq!(created["description"], "test connection");
+    assert_eq!(created["access_key_id"], ACCESS_KEY_ID);
+    assert_eq!(created["aws_region"], "ap-south-1");
+    assert_eq!(created["endpoint_url"], endpoint.as_str());
+    assert_eq!(created["cloud_name"], "aws");
+    assert_eq!(created["aws_sts_regional_endpoints"], "legacy");
+    assert_eq!(created["assume_role_arn"], "");
+    assert_eq!(created["assume_role_external_id"], "");
+    assert_eq!(created["is_role_anywhere"], false);
+    assert_eq!(created["products"], json!(["cckm"]));
+    assert_eq!(created["service"], "aws");
+    assert_eq!(created["category"], "cloud");
+    assert!(created["labels"].is_object() && created["meta"].is_object());
+    assert_eq!(created["account"], "kylo:kylo:admin:accounts:kylo");
+    assert_eq!(created["application"], "ncryptify:gemalto:admin:apps:kylo");
+    assert_eq!(
+        created["dev_account"],
+        "ncryptify:gemalto:admin:accounts:gemalto"
+    );
+    assert!(created["uri"].as_str().unwrap().contains(&id), "{created}");
+    assert!(
+        created["resource_url"].as_str().unwrap().ends_with(&id),
+        "{created}"
+    );
+    assert_eq!(created["last_connection_error"], "");
+    for ts in ["createdAt", "updatedAt"] {
+        let t = created[ts].as_str().unwrap_or("");
+        assert!(
+            t.contains('T') && t.ends_with('Z'),
+            "{ts} is not RFC 3339 UTC: {t:?}"
+        );
+    }
+
+    // A second one, with labels, so the list has something to page.
+    let mut body = connection_body("conn-two", secret, &endpoint);
+    body["labels"] = json!({"team": "crypto"});
+    let second = server.post(BASE, &token, body).await.expect(201).body;
+    assert_eq!(second["labels"], json!({"team": "crypto"}));
+
+    // GET list: the envelope.
+    let list = server.get(BASE, &token).await.expect(200).body;
+    assert_no_secret(&list, secret);
+    assert_eq!(list["skip"], 0);
+    assert_eq!(list["limit"], 10);
+    assert_eq!(list["total"], 2);
+    let names: Vec<&str> = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["conn-one", "conn-two"]);
+    let page = server
+        .get(&format!("{BASE}?skip=1&limit=1&sort=-name"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["resources"].as_array().unwrap().len(), 1);
+    assert_eq!(page["resources"][0]["name"], "conn-one");
+
+    // GET one, by id and by name.
+    let by_id = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_id["id"], id.as_str());
+    assert_eq!(by_id["name"], "conn-one");
+    assert_no_secret(&by_id, secret);
+    let by_name = server
+        .get(&format!("{BASE}/conn-one"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_name["id"], id.as_str());
+    server
+        .get(&format!("{BASE}/no-such-connection"), &token)
+        .await
+        .expect_error(404, "no-such-connection");
+
+    assert_secret_not_stored(&server, secret, "conn-one");
+
+    // PATCH description and Region.
+    let patched = server
+        .patch(
+            &format!("{BASE}/{id}"),
+            &token,
+            json!({"description": "moved to Mumbai", "aws_region": "us-east-1"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_no_secret(&patched, secret);
+    assert_eq!(patched["description"], "moved to Mumbai");
+    assert_eq!(patched["aws_region"], "us-east-1");
+    assert_eq!(patched["name"], "conn-one");
+    assert_eq!(patched["createdAt"], created["createdAt"]);
+    assert_ne!(patched["updatedAt"], created["updatedAt"]);
+    let again = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(again["description"], "moved to Mumbai");
+    assert_eq!(again["aws_region"], "us-east-1");
+
+    // PATCH a new secret: stored sealed (the sealed value changes), never returned, and the
+    // connection still works with it.
+    let sealed_before = sealed_secret(&server, &id).await;
+    let rotated = "Rot4ted/Secret+Key0123456789abcdefGHIJKL";
+    let patched = server
+        .patch(
+            &format!("{BASE}/{id}"),
+            &token,
+            json!({"secret_access_key": rotated}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_no_secret(&patched, rotated);
+    assert_no_secret(&patched, secret);
+    let sealed_after = sealed_secret(&server, &id).await;
+    assert_ne!(
+        sealed_before, sealed_after,
+        "the sealed secret did not change"
+    );
+    assert!(!contains(&sealed_after, rotated));
+    let (result, _) = test_connection(&server, &token, &id).await;
+    assert_eq!(result["connection_ok"], true, "{result}");
+    assert_no_secret(&result, rotated);
+    assert_secret_not_stored(&server, rotated, "moved to Mumbai");
+    assert_secret_not_stored(&server, secret, "moved to Mumbai");
+
+    // Nothing secret in the log either.
+    let log = server.stderr();
+    assert!(
+        !log.contains(secret) && !log.contains(rotated),
+        "a secret is in the server log"
+    );
+
+    // DELETE: 204, then 404.
+    let r = server
+        .delete(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(204);
+    assert!(r.body.is_null(), "204 with a body: {}", r.body);
+    server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect_error(404, &id);
+    server
+        .delete(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(404);
+    server
+        .patch(&format!("{BASE}/{id}"), &token, json!({"description": "x"}))
+        .await
+        .expect(404);
+    server
+        .post(&format!("{BASE}/{id}/test"), &token, json!({}))
+        .await
+        .expect(404);
+    let list = server.get(BASE, &token).await.expect(200).body;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["resources"][0]["name"], "conn-two");
+    // Deleted by name too.
+    server
+        .delete(&format!("{BASE}/conn-two"), &token)
+        .await
+        .expect(204);
+    assert_eq!(server.get(BASE, &token).await.expect(200).body["total"], 0);
+}
+
+/// The sealed secret as stored, read straight from the database.
+async fn sealed_secret(server: &Server, id: &str) -> Vec<u8> {
+    use sqlx::Connection;
+    let path = server.data_dir().join("keyward.db");
+    let mut conn = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .busy_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .expect("open keyward.db");
+    let sealed: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT secret_sealed FROM aws_connections WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut conn)
+            .await
+            .expect("read secret_sealed");
+    conn.close().await.ok();
+    sealed.expect("a stored connection has a sealed secret")
+}
+
+#[tokio::test]
+async fn duplicate_name_is_a_conflict() {
+    let server = start();
+    let token = server.admin().await;
+    server.localstack_connection(&token, "dup").await;
+    server
+        .post(
+            BASE,
+            &token,
+            connection_body("dup", "other-secret", &kms_endpoint()),
+        )
+        .await
+        .expect_error(409, "dup");
+    assert_eq!(server.get(BASE, &token).await.expect(200).body["total"], 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field_and_nothing_is_written() {
+    let server = start();
+    let token = server.admin().await;
+    let ep = kms_endpoint();
+    let with = |extra: Value| {
+        let mut b = connection_body("bad", "some-secret-value", &ep);
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        b
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (with(json!({"aws_region": "Mumbai"})), "aws_region"),
+        (with(json!({"aws_region": "us-east"})), "aws_region"),
+        (
+            with(json!({"endpoint_url": "ftp://127.0.0.1:1"})),
+            "endpoint_url",
+        ),
+        (
+            with(json!({"endpoint_url": "127.0.0.1:4566"})),
+            "endpoint_url",
+        ),
+        (
+            with(json!({"assume_role_external_id": "ext-id-1"})),
+            "assume_role_external_id",
+        ),
+        (
+            with(json!({"assume_role_arn": "arn:aws:iam::123:role/x"})),
+            "assume_role_arn",
+        ),
+        (
+            with(json!({"assume_role_arn": "not-an-arn"})),
+            "assume_role_arn",
+        ),
+        (
+            with(json!({"secret_access_key": null})),
+            "secret_access_key",
+        ),
+        (with(json!({"access_key_id": null})), "access_key_id"),
+        (with(json!({"access_key_id": "short"})), "access_key_id"),
+        (
+            with(json!({"secret_access_key": "has space"})),
+            "secret_access_key",
+        ),
+        (with(json!({"cloud_name": "azure"})), "cloud_name"),
+        (
+            with(json!({"aws_sts_regional_endpoints": "global"})),
+            "aws_sts_regional_endpoints",
+        ),
+        (with(json!({"products": ["cte"]})), "products"),
+        (with(json!({"is_role_anywhere": true})), "is_role_anywhere"),
+        (with(json!({"name": "a/b"})), "name"),
+        (with(json!({"name": ""})), "name"),
+        (with(json!({"bogus_field": 1})), "bogus_field"),
+        (with(json!({"name": null})), "name"),
+    ];
+    for (body, field) in cases {
+        let r = server.post(BASE, &token, body.clone()).await;
+        assert_eq!(r.status.as_u16(), 400, "{body} -> {}", r.body);
+        let msg = r.body["message"].as_str().unwrap_or("");
+        assert!(
+            msg.contains(field),
+            "{body}: message {msg:?} does not name {field}"
+        );
+        assert!(
+            r.body["codeDesc"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("NCERR"),
+            "{}",
+            r.body
+        );
+        assert_no_secret(&r.body, "some-secret-value");
+    }
+    // Nothing was written.
+    assert_eq!(server.get(BASE, &token).await.expect(200).body["total"], 0);
+
+    // The same rules on PATCH, which changes nothing when it fails.
+    let conn = server.localstack_connection(&token, "good").await;
+    let id = conn["id"].as_str().unwrap();
+    let path = format!("{BASE}/{id}");
+    for (body, field) in [
+        (json!({"aws_region": "nowhere"}), "aws_region"),
+        (
+            json!({"endpoint_url": "file:///etc/passwd"}),
+            "endpoint_url",
+        ),
+        (
+            json!({"assume_role_external_id": "ext-id-1"}),
+            "assume_role_external_id",
+        ),
+        (
+            json!({"assume_role_arn": "arn:aws:iam::123456789012:user/x"}),
+            "assume_role_arn",
+        ),
+        (json!({"access_key_id": ""}), "access_key_id"),
+        (json!({"name": "renamed"}), "name"),
+        (json!({}), "nothing to change"),
+    ] {
+        let r = server.patch(&path, &token, body.clone()).await;
+        assert_eq!(r.status.as_u16(), 400, "{body} -> {}", r.body);
+        let msg = r.body["message"].as_str().unwrap_or("");
+        assert!(
+            msg.contains(field),
+            "{body}: message {msg:?} does not name {field}"
+        );
+    }
+    let after = server.get(&path, &token).await.expect(200).body;
+    assert_eq!(after["updatedAt"], conn["updatedAt"]);
+    assert_eq!(after["aws_region"], "ap-south-1");
+    assert_eq!(after["endpoint_url"], ep.as_str());
+}
+
+#[tokio::test]
+async fn test_against_localstack_succeeds() {
+    let server = start();
+    let token = server.admin().await;
+    let conn = server.localstack_connection(&token, "ls").await;
+    assert_eq!(conn["last_connection_ok"], Value::Null);
+    let id = conn["id"].as_str().unwrap();
+    let (result, _) = test_connection(&server, &token, id).await;
+    assert_eq!(result, json!({"connection_ok": true, "error": ""}));
+    // By name too; the outcome is remembered on the connection.
+    let (result, _) = test_connection(&server, &token, "ls").await;
+    assert_eq!(result["connection_ok"], true);
+    let after = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after["last_connection_ok"], true);
+    assert_eq!(after["last_connection_error"], "");
+    assert!(after["last_connection_at"].is_string(), "{after}");
+    assert_no_secret(&after, HARNESS_SECRET);
+}
+
+#[tokio::test]
+async fn test_against_an_unreachable_endpoint_fails_within_a_bounded_time() {
+    let server = start_impatient();
+    let token = server.admin().await;
+
+    // A closed loopback port: the connection is refused.
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let conn = server
+        .post(
+            BASE,
+            &token,
+            connection_body("closed", "secret-value-1", &url),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = conn["id"].as_str().unwrap();
+    let (result, took) = test_connection(&server, &token, id).await;
+    assert_eq!(result["connection_ok"], false, "{result}");
+    let error = result["error"].as_str().unwrap_or("");
+    assert!(error.contains("AWS is unreachable"), "{error}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let after = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after["last_connection_ok"], false);
+    assert_eq!(after["last_connection_error"], error);
+
+    // An endpoint that accepts the connection and never answers: bounded by the timeouts.
+    let silent = Injector::start(vec![Answer::Hang]);
+    let conn = server
+        .post(
+            BASE,
+            &token,
+            connection_body("silent", "secret-value-1", &silent.url),
+        )
+        .await
+        .expect(201)
+        .body;
+    let (result, took) = test_connection(&server, &token, conn["id"].as_str().unwrap()).await;
+    assert_eq!(result["connection_ok"], false, "{result}");
+    let error = result["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("AWS is unreachable") && error.contains("timed out"),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(
+        !silent.targets().is_empty(),
+        "the request never reached the silent endpoint"
+    );
+}
+
+#[tokio::test]
+async fn test_reports_aws_own_error() {
+    // Injected: LocalStack accepts any credentials, so it cannot produce AWS's answer to a bad
+    // key; this responder sends exactly what AWS KMS sends.
+    let aws = Injector::start(vec![Answer::Error(
+        400,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        true,
+    )]);
+    let server = start();
+    let token = server.admin().await;
+    let conn = server
+        .post(
+            BASE,
+            &token,
+            connection_body("badcreds", "wrong-secret-1", &aws.url),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = conn["id"].as_str().unwrap();
+    let (result, _) = test_connection(&server, &token, id).await;
+    assert_eq!(result["connection_ok"], false, "{result}");
+    let error = result["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains(
+            "UnrecognizedClientException: The security token included in the request is invalid."
+        ),
+        "{error}"
+    );
+    // Bad credentials are not retried.
+    assert_eq!(aws.targets(), ["TrentService.ListKeys"]);
+    let after = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after["last_connection_ok"], false);
+    assert_eq!(after["last_connection_error"], error);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff() {
+    // Injected: LocalStack never throttles. Two ThrottlingException answers (the error type in
+    // the body only, as AWS JSON services may send it), then a valid ListKeys answer.
+    let throttle = Answer::Error(400, "ThrottlingException", "Rate exceeded", false);
+    let aws = Injector::start(vec![
+        throttle.clone(),
+        throttle.clone(),
+        Answer::Ok(r#"{"Keys":[],"Truncated":false}"#),
+    ]);
+    let server = start();
+    let token = server.admin().await;
+    let conn = server
+        .post(
+            BASE,
+            &token,
+            connection_body("throttled", "some-secret-1", &aws.url),
+        )
+        .await
+        .expect(201)
+        .body;
+    let (result, _) = test_connection(&server, &token, conn["id"].as_str().unwrap()).await;
+    assert_eq!(result, json!({"connection_ok": true, "error": ""}));
+    assert_eq!(
+        aws.targets(),
+        ["TrentService.ListKeys"; 3],
+        "two throttled attempts, then success"
+    );
+}
+
+#[tokio::test]
+async fn throttling_gives_up_after_the_configured_attempts() {
+    let aws = Injector::start(vec![Answer::Error(
+        400,
+        "ThrottlingException",
+        "Rate exceeded",
+        true,
+    )]);
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_AWS_MAX_ATTEMPTS", "2"),
+        ],
+    );
+    let token = server.admin().await;
+    let conn = server
+        .post(
+            BASE,
+            &token,
+            connection_body("always-throttled", "some-secret-1", &aws.url),
+        )
+        .await
+        .expect(201)
+        .body;
+    let (result, took) = test_connection(&server, &token, conn["id"].as_str().unwrap()).await;
+    assert_eq!(result["connection_ok"], false, "{result}");
+    let error = result["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("ThrottlingException: Rate exceeded"),
+        "{error}"
+    );
+    assert_eq!(
+        aws.targets().len(),
+        2,
+        "KEYWARD_AWS_MAX_ATTEMPTS=2 allows two attempts"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_changed_connection_gets_a_new_client() {
+    // The AWS client is cached per connection; after a PATCH the next call must use the new
+    // settings, not the cached client.
+    let aws = Injector::start(vec![Answer::Error(
+        400,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        true,
+    )]);
+    let server = start();
+    let token = server.admin().await;
+    let conn = server.localstack_connection(&token, "moving").await;
+    let id = conn["id"].as_str().unwrap();
+    let path = format!("{BASE}/{id}");
+    let (result, _) = test_connection(&server, &token, id).await;
+    assert_eq!(result["connection_ok"], true, "{result}");
+
+    server
+        .patch(&path, &token, json!({"endpoint_url": aws.url}))
+        .await
+        .expect(200);
+    let (result, _) = test_connection(&server, &token, id).await;
+    assert_eq!(
+        result["connection_ok"], false,
+        "the cached client was reused: {result}"
+    );
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("UnrecognizedClientException")
+    );
+    assert_eq!(aws.targets().len(), 1);
+
+    server
+        .patch(&path, &token, json!({"endpoint_url": kms_endpoint()}))
+        .await
+        .expect(200);
+    let (result, _) = test_connection(&server, &token, id).await;
+    assert_eq!(result["connection_ok"], true, "{result}");
+    assert_eq!(aws.targets().len(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_used_by_a_kms_container_cannot_be_deleted() {
+    let server = start();
+    let token = server.admin().await;
+    let conn = server.localstack_connection(&token, "in-use").await;
+    let id = conn["id"].as_str().unwrap();
+    server
+        .post(
+            "/api/v1/cckm/aws/kms",
+            &token,
+            json!({"name": "holder", "account_id": "000000000000", "connection": "in-use", "regions": ["ap-south-1"]}),
+        )
+        .await
+        .expect(201);
+    server
+        .delete(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect_error(409, "in-use");
+    server
+        .delete(&format!("{BASE}/in-use"), &token)
+        .await
+        .expect(409);
+    server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200);
+    // Once the container is gone, the connection can go.
+    server
+        .delete("/api/v1/cckm/aws/kms/holder", &token)
+        .await
+        .expect(204);
+    server
+        .delete(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(204);
+}
+
+#[tokio::test]
+async fn a_change_made_while_a_test_runs_is_kept() {
+    // The test call waits on AWS (here an endpoint that never answers, until the timeout); a
+    // PATCH that lands meanwhile must survive the test recording its outcome.
+    let silent = Injector::start(vec![Answer::Hang]);
+    let server = start_impatient();
+    let token = server.admin().await;
+    let conn = server
+        .post(
+            BASE,
+            &token,
+            connection_body("slow", "first-secret-1", &silent.url),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = conn["id"].as_str().unwrap().to_string();
+    let sealed_before = sealed_secret(&server, &id).await;
+
+    let url = format!("{}{BASE}/{id}/test", server.url);
+    let pending = server
+        .client()
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send();
+    let patch = async {
+        // Let the test call reach the silent endpoint first.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while silent.targets().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !silent.targets().is_empty(),
+            "the test call never reached AWS"
+        );
+        server
+            .patch(
+                &format!("{BASE}/{id}"),
+                &token,
+                json!({"description": "changed during the test", "secret_access_key": "second-secret-2"}),
+            )
+            .await
+            .expect(200)
+    };
+    let (resp, _) = tokio::join!(pending, patch);
+    let result = common::reply(resp.expect("test call"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(result["connection_ok"], false, "{result}");
+
+    let after = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        after["description"], "changed during the test",
+        "the PATCH was lost: {after}"
+    );
+    assert_eq!(after["last_connection_ok"], false);
+    assert_ne!(
+        sealed_secret(&server, &id).await,
+        sealed_before,
+        "the rotated secret was lost"
+    );
+}
