@@ -40,15 +40,16 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().to_string();
+    // Read from the request: `request_id::assign` (the outer layer) sets the response header
+    // only after this middleware has returned.
+    let request_id = req
+        .extensions()
+        .get::<crate::request_id::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    let request_id = response
-        .headers()
-        .get(crate::request_id::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
     tracing::info!(
         request_id,
         method,
