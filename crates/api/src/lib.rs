@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod error;
+pub mod keys;
 pub mod kms;
 pub mod list;
 pub mod users;

@@ -28,7 +28,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    kms.limits.acquire(&t.connection_id, &t.region, operation).await;
+    kms.limits
+        .acquire(&t.connection_id, &t.region, operation)
+        .await;
     let started = Instant::now();
     let result = fut.await;
     observe(operation, started, result.is_ok());
@@ -62,7 +64,11 @@ impl CloudKeys for AwsKms {
             .origin(OriginType::from(key.origin.as_str()))
             .multi_region(key.multi_region)
             .bypass_policy_lockout_safety_check(key.bypass_policy_lockout_safety_check)
-            .set_tags(if key.tags.is_empty() { None } else { Some(tags(&key.tags)?) });
+            .set_tags(if key.tags.is_empty() {
+                None
+            } else {
+                Some(tags(&key.tags)?)
+            });
         if !key.description.is_empty() {
             req = req.description(&key.description);
         }
@@ -77,7 +83,14 @@ impl CloudKeys for AwsKms {
 
     async fn describe_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<KeyMetadata> {
         let client = self.clients.client(t).await;
-        let out = call(self, t, "DescribeKey", "Error Describing AWS Key", client.describe_key().key_id(key_id).send()).await?;
+        let out = call(
+            self,
+            t,
+            "DescribeKey",
+            "Error Describing AWS Key",
+            client.describe_key().key_id(key_id).send(),
+        )
+        .await?;
         out.key_metadata()
             .map(convert::metadata)
             .ok_or_else(|| CoreError::internal("DescribeKey returned no key metadata"))
@@ -88,10 +101,28 @@ impl CloudKeys for AwsKms {
         let mut aliases = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let req = client.list_aliases().key_id(key_id).set_marker(marker.clone()).limit(100);
-            let out = call(self, t, "ListAliases", "Error Listing AWS Key Aliases", req.send()).await?;
-            aliases.extend(out.aliases().iter().filter_map(|a| a.alias_name().map(String::from)));
-            marker = out.next_marker().map(String::from).filter(|_| out.truncated());
+            let req = client
+                .list_aliases()
+                .key_id(key_id)
+                .set_marker(marker.clone())
+                .limit(100);
+            let out = call(
+                self,
+                t,
+                "ListAliases",
+                "Error Listing AWS Key Aliases",
+                req.send(),
+            )
+            .await?;
+            aliases.extend(
+                out.aliases()
+                    .iter()
+                    .filter_map(|a| a.alias_name().map(String::from)),
+            );
+            marker = out
+                .next_marker()
+                .map(String::from)
+                .filter(|_| out.truncated());
             if marker.is_none() {
                 break;
             }
@@ -100,15 +131,37 @@ impl CloudKeys for AwsKms {
         Ok(aliases)
     }
 
-    async fn key_tags(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<(String, String)>> {
+    async fn key_tags(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<Vec<(String, String)>> {
         let client = self.clients.client(t).await;
         let mut tags = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let req = client.list_resource_tags().key_id(key_id).set_marker(marker.clone()).limit(50);
-            let out = call(self, t, "ListResourceTags", "Error Listing AWS Key Tags", req.send()).await?;
-            tags.extend(out.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())));
-            marker = out.next_marker().map(String::from).filter(|_| out.truncated());
+            let req = client
+                .list_resource_tags()
+                .key_id(key_id)
+                .set_marker(marker.clone())
+                .limit(50);
+            let out = call(
+                self,
+                t,
+                "ListResourceTags",
+                "Error Listing AWS Key Tags",
+                req.send(),
+            )
+            .await?;
+            tags.extend(
+                out.tags()
+                    .iter()
+                    .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
+            );
+            marker = out
+                .next_marker()
+                .map(String::from)
+                .filter(|_| out.truncated());
             if marker.is_none() {
                 break;
             }
@@ -118,15 +171,37 @@ impl CloudKeys for AwsKms {
 
     async fn key_policy(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<String> {
         let client = self.clients.client(t).await;
-        let req = client.get_key_policy().key_id(key_id).policy_name(POLICY_NAME);
-        let out = call(self, t, "GetKeyPolicy", "Error Getting AWS Key Policy", req.send()).await?;
+        let req = client
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name(POLICY_NAME);
+        let out = call(
+            self,
+            t,
+            "GetKeyPolicy",
+            "Error Getting AWS Key Policy",
+            req.send(),
+        )
+        .await?;
         Ok(out.policy().unwrap_or_default().to_string())
     }
 
-    async fn key_rotation_status(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Option<RotationStatus>> {
+    async fn key_rotation_status(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<Option<RotationStatus>> {
         let client = self.clients.client(t).await;
         let req = client.get_key_rotation_status().key_id(key_id);
-        match call(self, t, "GetKeyRotationStatus", "Error Getting AWS Key Rotation Status", req.send()).await {
+        match call(
+            self,
+            t,
+            "GetKeyRotationStatus",
+            "Error Getting AWS Key Rotation Status",
+            req.send(),
+        )
+        .await
+        {
             Ok(out) => Ok(Some(RotationStatus {
                 enabled: out.key_rotation_enabled(),
                 period_in_days: out.rotation_period_in_days(),
@@ -138,58 +213,166 @@ impl CloudKeys for AwsKms {
         }
     }
 
-    async fn schedule_key_deletion(&self, t: &ConnectionTarget, key_id: &str, days: i32) -> CoreResult<()> {
+    async fn schedule_key_deletion(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        days: i32,
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.schedule_key_deletion().key_id(key_id).pending_window_in_days(days);
-        call(self, t, "ScheduleKeyDeletion", "Error Scheduling AWS Key Deletion", req.send()).await.map(|_| ())
+        let req = client
+            .schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(days);
+        call(
+            self,
+            t,
+            "ScheduleKeyDeletion",
+            "Error Scheduling AWS Key Deletion",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn cancel_key_deletion(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        call(self, t, "CancelKeyDeletion", "Error Cancelling AWS Key Deletion", client.cancel_key_deletion().key_id(key_id).send())
-            .await
-            .map(|_| ())
+        call(
+            self,
+            t,
+            "CancelKeyDeletion",
+            "Error Cancelling AWS Key Deletion",
+            client.cancel_key_deletion().key_id(key_id).send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn enable_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        call(self, t, "EnableKey", "Error Enabling AWS Key", client.enable_key().key_id(key_id).send()).await.map(|_| ())
+        call(
+            self,
+            t,
+            "EnableKey",
+            "Error Enabling AWS Key",
+            client.enable_key().key_id(key_id).send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn disable_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        call(self, t, "DisableKey", "Error Disabling AWS Key", client.disable_key().key_id(key_id).send()).await.map(|_| ())
+        call(
+            self,
+            t,
+            "DisableKey",
+            "Error Disabling AWS Key",
+            client.disable_key().key_id(key_id).send(),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn update_key_description(&self, t: &ConnectionTarget, key_id: &str, description: &str) -> CoreResult<()> {
+    async fn update_key_description(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        description: &str,
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.update_key_description().key_id(key_id).description(description);
-        call(self, t, "UpdateKeyDescription", "Error Updating AWS Key Description", req.send()).await.map(|_| ())
+        let req = client
+            .update_key_description()
+            .key_id(key_id)
+            .description(description);
+        call(
+            self,
+            t,
+            "UpdateKeyDescription",
+            "Error Updating AWS Key Description",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn tag_key(&self, t: &ConnectionTarget, key_id: &str, new_tags: &[(String, String)]) -> CoreResult<()> {
+    async fn tag_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        new_tags: &[(String, String)],
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.tag_resource().key_id(key_id).set_tags(Some(tags(new_tags)?));
-        call(self, t, "TagResource", "Error Adding AWS Key Tags", req.send()).await.map(|_| ())
+        let req = client
+            .tag_resource()
+            .key_id(key_id)
+            .set_tags(Some(tags(new_tags)?));
+        call(
+            self,
+            t,
+            "TagResource",
+            "Error Adding AWS Key Tags",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn untag_key(&self, t: &ConnectionTarget, key_id: &str, tag_keys: &[String]) -> CoreResult<()> {
+    async fn untag_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        tag_keys: &[String],
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.untag_resource().key_id(key_id).set_tag_keys(Some(tag_keys.to_vec()));
-        call(self, t, "UntagResource", "Error Removing AWS Key Tags", req.send()).await.map(|_| ())
+        let req = client
+            .untag_resource()
+            .key_id(key_id)
+            .set_tag_keys(Some(tag_keys.to_vec()));
+        call(
+            self,
+            t,
+            "UntagResource",
+            "Error Removing AWS Key Tags",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn create_alias(&self, t: &ConnectionTarget, alias: &str, key_id: &str) -> CoreResult<()> {
+    async fn create_alias(
+        &self,
+        t: &ConnectionTarget,
+        alias: &str,
+        key_id: &str,
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.create_alias().alias_name(alias).target_key_id(key_id);
-        call(self, t, "CreateAlias", "Error Creating AWS Key Alias", req.send()).await.map(|_| ())
+        let req = client
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(key_id);
+        call(
+            self,
+            t,
+            "CreateAlias",
+            "Error Creating AWS Key Alias",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn delete_alias(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        call(self, t, "DeleteAlias", "Error Deleting AWS Key Alias", client.delete_alias().alias_name(alias).send())
-            .await
-            .map(|_| ())
+        call(
+            self,
+            t,
+            "DeleteAlias",
+            "Error Deleting AWS Key Alias",
+            client.delete_alias().alias_name(alias).send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn alias_exists(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<bool> {
@@ -197,18 +380,34 @@ impl CloudKeys for AwsKms {
         let mut marker: Option<String> = None;
         loop {
             let req = client.list_aliases().set_marker(marker.clone()).limit(100);
-            let out = call(self, t, "ListAliases", "Error Listing AWS Key Aliases", req.send()).await?;
+            let out = call(
+                self,
+                t,
+                "ListAliases",
+                "Error Listing AWS Key Aliases",
+                req.send(),
+            )
+            .await?;
             if out.aliases().iter().any(|a| a.alias_name() == Some(alias)) {
                 return Ok(true);
             }
-            marker = out.next_marker().map(String::from).filter(|_| out.truncated());
+            marker = out
+                .next_marker()
+                .map(String::from)
+                .filter(|_| out.truncated());
             if marker.is_none() {
                 return Ok(false);
             }
         }
     }
 
-    async fn put_key_policy(&self, t: &ConnectionTarget, key_id: &str, policy: &str, bypass: bool) -> CoreResult<()> {
+    async fn put_key_policy(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        policy: &str,
+        bypass: bool,
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
         let req = client
             .put_key_policy()
@@ -216,68 +415,156 @@ impl CloudKeys for AwsKms {
             .policy_name(POLICY_NAME)
             .policy(policy)
             .bypass_policy_lockout_safety_check(bypass);
-        call(self, t, "PutKeyPolicy", "Error Updating AWS Key Policy", req.send()).await.map(|_| ())
+        call(
+            self,
+            t,
+            "PutKeyPolicy",
+            "Error Updating AWS Key Policy",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn enable_key_rotation(&self, t: &ConnectionTarget, key_id: &str, period: Option<i32>) -> CoreResult<()> {
+    async fn enable_key_rotation(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        period: Option<i32>,
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.enable_key_rotation().key_id(key_id).set_rotation_period_in_days(period);
-        call(self, t, "EnableKeyRotation", "Error Enabling AWS Key Rotation", req.send()).await.map(|_| ())
+        let req = client
+            .enable_key_rotation()
+            .key_id(key_id)
+            .set_rotation_period_in_days(period);
+        call(
+            self,
+            t,
+            "EnableKeyRotation",
+            "Error Enabling AWS Key Rotation",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn disable_key_rotation(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        call(self, t, "DisableKeyRotation", "Error Disabling AWS Key Rotation", client.disable_key_rotation().key_id(key_id).send())
-            .await
-            .map(|_| ())
+        call(
+            self,
+            t,
+            "DisableKeyRotation",
+            "Error Disabling AWS Key Rotation",
+            client.disable_key_rotation().key_id(key_id).send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn rotate_key_on_demand(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        call(self, t, "RotateKeyOnDemand", "Error Rotating AWS Key Material", client.rotate_key_on_demand().key_id(key_id).send())
-            .await
-            .map(|_| ())
+        call(
+            self,
+            t,
+            "RotateKeyOnDemand",
+            "Error Rotating AWS Key Material",
+            client.rotate_key_on_demand().key_id(key_id).send(),
+        )
+        .await
+        .map(|_| ())
     }
 
-    async fn replicate_key(&self, t: &ConnectionTarget, key_id: &str, replica: &NewReplica) -> CoreResult<KeyMetadata> {
+    async fn replicate_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        replica: &NewReplica,
+    ) -> CoreResult<KeyMetadata> {
         let client = self.clients.client(t).await;
         let mut req = client
             .replicate_key()
             .key_id(key_id)
             .replica_region(&replica.replica_region)
             .bypass_policy_lockout_safety_check(replica.bypass_policy_lockout_safety_check)
-            .set_tags(if replica.tags.is_empty() { None } else { Some(tags(&replica.tags)?) });
+            .set_tags(if replica.tags.is_empty() {
+                None
+            } else {
+                Some(tags(&replica.tags)?)
+            });
         if let Some(d) = &replica.description {
             req = req.description(d);
         }
         if let Some(p) = &replica.policy {
             req = req.policy(p);
         }
-        let out = call(self, t, "ReplicateKey", "Error Replicating AWS Key", req.send()).await?;
+        let out = call(
+            self,
+            t,
+            "ReplicateKey",
+            "Error Replicating AWS Key",
+            req.send(),
+        )
+        .await?;
         out.replica_key_metadata()
             .map(convert::metadata)
             .ok_or_else(|| CoreError::internal("ReplicateKey returned no replica metadata"))
     }
 
-    async fn update_primary_region(&self, t: &ConnectionTarget, key_id: &str, primary_region: &str) -> CoreResult<()> {
+    async fn update_primary_region(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        primary_region: &str,
+    ) -> CoreResult<()> {
         let client = self.clients.client(t).await;
-        let req = client.update_primary_region().key_id(key_id).primary_region(primary_region);
-        call(self, t, "UpdatePrimaryRegion", "Error Updating AWS Key Primary Region", req.send()).await.map(|_| ())
+        let req = client
+            .update_primary_region()
+            .key_id(key_id)
+            .primary_region(primary_region);
+        call(
+            self,
+            t,
+            "UpdatePrimaryRegion",
+            "Error Updating AWS Key Primary Region",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn public_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<u8>> {
         let client = self.clients.client(t).await;
-        let out = call(self, t, "GetPublicKey", "Error Downloading AWS Public Key", client.get_public_key().key_id(key_id).send()).await?;
-        Ok(out.public_key().map(|b| b.as_ref().to_vec()).unwrap_or_default())
+        let out = call(
+            self,
+            t,
+            "GetPublicKey",
+            "Error Downloading AWS Public Key",
+            client.get_public_key().key_id(key_id).send(),
+        )
+        .await?;
+        Ok(out
+            .public_key()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default())
     }
 
     async fn list_keys(&self, t: &ConnectionTarget, marker: Option<&str>) -> CoreResult<KeyPage> {
         let client = self.clients.client(t).await;
-        let req = client.list_keys().limit(100).set_marker(marker.map(String::from));
+        let req = client
+            .list_keys()
+            .limit(100)
+            .set_marker(marker.map(String::from));
         let out = call(self, t, "ListKeys", "Error Listing AWS Keys", req.send()).await?;
         Ok(KeyPage {
-            key_ids: out.keys().iter().filter_map(|k| k.key_id().map(String::from)).collect(),
-            next_marker: out.next_marker().map(String::from).filter(|_| out.truncated()),
+            key_ids: out
+                .keys()
+                .iter()
+                .filter_map(|k| k.key_id().map(String::from))
+                .collect(),
+            next_marker: out
+                .next_marker()
+                .map(String::from)
+                .filter(|_| out.truncated()),
         })
     }
 }

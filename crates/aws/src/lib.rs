@@ -49,7 +49,9 @@ pub(crate) fn observe(operation: &'static str, started: Instant, ok: bool) {
 impl CloudKms for AwsKms {
     async fn check_connection(&self, target: &ConnectionTarget) -> CoreResult<()> {
         let client = self.clients.client(target).await;
-        self.limits.acquire(&target.connection_id, &target.region, "ListKeys").await;
+        self.limits
+            .acquire(&target.connection_id, &target.region, "ListKeys")
+            .await;
         let started = Instant::now();
         let result = client.list_keys().limit(1).send().await;
         observe("ListKeys", started, result.is_ok());

@@ -72,7 +72,10 @@ impl RateLimits {
         };
         let b = buckets
             .entry((connection.to_string(), region.to_string(), operation))
-            .or_insert(Bucket { tokens: burst, updated: now });
+            .or_insert(Bucket {
+                tokens: burst,
+                updated: now,
+            });
         b.tokens = (b.tokens + now.duration_since(b.updated).as_secs_f64() * rate).min(burst);
         b.updated = now;
         b.tokens -= 1.0;
@@ -86,7 +89,8 @@ impl RateLimits {
     pub async fn acquire(&self, connection: &str, region: &str, operation: &'static str) {
         let wait = self.reserve(connection, region, operation);
         if !wait.is_zero() {
-            metrics::counter!("keyward_aws_rate_limited_total", "operation" => operation).increment(1);
+            metrics::counter!("keyward_aws_rate_limited_total", "operation" => operation)
+                .increment(1);
             tokio::time::sleep(wait).await;
         }
     }
@@ -103,7 +107,10 @@ mod tests {
             assert_eq!(limits.reserve("c", "r", "CreateKey"), Duration::ZERO);
         }
         let wait = limits.reserve("c", "r", "CreateKey");
-        assert!(wait > Duration::from_millis(150) && wait <= Duration::from_millis(200), "{wait:?}");
+        assert!(
+            wait > Duration::from_millis(150) && wait <= Duration::from_millis(200),
+            "{wait:?}"
+        );
         // Other Regions, connections and operations have their own buckets.
         assert_eq!(limits.reserve("c", "r2", "CreateKey"), Duration::ZERO);
         assert_eq!(limits.reserve("c2", "r", "CreateKey"), Duration::ZERO);
@@ -113,7 +120,10 @@ mod tests {
     #[test]
     fn slow_operations_wait_seconds() {
         let limits = RateLimits::new(default_quotas());
-        assert_eq!(limits.reserve("c", "r", "GetParametersForImport"), Duration::ZERO);
+        assert_eq!(
+            limits.reserve("c", "r", "GetParametersForImport"),
+            Duration::ZERO
+        );
         let wait = limits.reserve("c", "r", "GetParametersForImport");
         assert!(wait >= Duration::from_millis(3900), "{wait:?}");
     }

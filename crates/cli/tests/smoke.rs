@@ -8,7 +8,10 @@ use common::Server;
 async fn boots_and_serves_https_health() {
     let server = Server::start();
     assert!(server.url.starts_with("https://127.0.0.1:"));
-    let r = server.call(reqwest::Method::GET, "/healthz", None, None).await.expect(200);
+    let r = server
+        .call(reqwest::Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
     assert_eq!(r.body["status"], "ok");
     assert!(r.headers.contains_key("x-request-id"));
     // Plain HTTP on the same port is not served.

@@ -49,11 +49,12 @@ impl Keyward {
                     CoreError::invalid("password: required with grant_type password")
                 })?;
                 if let Some(c) = req.connection.as_deref()
-                    && c != "local_account" {
-                        return Err(CoreError::invalid(format!(
-                            "connection: '{c}' is not available; only local_account is"
-                        )));
-                    }
+                    && c != "local_account"
+                {
+                    return Err(CoreError::invalid(format!(
+                        "connection: '{c}' is not available; only local_account is"
+                    )));
+                }
                 self.password_grant(&username, &password, request_id).await
             }
             "refresh_token" => {
@@ -86,33 +87,35 @@ impl Keyward {
     /// How long the user must still wait before another attempt, if at all.
     fn login_wait(&self, user: &User, now: DateTime<Utc>) -> Option<CoreError> {
         if let Some(until) = user.locked_until
-            && until > now {
-                let secs = (until - now).num_seconds().max(1);
+            && until > now
+        {
+            let secs = (until - now).num_seconds().max(1);
+            return Some(CoreError::TooManyAttempts {
+                message: format!(
+                    "user {} is locked after {} failed logins; try again in {secs} s or ask an admin to reset the password",
+                    user.username, user.failed_logins
+                ),
+                retry_after_secs: secs as u64,
+            });
+        }
+        let over = user.failed_logins - self.settings.login_slowdown_after;
+        if over >= 0
+            && let Some(last) = user.last_failed_at
+        {
+            let wait = 1i64 << over.clamp(0, 6);
+            let wait = wait.min(MAX_SLOWDOWN_SECS);
+            let ready = last + Duration::seconds(wait);
+            if ready > now {
+                let secs = (ready - now).num_seconds().max(1);
                 return Some(CoreError::TooManyAttempts {
                     message: format!(
-                        "user {} is locked after {} failed logins; try again in {secs} s or ask an admin to reset the password",
-                        user.username, user.failed_logins
+                        "too many failed logins for user {}; try again in {secs} s",
+                        user.username
                     ),
                     retry_after_secs: secs as u64,
                 });
             }
-        let over = user.failed_logins - self.settings.login_slowdown_after;
-        if over >= 0
-            && let Some(last) = user.last_failed_at {
-                let wait = 1i64 << over.clamp(0, 6);
-                let wait = wait.min(MAX_SLOWDOWN_SECS);
-                let ready = last + Duration::seconds(wait);
-                if ready > now {
-                    let secs = (ready - now).num_seconds().max(1);
-                    return Some(CoreError::TooManyAttempts {
-                        message: format!(
-                            "too many failed logins for user {}; try again in {secs} s",
-                            user.username
-                        ),
-                        retry_after_secs: secs as u64,
-                    });
-                }
-            }
+        }
         None
     }
 
@@ -210,12 +213,13 @@ impl Keyward {
             .await?
             .ok_or_else(|| CoreError::Unauthorized(INVALID_REFRESH.into()))?;
         if let Some(until) = user.locked_until
-            && until > now {
-                return Err(CoreError::Unauthorized(format!(
-                    "user {} is locked",
-                    user.username
-                )));
-            }
+            && until > now
+        {
+            return Err(CoreError::Unauthorized(format!(
+                "user {} is locked",
+                user.username
+            )));
+        }
         let _ = request_id;
         self.token_response(&user, &record, token.clone(), now)
     }

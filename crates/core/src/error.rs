@@ -106,6 +106,21 @@ impl AwsErrorKind {
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
+impl CoreError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::InvalidParam(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::Conflict(msg.into())
+    }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::Internal(msg.into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,20 +162,5 @@ mod tests {
             e.to_string(),
             "Error Creating AWS Key : MalformedPolicyDocumentException: bad policy"
         );
-    }
-}
-
-impl CoreError {
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        Self::InvalidParam(msg.into())
-    }
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        Self::NotFound(msg.into())
-    }
-    pub fn conflict(msg: impl Into<String>) -> Self {
-        Self::Conflict(msg.into())
-    }
-    pub fn internal(msg: impl Into<String>) -> Self {
-        Self::Internal(msg.into())
     }
 }

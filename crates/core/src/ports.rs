@@ -8,7 +8,7 @@ use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
-use crate::keys::{KeyMetadata, RotationStatus};
+use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
 use crate::secret::{SecretBytes, SecretString};
@@ -135,6 +135,21 @@ pub trait Store: Send + Sync {
     async fn update_kms(&self, kms: &KmsContainer, audit: &AuditDraft) -> CoreResult<()>;
     async fn delete_kms(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
 
+    // --- AWS key records
+    async fn insert_key(&self, key: &KeyRecord, audit: &AuditDraft) -> CoreResult<()>;
+    /// Saves a changed record; with an audit record when a request changed it.
+    async fn update_key(&self, key: &KeyRecord, audit: Option<&AuditDraft>) -> CoreResult<()>;
+    async fn get_key(&self, id: &str) -> CoreResult<Option<KeyRecord>>;
+    async fn find_key(
+        &self,
+        kms_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> CoreResult<Option<KeyRecord>>;
+    async fn list_keys(&self, filter: &KeyFilter, query: &ListQuery)
+    -> CoreResult<Page<KeyRecord>>;
+    async fn delete_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+
     // --- audit trail
     /// Appends a record on its own (for outcomes that change nothing, such as a refusal).
     async fn append_audit(&self, audit: &AuditDraft) -> CoreResult<()>;
@@ -183,29 +198,79 @@ pub trait CloudKeys: Send + Sync {
     async fn describe_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<KeyMetadata>;
     /// The key's aliases, full names (`alias/<name>`).
     async fn key_aliases(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<String>>;
-    async fn key_tags(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<(String, String)>>;
+    async fn key_tags(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<Vec<(String, String)>>;
     async fn key_policy(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<String>;
     /// `Ok(None)` where AWS does not support rotation for this key (asymmetric, HMAC, imported).
-    async fn key_rotation_status(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Option<RotationStatus>>;
-    async fn schedule_key_deletion(&self, t: &ConnectionTarget, key_id: &str, days: i32) -> CoreResult<()>;
+    async fn key_rotation_status(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<Option<RotationStatus>>;
+    async fn schedule_key_deletion(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        days: i32,
+    ) -> CoreResult<()>;
     async fn cancel_key_deletion(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
     async fn enable_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
     async fn disable_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
-    async fn update_key_description(&self, t: &ConnectionTarget, key_id: &str, description: &str) -> CoreResult<()>;
-    async fn tag_key(&self, t: &ConnectionTarget, key_id: &str, tags: &[(String, String)]) -> CoreResult<()>;
-    async fn untag_key(&self, t: &ConnectionTarget, key_id: &str, tag_keys: &[String]) -> CoreResult<()>;
+    async fn update_key_description(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        description: &str,
+    ) -> CoreResult<()>;
+    async fn tag_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        tags: &[(String, String)],
+    ) -> CoreResult<()>;
+    async fn untag_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        tag_keys: &[String],
+    ) -> CoreResult<()>;
     /// `alias` is the full name, `alias/<name>`.
-    async fn create_alias(&self, t: &ConnectionTarget, alias: &str, key_id: &str) -> CoreResult<()>;
+    async fn create_alias(&self, t: &ConnectionTarget, alias: &str, key_id: &str)
+    -> CoreResult<()>;
     async fn delete_alias(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<()>;
     /// Whether an alias name is taken in the target's account and Region.
     async fn alias_exists(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<bool>;
-    async fn put_key_policy(&self, t: &ConnectionTarget, key_id: &str, policy: &str, bypass_lockout_check: bool) -> CoreResult<()>;
-    async fn enable_key_rotation(&self, t: &ConnectionTarget, key_id: &str, period_in_days: Option<i32>) -> CoreResult<()>;
+    async fn put_key_policy(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        policy: &str,
+        bypass_lockout_check: bool,
+    ) -> CoreResult<()>;
+    async fn enable_key_rotation(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        period_in_days: Option<i32>,
+    ) -> CoreResult<()>;
     async fn disable_key_rotation(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
     async fn rotate_key_on_demand(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()>;
     /// Replicates a multi-Region primary key into another Region; returns the replica's metadata.
-    async fn replicate_key(&self, t: &ConnectionTarget, key_id: &str, replica: &NewReplica) -> CoreResult<KeyMetadata>;
-    async fn update_primary_region(&self, t: &ConnectionTarget, key_id: &str, primary_region: &str) -> CoreResult<()>;
+    async fn replicate_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        replica: &NewReplica,
+    ) -> CoreResult<KeyMetadata>;
+    async fn update_primary_region(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        primary_region: &str,
+    ) -> CoreResult<()>;
     /// The public key of an asymmetric key, DER (SubjectPublicKeyInfo).
     async fn public_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<u8>>;
     async fn list_keys(&self, t: &ConnectionTarget, marker: Option<&str>) -> CoreResult<KeyPage>;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, Caller, Outcome};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AccessTokens, Clock, CloudKms, Passwords, Random, Store, Vault};
+use crate::ports::{AccessTokens, Clock, CloudKeys, CloudKms, Passwords, Random, Store, Vault};
 use crate::secret::SecretBytes;
 
 /// Tunables of the use cases (the server reads them from its configuration).
@@ -43,6 +43,7 @@ impl Default for KeywardSettings {
 pub struct Ports {
     pub store: Arc<dyn Store>,
     pub cloud: Arc<dyn CloudKms>,
+    pub keys: Arc<dyn CloudKeys>,
     pub vault: Arc<dyn Vault>,
     pub passwords: Arc<dyn Passwords>,
     pub tokens: Arc<dyn AccessTokens>,

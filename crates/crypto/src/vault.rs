@@ -99,7 +99,7 @@ impl Vault for SealingVault {
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(Self::aad(kek_id, owner)),
-                &mut *body,
+                &mut body,
             )
             .map_err(|_| fail())?;
         Ok(SecretBytes::new(plain.to_vec()))

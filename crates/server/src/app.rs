@@ -80,9 +80,11 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
     let tokens = JwtTokens::new(&signing_key)?;
     drop(signing_key);
     let random: Arc<dyn Random> = Arc::new(rng);
+    let aws = Arc::new(AwsKms::new(settings.aws(), keyward_aws::default_quotas()));
     let ports = Ports {
         store: store.clone(),
-        cloud: Arc::new(AwsKms::new(settings.aws(), keyward_aws::default_quotas())),
+        cloud: aws.clone(),
+        keys: aws,
         vault: Arc::new(vault),
         passwords: Arc::new(Argon2Passwords),
         tokens: Arc::new(tokens),

@@ -11,6 +11,7 @@ use keyward_core::CoreError;
 use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HASH};
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
+use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::Store;
@@ -20,6 +21,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
+
+mod keys;
 
 use crate::audit_chain;
 use crate::migrations;
@@ -167,6 +170,19 @@ impl SqliteStore {
         Self::append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(affected)
+    }
+
+    /// Runs one write statement without an audit record (background refreshes).
+    async fn write_unaudited<'q>(
+        &self,
+        stmt: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        Ok(stmt
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected())
     }
 
     async fn fetch_one_opt<T>(
@@ -525,6 +541,35 @@ impl Store for SqliteStore {
     async fn delete_kms(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         let stmt = sqlx::query("DELETE FROM kms_containers WHERE id = ?").bind(id);
         Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn insert_key(&self, key: &KeyRecord, audit: &AuditDraft) -> Result<()> {
+        self.key_insert(key, audit).await
+    }
+
+    async fn update_key(&self, key: &KeyRecord, audit: Option<&AuditDraft>) -> Result<()> {
+        self.key_update(key, audit).await
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<KeyRecord>> {
+        self.key_get(id).await
+    }
+
+    async fn find_key(
+        &self,
+        kms_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<Option<KeyRecord>> {
+        self.key_find(kms_id, region, key_id).await
+    }
+
+    async fn list_keys(&self, filter: &KeyFilter, query: &ListQuery) -> Result<Page<KeyRecord>> {
+        self.key_list(filter, query).await
+    }
+
+    async fn delete_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        self.key_delete(id, audit).await
     }
 
     async fn append_audit(&self, audit: &AuditDraft) -> Result<()> {

@@ -29,9 +29,10 @@ pub async fn run_aws(cmd: AwsCommand, out: &Output) -> Result<(), String> {
 pub fn secret_from_env_or_prompt(vars: &[&str], prompt: &str) -> Result<String, String> {
     for v in vars {
         if let Ok(s) = std::env::var(v)
-            && !s.is_empty() {
-                return Ok(s);
-            }
+            && !s.is_empty()
+        {
+            return Ok(s);
+        }
     }
     rpassword::prompt_password(prompt).map_err(|e| {
         format!(

@@ -43,7 +43,12 @@ pub struct Reply {
 impl Reply {
     /// Asserts the status, printing the body when it differs.
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 
@@ -51,9 +56,19 @@ impl Reply {
     pub fn expect_error(self, status: u16, needle: &str) -> Self {
         let r = self.expect(status);
         assert!(r.body["code"].is_number(), "no numeric code in {}", r.body);
-        assert!(r.body["codeDesc"].as_str().unwrap_or("").starts_with("NCERR"), "codeDesc in {}", r.body);
+        assert!(
+            r.body["codeDesc"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("NCERR"),
+            "codeDesc in {}",
+            r.body
+        );
         let msg = r.body["message"].as_str().unwrap_or("");
-        assert!(msg.contains(needle), "message {msg:?} does not contain {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "message {msg:?} does not contain {needle:?}"
+        );
         r
     }
 }
@@ -72,7 +87,9 @@ impl Server {
     /// Starts a server on an existing data directory (a restart).
     pub fn start_in(dir: tempfile::TempDir, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let data = dir.path().join("data");
-        let stderr_path = dir.path().join(format!("stderr-{}.log", uuid::Uuid::new_v4()));
+        let stderr_path = dir
+            .path()
+            .join(format!("stderr-{}.log", uuid::Uuid::new_v4()));
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(keyward_bin());
         cmd.arg("serve")
@@ -107,7 +124,11 @@ impl Server {
                 panic!("keyward did not start within 60 s; stderr:\n{log}");
             }
         };
-        let port: u16 = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port: u16 = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         let cert_path = args
             .windows(2)
             .find(|w| w[0] == "--tls-cert")
@@ -143,7 +164,10 @@ impl Server {
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -160,11 +184,17 @@ impl Server {
     /// Stops the server and hands back its data directory for a restart.
     pub fn stop_keep_data(mut self) -> tempfile::TempDir {
         self.terminate();
-        
+
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let url = format!("{}{}", self.url, path);
         let mut req = self.client.request(method, &url);
         if let Some(t) = token {
@@ -173,7 +203,10 @@ impl Server {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
         reply(resp).await
     }
 
@@ -186,7 +219,8 @@ impl Server {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
@@ -272,7 +306,11 @@ pub async fn reply(resp: reqwest::Response) -> Reply {
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    Reply { status, body, headers }
+    Reply {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// Runs the CLI with the given args and environment; returns (success, stdout, stderr).

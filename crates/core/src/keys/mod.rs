@@ -1,7 +1,14 @@
-//! AWS keys: records, the rules of key specs and inputs, and the lifecycle use cases.
+//! AWS keys: records, the rules of key specs and inputs, policies, and the use cases.
 
+pub mod filter;
+pub mod lifecycle;
+pub mod policy;
 pub mod record;
 pub mod rules;
 pub mod spec;
 
-pub use record::{AwsKeyView, KeyMetadata, KeyRecord, MultiRegionConfiguration, RegionalKey, RotationStatus};
+pub use filter::KeyFilter;
+pub use lifecycle::KeyAction;
+pub use record::{
+    AwsKeyView, KeyMetadata, KeyRecord, MultiRegionConfiguration, RegionalKey, RotationStatus,
+};

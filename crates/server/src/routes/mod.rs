@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod connections;
 mod health;
+mod keys;
 mod kms;
 mod users;
 
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::routes())
         .merge(connections::routes())
         .merge(kms::routes())
+        .merge(keys::routes())
         .merge(audit::routes());
     Router::new()
         .nest("/api/v1", api)
@@ -30,7 +32,7 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
         16,

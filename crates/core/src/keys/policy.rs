@@ -1,0 +1,291 @@
+//! Key policies: the mutually exclusive ways to give one, and the document Keyward builds
+//! from key administrators, users and external accounts.
+
+use serde_json::{Value, json};
+
+use crate::error::{CoreError, CoreResult};
+
+/// How the caller asked for the key's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyChoice {
+    /// AWS's default key policy.
+    Default,
+    /// A document given as is.
+    Document(String),
+    /// Built from IAM users and roles and external accounts.
+    Helpers(PolicyPrincipals),
+    /// A stored policy template.
+    Template(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyPrincipals {
+    pub key_admins: Vec<String>,
+    pub key_admins_roles: Vec<String>,
+    pub key_users: Vec<String>,
+    pub key_users_roles: Vec<String>,
+    pub external_accounts: Vec<String>,
+}
+
+/// The raw inputs, before the exclusivity check.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyInputs {
+    pub policy: Option<Value>,
+    pub key_admins: Option<Vec<String>>,
+    pub key_admins_roles: Option<Vec<String>>,
+    pub key_users: Option<Vec<String>>,
+    pub key_users_roles: Option<Vec<String>>,
+    pub external_accounts: Option<Vec<String>>,
+    pub policytemplate: Option<String>,
+}
+
+const MAX_POLICY_LEN: usize = 131_072;
+
+fn iam_name(field: &str, name: &str) -> CoreResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(format!(
+            "{field}: '{name}' is not an IAM user or role name"
+        )))
+    }
+}
+
+impl PolicyInputs {
+    /// Applies CCKM's rule: Policy, policytemplate and the key_* lists are mutually exclusive;
+    /// none of them means AWS's default policy. `policy_field` names the policy field in
+    /// messages (`aws_param.Policy` or `policy`).
+    pub fn choose(self, policy_field: &str) -> CoreResult<PolicyChoice> {
+        let helpers = [
+            &self.key_admins,
+            &self.key_admins_roles,
+            &self.key_users,
+            &self.key_users_roles,
+            &self.external_accounts,
+        ]
+        .iter()
+        .any(|l| l.as_ref().is_some_and(|v| !v.is_empty()));
+        let given = [
+            self.policy.is_some(),
+            self.policytemplate.is_some(),
+            helpers,
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if given > 1 {
+            return Err(CoreError::invalid(format!(
+                "{policy_field}, policytemplate and key_admins/key_admins_roles/key_users/key_users_roles/external_accounts are mutually exclusive; give only one of them"
+            )));
+        }
+        if let Some(p) = self.policy {
+            let text = match p {
+                Value::Object(_) => p.to_string(),
+                Value::String(s) => match serde_json::from_str::<Value>(&s) {
+                    Ok(Value::Object(_)) => s,
+                    _ => {
+                        return Err(CoreError::invalid(format!(
+                            "{policy_field}: must be a JSON object (a key policy document)"
+                        )));
+                    }
+                },
+                _ => {
+                    return Err(CoreError::invalid(format!(
+                        "{policy_field}: must be a JSON object (a key policy document)"
+                    )));
+                }
+            };
+            if text.len() > MAX_POLICY_LEN {
+                return Err(CoreError::invalid(format!(
+                    "{policy_field}: must be at most {MAX_POLICY_LEN} characters"
+                )));
+            }
+            let doc: Value = serde_json::from_str(&text)
+                .map_err(|_| CoreError::invalid(format!("{policy_field}: not JSON")))?;
+            if doc.get("Statement").is_none() {
+                return Err(CoreError::invalid(format!(
+                    "{policy_field}: a key policy needs a Statement"
+                )));
+            }
+            return Ok(PolicyChoice::Document(text));
+        }
+        if let Some(t) = self.policytemplate {
+            return Ok(PolicyChoice::Template(t));
+        }
+        if helpers {
+            let p = PolicyPrincipals {
+                key_admins: self.key_admins.unwrap_or_default(),
+                key_admins_roles: self.key_admins_roles.unwrap_or_default(),
+                key_users: self.key_users.unwrap_or_default(),
+                key_users_roles: self.key_users_roles.unwrap_or_default(),
+                external_accounts: self.external_accounts.unwrap_or_default(),
+            };
+            for n in p.key_admins.iter().chain(&p.key_users) {
+                iam_name("key_admins/key_users", n)?;
+            }
+            for n in p.key_admins_roles.iter().chain(&p.key_users_roles) {
+                iam_name("key_admins_roles/key_users_roles", n)?;
+            }
+            for a in &p.external_accounts {
+                crate::validate::aws_account_id("external_accounts", a)?;
+            }
+            return Ok(PolicyChoice::Helpers(p));
+        }
+        Ok(PolicyChoice::Default)
+    }
+}
+
+/// The actions key users get, by key usage.
+fn user_actions(key_usage: &str) -> Vec<&'static str> {
+    match key_usage {
+        "SIGN_VERIFY" => vec![
+            "kms:DescribeKey",
+            "kms:GetPublicKey",
+            "kms:Sign",
+            "kms:Verify",
+        ],
+        "GENERATE_VERIFY_MAC" => vec!["kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"],
+        "KEY_AGREEMENT" => vec![
+            "kms:DescribeKey",
+            "kms:GetPublicKey",
+            "kms:DeriveSharedSecret",
+        ],
+        _ => vec![
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+        ],
+    }
+}
+
+/// The policy document for administrators, users and external accounts, in the layout of
+/// AWS's console-made policies. The account root keeps full access so the key can never be
+/// locked out of IAM's control.
+pub fn build(p: &PolicyPrincipals, partition: &str, account_id: &str, key_usage: &str) -> String {
+    let iam = |kind: &str, name: &str| format!("arn:{partition}:iam::{account_id}:{kind}/{name}");
+    let admins: Vec<String> = p
+        .key_admins
+        .iter()
+        .map(|n| iam("user", n))
+        .chain(p.key_admins_roles.iter().map(|n| iam("role", n)))
+        .collect();
+    let users: Vec<String> = p
+        .key_users
+        .iter()
+        .map(|n| iam("user", n))
+        .chain(p.key_users_roles.iter().map(|n| iam("role", n)))
+        .chain(
+            p.external_accounts
+                .iter()
+                .map(|a| format!("arn:{partition}:iam::{a}:root")),
+        )
+        .collect();
+    let mut statements = vec![json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:{partition}:iam::{account_id}:root")},
+        "Action": "kms:*",
+        "Resource": "*"
+    })];
+    if !admins.is_empty() {
+        statements.push(json!({
+            "Sid": "Allow access for Key Administrators",
+            "Effect": "Allow",
+            "Principal": {"AWS": admins},
+            "Action": [
+                "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*",
+                "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*",
+                "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+                "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"
+            ],
+            "Resource": "*"
+        }));
+    }
+    if !users.is_empty() {
+        statements.push(json!({
+            "Sid": "Allow use of the key",
+            "Effect": "Allow",
+            "Principal": {"AWS": users.clone()},
+            "Action": user_actions(key_usage),
+            "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": "Allow attachment of persistent resources",
+            "Effect": "Allow",
+            "Principal": {"AWS": users},
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        }));
+    }
+    json!({"Version": "2012-10-17", "Id": "keyward-key-policy", "Statement": statements})
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusivity() {
+        let both = PolicyInputs {
+            policy: Some(json!({"Statement": []})),
+            key_users: Some(vec!["bob".into()]),
+            ..Default::default()
+        };
+        assert!(
+            both.choose("aws_param.Policy")
+                .unwrap_err()
+                .to_string()
+                .contains("mutually exclusive")
+        );
+        assert_eq!(
+            PolicyInputs::default().choose("policy").unwrap(),
+            PolicyChoice::Default
+        );
+        let doc = PolicyInputs {
+            policy: Some(json!({"Version": "2012-10-17", "Statement": []})),
+            ..Default::default()
+        };
+        assert!(matches!(
+            doc.choose("policy").unwrap(),
+            PolicyChoice::Document(_)
+        ));
+        let bad = PolicyInputs {
+            policy: Some(json!([1])),
+            ..Default::default()
+        };
+        assert!(bad.choose("policy").is_err());
+        let empty_lists = PolicyInputs {
+            key_users: Some(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(empty_lists.choose("policy").unwrap(), PolicyChoice::Default);
+    }
+
+    #[test]
+    fn built_policy_names_the_principals() {
+        let p = PolicyPrincipals {
+            key_admins: vec!["alice".into()],
+            key_users_roles: vec!["app".into()],
+            external_accounts: vec!["111122223333".into()],
+            ..Default::default()
+        };
+        let doc: Value =
+            serde_json::from_str(&build(&p, "aws", "000000000000", "ENCRYPT_DECRYPT")).unwrap();
+        let text = doc.to_string();
+        assert!(text.contains("arn:aws:iam::000000000000:root"));
+        assert!(text.contains("arn:aws:iam::000000000000:user/alice"));
+        assert!(text.contains("arn:aws:iam::000000000000:role/app"));
+        assert!(text.contains("arn:aws:iam::111122223333:root"));
+        assert!(text.contains("kms:Encrypt"));
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 4);
+    }
+}

@@ -1,0 +1,196 @@
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use keyward_api::ListEnvelope;
+use keyward_api::keys as wire;
+use keyward_core::audit::Caller;
+use keyward_core::keys::KeyAction;
+use keyward_core::keys::policy::PolicyInputs;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{envelope, not_found};
+use crate::error::{ApiError, error_response};
+use crate::extract::{ApiJson, ApiQuery, Authed, body_read_rejection};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/cckm/aws/keys", get(list).post(create))
+        .route("/cckm/aws/keys/{id}", get(one).delete(remove))
+        .route("/cckm/aws/keys/{id}/download-public-key", get(public_key))
+        .route("/cckm/aws/keys/{id}/{action}", post(action))
+        .route("/cckm/aws/alias/verify", post(verify_alias))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(req): ApiJson<wire::CreateKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let rec = s.keyward.create_key(&caller, req).await?;
+    Ok((StatusCode::CREATED, Json(rec.render())))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiQuery(params): ApiQuery<wire::KeyListParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let (query, page) = s.keyward.list_keys(&caller, params).await?;
+    Ok(Json(envelope(&query, page, |r| r.render())))
+}
+
+async fn one(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.keyward.get_key(&caller, &id).await?.render()))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.keyward.delete_key_record(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn public_key(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.keyward.download_public_key(&caller, &id).await?))
+}
+
+async fn verify_alias(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(req): ApiJson<wire::VerifyAlias>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.keyward.verify_alias(&caller, req).await?))
+}
+
+/// Parses an action's body; an empty body counts as `{}`.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
+    let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(slice).map_err(|e| format!("request body: {e}"))
+}
+
+fn invalid_body(message: String) -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        9,
+        "NCERRInvalidParamValue: Invalid parameter value",
+        message,
+    )
+}
+
+/// An action that takes no body: any given body must be an empty object.
+fn no_body(bytes: &Bytes) -> Result<(), String> {
+    body::<serde_json::Map<String, Value>>(bytes).map(|_| ())
+}
+
+async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Response {
+    match s.keyward.key_action(caller, id, action).await {
+        Ok(rec) => Json(rec.render()).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// `POST /cckm/aws/keys/{id}/<action>`: every action returns the updated record.
+async fn action(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let bytes = match raw {
+        Ok(b) => b,
+        Err(e) => return body_read_rejection(e.status()),
+    };
+    let parsed: Result<KeyAction, String> = match name.as_str() {
+        "schedule-deletion" => {
+            body::<wire::ScheduleDeletion>(&bytes).map(|b| KeyAction::ScheduleDeletion(b.days))
+        }
+        "cancel-deletion" => no_body(&bytes).map(|_| KeyAction::CancelDeletion),
+        "enable" => no_body(&bytes).map(|_| KeyAction::Enable),
+        "disable" => no_body(&bytes).map(|_| KeyAction::Disable),
+        "update-description" => body::<wire::UpdateDescription>(&bytes)
+            .map(|b| KeyAction::UpdateDescription(b.description)),
+        "add-tags" => body::<wire::AddTags>(&bytes).map(|b| {
+            KeyAction::AddTags(
+                b.tags
+                    .into_iter()
+                    .map(|t| (t.tag_key, t.tag_value))
+                    .collect(),
+            )
+        }),
+        "remove-tags" => body::<wire::RemoveTags>(&bytes).map(|b| KeyAction::RemoveTags(b.tags)),
+        "add-alias" => body::<wire::AliasBody>(&bytes).map(|b| KeyAction::AddAlias(b.alias)),
+        "delete-alias" => body::<wire::AliasBody>(&bytes).map(|b| KeyAction::DeleteAlias(b.alias)),
+        "policy" => body::<wire::PolicyBody>(&bytes).map(|b| {
+            KeyAction::Policy(
+                PolicyInputs {
+                    policy: b.policy,
+                    key_admins: b.key_admins,
+                    key_admins_roles: b.key_admins_roles,
+                    key_users: b.key_users,
+                    key_users_roles: b.key_users_roles,
+                    external_accounts: b.external_accounts,
+                    policytemplate: b.policytemplate,
+                },
+                b.bypass_policy_lockout_safety_check.unwrap_or(false),
+            )
+        }),
+        "enable-auto-rotation" => body::<wire::EnableAutoRotation>(&bytes)
+            .map(|b| KeyAction::EnableAutoRotation(b.rotation_period_in_days)),
+        "disable-auto-rotation" => no_body(&bytes).map(|_| KeyAction::DisableAutoRotation),
+        "rotate-material" => no_body(&bytes).map(|_| KeyAction::RotateMaterial),
+        "refresh" => no_body(&bytes).map(|_| KeyAction::Refresh),
+        "get-key-rotation-status" => {
+            return match no_body(&bytes) {
+                Ok(()) => match s.keyward.key_rotation_status(&caller, &id).await {
+                    Ok(v) => Json(v).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "replicate-key" => {
+            return match body::<wire::ReplicateKey>(&bytes) {
+                Ok(req) => match s.keyward.replicate_key(&caller, &id, req).await {
+                    Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "update-primary-region" => {
+            return match body::<wire::UpdatePrimaryRegion>(&bytes) {
+                Ok(req) => match s.keyward.update_primary_region(&caller, &id, req).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        _ => return not_found().await,
+    };
+    match parsed {
+        Ok(a) => run(&s, &caller, &id, a).await,
+        Err(m) => invalid_body(m),
+    }
+}

@@ -1,0 +1,284 @@
+//! AWS key records in SQLite: the record as JSON plus the columns the list filters on.
+
+use keyward_core::CoreError;
+use keyward_core::audit::AuditDraft;
+use keyward_core::keys::{KeyFilter, KeyRecord};
+use keyward_core::paging::{ListQuery, Page};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use crate::rows::{db_err, ts};
+
+type Result<T> = std::result::Result<T, CoreError>;
+
+const COLUMNS: &str = "id, kms_id, region, key_id, arn, record_json, created_at, updated_at, cloud_name, key_state, key_usage, key_spec, origin, enabled, gone, key_material_origin, multi_region, multi_region_key_type, aliases_json, tags_json, job_config_id, synced_at, valid_to";
+
+fn record(row: &SqliteRow) -> Result<KeyRecord> {
+    let json: String = row.try_get("record_json").map_err(db_err)?;
+    serde_json::from_str(&json)
+        .map_err(|_| CoreError::internal("database: stored key record is malformed"))
+}
+
+fn sort_column(field: &str) -> &'static str {
+    match field {
+        "createdAt" => "created_at",
+        "updatedAt" => "updated_at",
+        "region" => "region",
+        "synced_at" => "synced_at",
+        "keystate" => "key_state",
+        _ => "rowid",
+    }
+}
+
+/// Binds the record's values in the order of COLUMNS.
+fn bind_all<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    k: &'q KeyRecord,
+    json: String,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let m = &k.aws.metadata;
+    let tags: serde_json::Map<String, serde_json::Value> = k
+        .aws
+        .tags
+        .iter()
+        .map(|(a, b)| (a.clone(), serde_json::Value::String(b.clone())))
+        .collect();
+    q.bind(&k.id)
+        .bind(&k.kms_id)
+        .bind(&k.region)
+        .bind(&m.key_id)
+        .bind(&m.arn)
+        .bind(json)
+        .bind(ts(&k.created_at))
+        .bind(ts(&k.updated_at))
+        .bind(&k.cloud_name)
+        .bind(&m.key_state)
+        .bind(&m.key_usage)
+        .bind(&m.key_spec)
+        .bind(&m.origin)
+        .bind(m.enabled)
+        .bind(k.gone)
+        .bind(&k.key_material_origin)
+        .bind(m.multi_region)
+        .bind(
+            m.multi_region_configuration
+                .as_ref()
+                .map(|c| c.key_type.clone())
+                .unwrap_or_default(),
+        )
+        .bind(serde_json::to_string(&k.aws.aliases).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::Value::Object(tags).to_string())
+        .bind(&k.job_config_id)
+        .bind(ts(&k.synced_at))
+        .bind(m.valid_to.as_ref().map(ts))
+}
+
+fn to_json(k: &KeyRecord) -> Result<String> {
+    serde_json::to_string(k).map_err(|e| CoreError::internal(format!("encoding a key record: {e}")))
+}
+
+/// A WHERE clause and its values.
+fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    let mut eq = |col: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            conds.push(format!("{col} = ?"));
+            binds.push(v.clone());
+        }
+    };
+    eq("id", &f.id);
+    eq("key_id", &f.key_id);
+    eq("arn", &f.arn);
+    eq("kms_id", &f.kms_id);
+    eq("region", &f.region);
+    eq("cloud_name", &f.cloud_name);
+    eq("origin", &f.origin);
+    eq("key_state", &f.key_state);
+    eq("key_usage", &f.key_usage);
+    eq("key_spec", &f.key_spec);
+    eq("key_material_origin", &f.key_material_origin);
+    eq("multi_region_key_type", &f.multi_region_key_type);
+    eq("job_config_id", &f.job_config_id);
+    if let Some(name) = &f.kms_name {
+        conds.push("kms_id IN (SELECT id FROM kms_containers WHERE name = ?)".into());
+        binds.push(name.clone());
+    }
+    if let Some(alias) = &f.alias {
+        conds.push(
+            "EXISTS (SELECT 1 FROM json_each(aws_keys.aliases_json) WHERE json_each.value = ?)"
+                .into(),
+        );
+        binds.push(alias.clone());
+    }
+    for (k, v) in &f.tags {
+        match v {
+            Some(v) => {
+                conds.push("EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ? AND json_each.value = ?)".into());
+                binds.push(k.clone());
+                binds.push(v.clone());
+            }
+            None => {
+                conds.push(
+                    "EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ?)"
+                        .into(),
+                );
+                binds.push(k.clone());
+            }
+        }
+    }
+    for (col, v) in [
+        ("enabled", f.enabled),
+        ("gone", f.gone),
+        ("multi_region", f.multi_region),
+    ] {
+        if let Some(b) = v {
+            conds.push(format!("{col} = {}", i32::from(b)));
+        }
+    }
+    if let Some(b) = f.rotation_job_enabled {
+        conds.push(if b {
+            "job_config_id IS NOT NULL".into()
+        } else {
+            "job_config_id IS NULL".into()
+        });
+    }
+    if conds.is_empty() {
+        (String::new(), binds)
+    } else {
+        (format!(" WHERE {}", conds.join(" AND ")), binds)
+    }
+}
+
+impl SqliteStore {
+    pub(super) async fn key_insert(&self, k: &KeyRecord, audit: &AuditDraft) -> Result<()> {
+        let placeholders = vec!["?"; COLUMNS.split(',').count()].join(",");
+        let sql = format!("INSERT INTO aws_keys ({COLUMNS}) VALUES ({placeholders})");
+        let stmt = bind_all(sqlx::query(&sql), k, to_json(k)?);
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    pub(super) async fn key_update(&self, k: &KeyRecord, audit: Option<&AuditDraft>) -> Result<()> {
+        let sets = COLUMNS
+            .split(", ")
+            .skip(1)
+            .map(|c| format!("{c} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Binds: every column but id, then id for the WHERE.
+        let sql = format!("UPDATE aws_keys SET {sets} WHERE id = ?");
+        let json = to_json(k)?;
+        let m = &k.aws.metadata;
+        let tags: serde_json::Map<String, serde_json::Value> = k
+            .aws
+            .tags
+            .iter()
+            .map(|(a, b)| (a.clone(), serde_json::Value::String(b.clone())))
+            .collect();
+        let stmt = sqlx::query(&sql)
+            .bind(&k.kms_id)
+            .bind(&k.region)
+            .bind(&m.key_id)
+            .bind(&m.arn)
+            .bind(json)
+            .bind(ts(&k.created_at))
+            .bind(ts(&k.updated_at))
+            .bind(&k.cloud_name)
+            .bind(&m.key_state)
+            .bind(&m.key_usage)
+            .bind(&m.key_spec)
+            .bind(&m.origin)
+            .bind(m.enabled)
+            .bind(k.gone)
+            .bind(&k.key_material_origin)
+            .bind(m.multi_region)
+            .bind(
+                m.multi_region_configuration
+                    .as_ref()
+                    .map(|c| c.key_type.clone())
+                    .unwrap_or_default(),
+            )
+            .bind(serde_json::to_string(&k.aws.aliases).unwrap_or_else(|_| "[]".into()))
+            .bind(serde_json::Value::Object(tags).to_string())
+            .bind(&k.job_config_id)
+            .bind(ts(&k.synced_at))
+            .bind(m.valid_to.as_ref().map(ts))
+            .bind(&k.id);
+        match audit {
+            Some(a) => self.write(stmt, a).await.map(|_| ()),
+            None => self.write_unaudited(stmt).await.map(|_| ()),
+        }
+    }
+
+    pub(super) async fn key_get(&self, id: &str) -> Result<Option<KeyRecord>> {
+        let row = sqlx::query("SELECT record_json FROM aws_keys WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    pub(super) async fn key_find(
+        &self,
+        kms_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> Result<Option<KeyRecord>> {
+        let row = sqlx::query(
+            "SELECT record_json FROM aws_keys WHERE kms_id = ? AND region = ? AND key_id = ?",
+        )
+        .bind(kms_id)
+        .bind(region)
+        .bind(key_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    pub(super) async fn key_list(
+        &self,
+        f: &KeyFilter,
+        query: &ListQuery,
+    ) -> Result<Page<KeyRecord>> {
+        let (clause, binds) = where_clause(f);
+        let count_sql = format!("SELECT COUNT(*) FROM aws_keys{clause}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).persistent(false);
+        for b in &binds {
+            count = count.bind(b);
+        }
+        let total = count.fetch_one(self.pool()).await.map_err(db_err)?;
+        let mut order: Vec<String> = query
+            .sort
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {}",
+                    sort_column(k.field),
+                    if k.descending { "DESC" } else { "ASC" }
+                )
+            })
+            .collect();
+        order.push("created_at ASC, id ASC".into());
+        let sql = format!(
+            "SELECT record_json FROM aws_keys{clause} ORDER BY {} LIMIT {} OFFSET {}",
+            order.join(", "),
+            query.limit.unwrap_or(-1),
+            query.skip
+        );
+        let mut q = sqlx::query(&sql).persistent(false);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.pool()).await.map_err(db_err)?;
+        let items = rows.iter().map(record).collect::<Result<Vec<_>>>()?;
+        Ok(Page { total, items })
+    }
+
+    pub(super) async fn key_delete(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        let stmt = sqlx::query("DELETE FROM aws_keys WHERE id = ?").bind(id);
+        Ok(self.write(stmt, audit).await? > 0)
+    }
+}
