@@ -8,6 +8,7 @@ use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
+use crate::keys::sync::SyncJob;
 use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
@@ -27,6 +28,14 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+}
+
+/// Runs work in the background (a job that outlives the request that started it).
+pub trait Background: Send + Sync {
+    fn spawn(
+        &self,
+        work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>,
+    );
 }
 
 /// Cryptographically secure randomness.
@@ -149,6 +158,18 @@ pub trait Store: Send + Sync {
     async fn list_keys(&self, filter: &KeyFilter, query: &ListQuery)
     -> CoreResult<Page<KeyRecord>>;
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+
+    // --- synchronisation jobs
+    async fn insert_sync_job(&self, job: &SyncJob, audit: &AuditDraft) -> CoreResult<()>;
+    async fn update_sync_job(&self, job: &SyncJob, audit: Option<&AuditDraft>) -> CoreResult<()>;
+    async fn get_sync_job(&self, id: &str) -> CoreResult<Option<SyncJob>>;
+    async fn list_sync_jobs(
+        &self,
+        id: Option<&str>,
+        overall_status: Option<&str>,
+        kms_id: Option<&str>,
+        query: &ListQuery,
+    ) -> CoreResult<Page<SyncJob>>;
 
     // --- audit trail
     /// Appends a record on its own (for outcomes that change nothing, such as a refusal).

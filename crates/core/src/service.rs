@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, Caller, Outcome};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AccessTokens, Clock, CloudKeys, CloudKms, Passwords, Random, Store, Vault};
+use crate::ports::{
+    AccessTokens, Background, Clock, CloudKeys, CloudKms, Passwords, Random, Store, Vault,
+};
 use crate::secret::SecretBytes;
 
 /// Tunables of the use cases (the server reads them from its configuration).
@@ -49,6 +51,7 @@ pub struct Ports {
     pub tokens: Arc<dyn AccessTokens>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    pub background: Arc<dyn Background>,
 }
 
 /// Keyward's use cases.

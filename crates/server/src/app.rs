@@ -90,6 +90,7 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
         tokens: Arc::new(tokens),
         clock: Arc::new(SystemClock),
         random,
+        background: Arc::new(crate::background::TokioBackground),
     };
     let keyward = Arc::new(Keyward::new(ports, settings.core()));
     let admin_password = std::env::var("KEYWARD_ADMIN_PASSWORD")
@@ -110,6 +111,13 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
                 pw.expose()
             );
         }
+    }
+    let interrupted = keyward.fail_interrupted_sync_jobs().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "marked synchronization jobs interrupted by the last shutdown as failed"
+        );
     }
     let state = AppState {
         keyward,

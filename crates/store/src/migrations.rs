@@ -13,6 +13,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "aws_keys",
         include_str!("../migrations/sqlite/0002_aws_keys.sql"),
     ),
+    (
+        3,
+        "sync_jobs",
+        include_str!("../migrations/sqlite/0003_sync_jobs.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -11,6 +11,7 @@ use keyward_core::CoreError;
 use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HASH};
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
+use keyward_core::keys::sync::SyncJob;
 use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
 use keyward_core::paging::{ListQuery, Page};
@@ -23,6 +24,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
 mod keys;
+mod sync_jobs;
 
 use crate::audit_chain;
 use crate::migrations;
@@ -570,6 +572,28 @@ impl Store for SqliteStore {
 
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         self.key_delete(id, audit).await
+    }
+
+    async fn insert_sync_job(&self, job: &SyncJob, audit: &AuditDraft) -> Result<()> {
+        self.sync_job_insert(job, audit).await
+    }
+
+    async fn update_sync_job(&self, job: &SyncJob, audit: Option<&AuditDraft>) -> Result<()> {
+        self.sync_job_update(job, audit).await
+    }
+
+    async fn get_sync_job(&self, id: &str) -> Result<Option<SyncJob>> {
+        self.sync_job_get(id).await
+    }
+
+    async fn list_sync_jobs(
+        &self,
+        id: Option<&str>,
+        overall_status: Option<&str>,
+        kms_id: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<Page<SyncJob>> {
+        self.sync_job_list(id, overall_status, kms_id, query).await
     }
 
     async fn append_audit(&self, audit: &AuditDraft) -> Result<()> {

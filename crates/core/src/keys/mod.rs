@@ -6,6 +6,7 @@ pub mod policy;
 pub mod record;
 pub mod rules;
 pub mod spec;
+pub mod sync;
 
 pub use filter::KeyFilter;
 pub use lifecycle::KeyAction;

@@ -6,6 +6,7 @@ mod connections;
 mod health;
 mod keys;
 mod kms;
+mod sync;
 mod users;
 
 use axum::Router;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(connections::routes())
         .merge(kms::routes())
         .merge(keys::routes())
+        .merge(sync::routes())
         .merge(audit::routes());
     Router::new()
         .nest("/api/v1", api)

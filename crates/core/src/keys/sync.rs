@@ -1,0 +1,518 @@
+//! Inventory synchronisation (spec 1.6): list every key in each Region of the chosen KMS
+//! containers, read each one with bounded concurrency, upsert the records (keys made outside
+//! Keyward appear), and mark keys AWS no longer has as `gone`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::filter::KeyFilter;
+use super::record::KeyRecord;
+use crate::audit::{Caller, Outcome};
+use crate::authz::Permission;
+use crate::error::{AwsErrorKind, CoreError, CoreResult};
+use crate::kms::KmsContainer;
+use crate::paging::{ListQuery, Page};
+use crate::service::Keyward;
+
+/// How many keys are read from AWS at once within one Region.
+pub const READ_CONCURRENCY: usize = 8;
+pub const SORTABLE: &[&str] = &["createdAt", "updatedAt"];
+
+pub const IN_PROGRESS: &str = "in_progress";
+pub const COMPLETED: &str = "completed";
+pub const FAILED: &str = "failed";
+
+/// A synchronisation job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncJob {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub overall_status: String,
+    /// Per KMS container name: `in_progress`, `completed`, `failed: <reason>` or `aborted`.
+    pub detailed_status: BTreeMap<String, String>,
+    /// Container ids.
+    pub kms: Vec<String>,
+    /// Regions asked for; empty means every Region of each container.
+    pub regions: Vec<String>,
+    pub synchronize_all: bool,
+    pub abort: bool,
+    pub created_by: String,
+    pub keys_seen: i64,
+    pub keys_added: i64,
+    pub keys_gone: i64,
+}
+
+impl SyncJob {
+    pub fn render(&self) -> Value {
+        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        json!({
+            "id": self.id,
+            "uri": format!("kylo:kylo:cckm:synchronize:{}", self.id),
+            "account": "kylo:kylo:admin:accounts:kylo",
+            "application": "ncryptify:gemalto:admin:apps:kylo",
+            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
+            "createdAt": ts(&self.created_at),
+            "updatedAt": ts(&self.updated_at),
+            "completed_at": self.completed_at.as_ref().map(ts),
+            "overall_status": self.overall_status,
+            "detailed_status": self.detailed_status,
+            "cloud": "aws",
+            "kms": self.kms,
+            "regions": self.regions,
+            "synchronize_all": self.synchronize_all,
+            "abort": self.abort,
+            "keys_seen": self.keys_seen,
+            "keys_added": self.keys_added,
+            "keys_gone": self.keys_gone,
+        })
+    }
+}
+
+/// `POST /cckm/aws/synchronization-jobs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartSync {
+    #[serde(default)]
+    pub kms: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub synchronize_all: bool,
+    #[serde(default)]
+    pub cloud: Option<String>,
+}
+
+/// Filters of `GET /cckm/aws/synchronization-jobs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SyncJobParams {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+    pub sort: Option<String>,
+    pub id: Option<String>,
+    pub overall_status: Option<String>,
+    pub kms: Option<String>,
+}
+
+/// What one Region's pass found.
+#[derive(Debug, Default)]
+struct RegionTally {
+    seen: i64,
+    added: i64,
+    gone: i64,
+}
+
+impl Keyward {
+    /// Validates and records a job; the caller runs it with [`Keyward::run_sync_job`].
+    pub async fn create_sync_job(&self, caller: &Caller, req: StartSync) -> CoreResult<SyncJob> {
+        self.audited(caller, "sync.start", "synchronization-job", async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            if let Some(c) = &req.cloud {
+                if c != "aws" {
+                    return Err(CoreError::invalid(format!("cloud: '{c}' is not supported; use aws")));
+                }
+            }
+            if req.synchronize_all && (!req.kms.is_empty() || !req.regions.is_empty()) {
+                return Err(CoreError::invalid(
+                    "synchronize_all: mutually exclusive with kms and regions; give one or the other",
+                ));
+            }
+            if !req.synchronize_all && req.kms.is_empty() {
+                return Err(CoreError::invalid(
+                    "kms: give at least one KMS container (name or id), or synchronize_all: true",
+                ));
+            }
+            for r in &req.regions {
+                crate::validate::aws_region("regions", r)?;
+            }
+            let containers: Vec<KmsContainer> = if req.synchronize_all {
+                self.ports
+                    .store
+                    .list_kms(&ListQuery { skip: 0, limit: None, sort: vec![] })
+                    .await?
+                    .items
+            } else {
+                let mut out = Vec::new();
+                for k in &req.kms {
+                    let c = self.find_kms(k).await?.ok_or_else(|| {
+                        CoreError::invalid(format!("kms: no KMS container has the name or id '{k}'"))
+                    })?;
+                    for r in &req.regions {
+                        if !c.regions.contains(r) {
+                            return Err(CoreError::invalid(format!(
+                                "regions: '{r}' is not a Region of KMS container '{}'",
+                                c.name
+                            )));
+                        }
+                    }
+                    if !out.iter().any(|o: &KmsContainer| o.id == c.id) {
+                        out.push(c);
+                    }
+                }
+                out
+            };
+            if containers.is_empty() {
+                return Err(CoreError::invalid("synchronize_all: there is no KMS container to synchronise"));
+            }
+            let now = self.now();
+            let job = SyncJob {
+                id: self.new_id()?,
+                created_at: now,
+                updated_at: now,
+                completed_at: None,
+                overall_status: IN_PROGRESS.into(),
+                detailed_status: containers.iter().map(|c| (c.name.clone(), IN_PROGRESS.to_string())).collect(),
+                kms: containers.iter().map(|c| c.id.clone()).collect(),
+                regions: req.regions.clone(),
+                synchronize_all: req.synchronize_all,
+                abort: false,
+                created_by: caller.principal.username.clone(),
+                keys_seen: 0,
+                keys_added: 0,
+                keys_gone: 0,
+            };
+            let draft = self.draft(caller, "sync.start", &job.id, Outcome::Success, format!("{} container(s)", job.kms.len()));
+            self.ports.store.insert_sync_job(&job, &draft).await?;
+            Ok(job)
+        })
+        .await
+    }
+
+    /// Starts a job and runs it in the background.
+    pub async fn start_sync_job(
+        self: &Arc<Self>,
+        caller: &Caller,
+        req: StartSync,
+    ) -> CoreResult<SyncJob> {
+        let job = self.create_sync_job(caller, req).await?;
+        let me = Arc::clone(self);
+        let id = job.id.clone();
+        self.ports.background.spawn(Box::pin(async move {
+            if let Err(e) = me.run_sync_job(&id).await {
+                tracing::error!(job = %id, error = %e, "synchronization job failed");
+            }
+        }));
+        Ok(job)
+    }
+
+    pub async fn get_sync_job(&self, caller: &Caller, id: &str) -> CoreResult<SyncJob> {
+        caller.principal.require(Permission::ReadCckm)?;
+        self.ports
+            .store
+            .get_sync_job(id)
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("synchronization job {id} not found")))
+    }
+
+    pub async fn list_sync_jobs(
+        &self,
+        caller: &Caller,
+        p: SyncJobParams,
+    ) -> CoreResult<(ListQuery, Page<SyncJob>)> {
+        caller.principal.require(Permission::ReadCckm)?;
+        let query = ListQuery::parse(
+            &keyward_api::list::PageParams {
+                skip: p.skip,
+                limit: p.limit,
+                sort: p.sort,
+            },
+            SORTABLE,
+        )?;
+        if let Some(s) = &p.overall_status {
+            if ![IN_PROGRESS, COMPLETED, FAILED].contains(&s.as_str()) {
+                return Err(CoreError::invalid(format!(
+                    "overall_status: '{s}' is not one of in_progress, completed, failed"
+                )));
+            }
+        }
+        let kms_id = match &p.kms {
+            Some(k) => Some(
+                self.find_kms(k)
+                    .await?
+                    .map(|c| c.id)
+                    .unwrap_or_else(|| k.clone()),
+            ),
+            None => None,
+        };
+        let page = self
+            .ports
+            .store
+            .list_sync_jobs(
+                p.id.as_deref(),
+                p.overall_status.as_deref(),
+                kms_id.as_deref(),
+                &query,
+            )
+            .await?;
+        Ok((query, page))
+    }
+
+    /// `POST .../{id}/cancel`: asks a running job to stop after the key it is reading.
+    pub async fn cancel_sync_job(&self, caller: &Caller, id: &str) -> CoreResult<SyncJob> {
+        self.audited(caller, "sync.cancel", id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let mut job = self.ports.store.get_sync_job(id).await?.ok_or_else(|| {
+                CoreError::not_found(format!("synchronization job {id} not found"))
+            })?;
+            if job.overall_status != IN_PROGRESS {
+                return Err(CoreError::Unprocessable(format!(
+                    "synchronization job {id} is {}; only a job in progress can be cancelled",
+                    job.overall_status
+                )));
+            }
+            job.abort = true;
+            job.updated_at = self.now();
+            let draft = self.draft(caller, "sync.cancel", id, Outcome::Success, "");
+            self.ports.store.update_sync_job(&job, Some(&draft)).await?;
+            Ok(job)
+        })
+        .await
+    }
+
+    /// Marks jobs a previous run of the server left in progress as failed (called at start).
+    pub async fn fail_interrupted_sync_jobs(&self) -> CoreResult<u64> {
+        let page = self
+            .ports
+            .store
+            .list_sync_jobs(
+                None,
+                Some(IN_PROGRESS),
+                None,
+                &ListQuery {
+                    skip: 0,
+                    limit: None,
+                    sort: vec![],
+                },
+            )
+            .await?;
+        let mut n = 0;
+        for mut job in page.items {
+            for status in job.detailed_status.values_mut() {
+                if status == IN_PROGRESS {
+                    *status = "failed: interrupted by a server restart".into();
+                }
+            }
+            job.overall_status = FAILED.into();
+            job.completed_at = Some(self.now());
+            job.updated_at = self.now();
+            self.ports.store.update_sync_job(&job, None).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn sync_aborted(&self, id: &str) -> bool {
+        matches!(self.ports.store.get_sync_job(id).await, Ok(Some(j)) if j.abort)
+    }
+
+    /// Runs a recorded job to its end.
+    pub async fn run_sync_job(&self, id: &str) -> CoreResult<()> {
+        let mut job =
+            self.ports.store.get_sync_job(id).await?.ok_or_else(|| {
+                CoreError::not_found(format!("synchronization job {id} not found"))
+            })?;
+        let mut any_failed = false;
+        for kms_id in job.kms.clone() {
+            let Some(kms) = self.ports.store.get_kms(&kms_id).await? else {
+                job.detailed_status.insert(
+                    kms_id.clone(),
+                    "failed: the KMS container was deleted".into(),
+                );
+                any_failed = true;
+                continue;
+            };
+            let regions: Vec<String> = if job.regions.is_empty() {
+                kms.regions.clone()
+            } else {
+                job.regions
+                    .iter()
+                    .filter(|r| kms.regions.contains(r))
+                    .cloned()
+                    .collect()
+            };
+            let mut status = COMPLETED.to_string();
+            for region in &regions {
+                if self.sync_aborted(id).await {
+                    status = "aborted".into();
+                    break;
+                }
+                match self.sync_region(id, &kms, region).await {
+                    Ok(t) => {
+                        job.keys_seen += t.seen;
+                        job.keys_added += t.added;
+                        job.keys_gone += t.gone;
+                    }
+                    Err(e) => {
+                        any_failed = true;
+                        status = format!("failed: {region}: {e}");
+                        break;
+                    }
+                }
+            }
+            job.detailed_status.insert(kms.name.clone(), status);
+            job.updated_at = self.now();
+            let abort = self.sync_aborted(id).await;
+            job.abort = abort;
+            self.ports.store.update_sync_job(&job, None).await?;
+        }
+        job.overall_status = if any_failed {
+            FAILED.into()
+        } else {
+            COMPLETED.into()
+        };
+        job.abort = self.sync_aborted(id).await;
+        job.completed_at = Some(self.now());
+        job.updated_at = self.now();
+        let caller = Caller::system();
+        let draft = self.draft(
+            &caller,
+            "sync.finish",
+            id,
+            if any_failed {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            },
+            format!(
+                "{} keys seen, {} added, {} gone",
+                job.keys_seen, job.keys_added, job.keys_gone
+            ),
+        );
+        self.ports.store.update_sync_job(&job, Some(&draft)).await?;
+        Ok(())
+    }
+
+    async fn sync_region(
+        &self,
+        job_id: &str,
+        kms: &KmsContainer,
+        region: &str,
+    ) -> CoreResult<RegionTally> {
+        let ctx = self.key_context(kms.clone(), region).await?;
+        let mut key_ids = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .ports
+                .keys
+                .list_keys(&ctx.target, marker.as_deref())
+                .await?;
+            key_ids.extend(page.key_ids);
+            marker = page.next_marker;
+            if marker.is_none() {
+                break;
+            }
+        }
+        let mut tally = RegionTally::default();
+        let present: HashSet<String> = key_ids.iter().cloned().collect();
+        let target = &ctx.target;
+        let mut reads = futures::stream::iter(key_ids.into_iter().map(|key_id| async move {
+            let view = self.read_back(target, &key_id).await;
+            (key_id, view)
+        }))
+        .buffer_unordered(READ_CONCURRENCY);
+        let mut processed = 0usize;
+        while let Some((key_id, view)) = reads.next().await {
+            processed += 1;
+            if processed % 25 == 0 && self.sync_aborted(job_id).await {
+                break;
+            }
+            let view = match view {
+                Ok(v) => v,
+                // Deleted between ListKeys and the reads: the gone pass below handles it.
+                Err(CoreError::Aws {
+                    kind: AwsErrorKind::NotFound,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+            };
+            if view.metadata.key_manager == "AWS" {
+                continue; // AWS managed keys are not Keyward's to manage.
+            }
+            tally.seen += 1;
+            let now = self.now();
+            match self.ports.store.find_key(&kms.id, region, &key_id).await? {
+                Some(mut rec) => {
+                    rec.aws = view;
+                    rec.gone = false;
+                    rec.synced_at = now;
+                    rec.updated_at = now;
+                    self.ports.store.update_key(&rec, None).await?;
+                }
+                None => {
+                    let origin = view.metadata.origin.clone();
+                    let rec = KeyRecord {
+                        id: self.new_id()?,
+                        kms_id: kms.id.clone(),
+                        kms_name: kms.name.clone(),
+                        region: region.to_string(),
+                        cloud_name: ctx.connection.cloud_name.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        synced_at: now,
+                        gone: false,
+                        key_material_origin: if origin == "AWS_KMS" {
+                            "native".into()
+                        } else {
+                            "unknown".into()
+                        },
+                        rotation_status: String::new(),
+                        job_config_id: None,
+                        key_admins: vec![],
+                        key_admins_roles: vec![],
+                        key_users: vec![],
+                        key_users_roles: vec![],
+                        external_accounts: vec![],
+                        policy_template_id: None,
+                        aws: view,
+                    };
+                    let draft = self.draft(
+                        &Caller::system(),
+                        "key.discover",
+                        &rec.aws.metadata.arn,
+                        Outcome::Success,
+                        format!("sync job {job_id}"),
+                    );
+                    self.ports.store.insert_key(&rec, &draft).await?;
+                    tally.added += 1;
+                }
+            }
+        }
+        drop(reads);
+        // Records of keys AWS no longer lists in this Region.
+        let filter = KeyFilter {
+            kms_id: Some(kms.id.clone()),
+            region: Some(region.to_string()),
+            gone: Some(false),
+            ..Default::default()
+        };
+        let known = self
+            .ports
+            .store
+            .list_keys(
+                &filter,
+                &ListQuery {
+                    skip: 0,
+                    limit: None,
+                    sort: vec![],
+                },
+            )
+            .await?;
+        for mut rec in known.items {
+            if !present.contains(&rec.aws.metadata.key_id) {
+                rec.gone = true;
+                rec.synced_at = self.now();
+                rec.updated_at = self.now();
+                self.ports.store.update_key(&rec, None).await?;
+                tally.gone += 1;
+            }
+        }
+        Ok(tally)
+    }
+}

@@ -1,0 +1,58 @@
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use keyward_api::ListEnvelope;
+use keyward_core::keys::sync::{StartSync, SyncJobParams};
+use serde_json::Value;
+
+use super::envelope;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Authed};
+use crate::state::AppState;
+
+const BASE: &str = "/cckm/aws/synchronization-jobs";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(BASE, get(list).post(start))
+        .route(&format!("{BASE}/{{id}}"), get(one))
+        .route(&format!("{BASE}/{{id}}/cancel"), post(cancel))
+}
+
+async fn start(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(req): ApiJson<StartSync>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let job = s.keyward.start_sync_job(&caller, req).await?;
+    Ok((StatusCode::CREATED, Json(job.render())))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiQuery(p): ApiQuery<SyncJobParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let (query, page) = s.keyward.list_sync_jobs(&caller, p).await?;
+    Ok(Json(envelope(&query, page, |j| j.render())))
+}
+
+async fn one(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.keyward.get_sync_job(&caller, &id).await?.render()))
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        s.keyward.cancel_sync_job(&caller, &id).await?.render(),
+    ))
+}
