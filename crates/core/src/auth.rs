@@ -169,6 +169,8 @@ impl Keyward {
             store.append_audit(&draft).await?;
             return Err(CoreError::Unauthorized(WRONG_CREDENTIALS.into()));
         }
+        // The password check takes a while: the token's life starts now, not before it.
+        let now = self.now();
         user.failed_logins = 0;
         user.last_failed_at = None;
         user.locked_until = None;
@@ -220,7 +222,9 @@ impl Keyward {
                 user.username
             )));
         }
-        let _ = request_id;
+        let caller = Caller::new(self.principal_of(&user), request_id);
+        let draft = self.draft(&caller, "auth.refresh", &record.id, Outcome::Success, "");
+        self.ports.store.append_audit(&draft).await?;
         self.token_response(&user, &record, token.clone(), now)
     }
 

@@ -440,11 +440,11 @@ impl Keyward {
     ) -> CoreResult<wire::ConnectionTestResult> {
         self.audited(caller, "connection.test", id, async move {
             caller.principal.require(Permission::ManageConnections)?;
-            let mut conn = self
+            let conn = self
                 .find_connection(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("AWS connection {id} not found")))?;
-            let target = self.connection_target(&conn, &conn.aws_region.clone(), None)?;
+            let target = self.connection_target(&conn, &conn.aws_region, None)?;
             let outcome = self.ports.cloud.check_connection(&target).await;
             let (ok, error) = match outcome {
                 Ok(()) => (true, String::new()),
@@ -453,17 +453,8 @@ impl Keyward {
                 }
                 Err(other) => return Err(other),
             };
-            // The call can take a while; record the outcome on the connection as it is now, so
-            // a change made meanwhile (a rotated secret, say) is not written back over.
-            conn = self
-                .ports
-                .store
-                .get_connection(&conn.id)
-                .await?
-                .ok_or_else(|| CoreError::not_found(format!("AWS connection {id} not found")))?;
-            conn.last_connection_ok = Some(ok);
-            conn.last_connection_error = error.clone();
-            conn.last_connection_at = Some(self.now());
+            // The call can take a while: only the outcome is written, so a change made to the
+            // connection meanwhile (a rotated secret, say) stays as it is.
             let draft = self.draft(
                 caller,
                 "connection.test",
@@ -475,7 +466,10 @@ impl Keyward {
                 },
                 error.clone(),
             );
-            self.ports.store.update_connection(&conn, &draft).await?;
+            self.ports
+                .store
+                .record_connection_test(&conn.id, ok, &error, self.now(), &draft)
+                .await?;
             Ok(wire::ConnectionTestResult {
                 connection_ok: ok,
                 error,

@@ -103,7 +103,14 @@ pub trait Store: Send + Sync {
     async fn get_user(&self, id: &str) -> CoreResult<Option<User>>;
     async fn get_user_by_name(&self, username: &str) -> CoreResult<Option<User>>;
     async fn list_users(&self, query: &ListQuery) -> CoreResult<Page<User>>;
-    async fn update_user(&self, user: &User, audit: &AuditDraft) -> CoreResult<()>;
+    /// Saves a changed user; with `revoke_refresh_tokens`, revokes all their refresh tokens in
+    /// the same transaction (after a password change).
+    async fn update_user(
+        &self,
+        user: &User,
+        revoke_refresh_tokens: bool,
+        audit: &AuditDraft,
+    ) -> CoreResult<()>;
     /// Records a login attempt's effect on the counters (no audit: the caller audits).
     async fn update_login_state(&self, user: &User) -> CoreResult<()>;
     async fn delete_user(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
@@ -122,9 +129,6 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
         audit: &AuditDraft,
     ) -> CoreResult<bool>;
-    /// Revokes every live refresh token of a user (after a password change). Returns how many.
-    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: DateTime<Utc>)
-    -> CoreResult<u64>;
 
     // --- AWS connections
     async fn insert_connection(&self, conn: &AwsConnection, audit: &AuditDraft) -> CoreResult<()>;
@@ -133,6 +137,15 @@ pub trait Store: Send + Sync {
     async fn list_connections(&self, query: &ListQuery) -> CoreResult<Page<AwsConnection>>;
     async fn update_connection(&self, conn: &AwsConnection, audit: &AuditDraft) -> CoreResult<()>;
     async fn delete_connection(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// Records the outcome of a connection test, touching nothing else of the connection.
+    async fn record_connection_test(
+        &self,
+        id: &str,
+        ok: bool,
+        error: &str,
+        at: DateTime<Utc>,
+        audit: &AuditDraft,
+    ) -> CoreResult<()>;
 
     // --- KMS containers
     async fn insert_kms(&self, kms: &KmsContainer, audit: &AuditDraft) -> CoreResult<()>;

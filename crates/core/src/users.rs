@@ -301,13 +301,10 @@ impl Keyward {
                 Outcome::Success,
                 detail,
             );
-            self.ports.store.update_user(&user, &draft).await?;
-            if new_password {
-                self.ports
-                    .store
-                    .revoke_user_refresh_tokens(&user.id, self.now())
-                    .await?;
-            }
+            self.ports
+                .store
+                .update_user(&user, new_password, &draft)
+                .await?;
             Ok(user)
         })
         .await

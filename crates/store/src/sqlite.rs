@@ -322,8 +322,30 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_user(&self, u: &User, audit: &AuditDraft) -> Result<()> {
-        self.write(bind_user_update(u), audit).await.map(|_| ())
+    async fn update_user(
+        &self,
+        u: &User,
+        revoke_refresh_tokens: bool,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        bind_user_update(u)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if revoke_refresh_tokens {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            )
+            .bind(ts(&u.updated_at))
+            .bind(&u.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        Self::append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn update_login_state(&self, u: &User) -> Result<()> {
@@ -387,19 +409,6 @@ impl Store for SqliteStore {
         .bind(ts(&at))
         .bind(id);
         Ok(self.write(stmt, audit).await? > 0)
-    }
-
-    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: DateTime<Utc>) -> Result<u64> {
-        let _guard = self.write_lock.lock().await;
-        let r = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-        )
-        .bind(ts(&at))
-        .bind(user_id)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(r.rows_affected())
     }
 
     async fn insert_connection(&self, c: &AwsConnection, audit: &AuditDraft) -> Result<()> {
@@ -479,6 +488,22 @@ impl Store for SqliteStore {
     async fn delete_connection(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         let stmt = sqlx::query("DELETE FROM aws_connections WHERE id = ?").bind(id);
         Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn record_connection_test(
+        &self,
+        id: &str,
+        ok: bool,
+        error: &str,
+        at: DateTime<Utc>,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let stmt = sqlx::query("UPDATE aws_connections SET last_connection_ok = ?, last_connection_error = ?, last_connection_at = ? WHERE id = ?")
+            .bind(ok)
+            .bind(error)
+            .bind(ts(&at))
+            .bind(id);
+        self.write(stmt, audit).await.map(|_| ())
     }
 
     async fn insert_kms(&self, k: &KmsContainer, audit: &AuditDraft) -> Result<()> {

@@ -113,11 +113,10 @@ impl Keyward {
     pub async fn create_sync_job(&self, caller: &Caller, req: StartSync) -> CoreResult<SyncJob> {
         self.audited(caller, "sync.start", "synchronization-job", async move {
             caller.principal.require(Permission::ManageCckm)?;
-            if let Some(c) = &req.cloud {
-                if c != "aws" {
+            if let Some(c) = &req.cloud
+                && c != "aws" {
                     return Err(CoreError::invalid(format!("cloud: '{c}' is not supported; use aws")));
                 }
-            }
             if req.synchronize_all && (!req.kms.is_empty() || !req.regions.is_empty()) {
                 return Err(CoreError::invalid(
                     "synchronize_all: mutually exclusive with kms and regions; give one or the other",
@@ -224,12 +223,12 @@ impl Keyward {
             },
             SORTABLE,
         )?;
-        if let Some(s) = &p.overall_status {
-            if ![IN_PROGRESS, COMPLETED, FAILED].contains(&s.as_str()) {
-                return Err(CoreError::invalid(format!(
-                    "overall_status: '{s}' is not one of in_progress, completed, failed"
-                )));
-            }
+        if let Some(s) = &p.overall_status
+            && ![IN_PROGRESS, COMPLETED, FAILED].contains(&s.as_str())
+        {
+            return Err(CoreError::invalid(format!(
+                "overall_status: '{s}' is not one of in_progress, completed, failed"
+            )));
         }
         let kms_id = match &p.kms {
             Some(k) => Some(
@@ -420,7 +419,7 @@ impl Keyward {
         let mut processed = 0usize;
         while let Some((key_id, view)) = reads.next().await {
             processed += 1;
-            if processed % 25 == 0 && self.sync_aborted(job_id).await {
+            if processed.is_multiple_of(25) && self.sync_aborted(job_id).await {
                 break;
             }
             let view = match view {
