@@ -29,7 +29,10 @@ LS_HOME="${KEYWARD_LOCALSTACK_HOME:-$HOME/.cache/keyward/localstack-4.10.0}"
 WORK=$(mktemp -d /tmp/keyward-test.XXXXXX)
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -75,4 +78,4 @@ if [ "$test_status" -ne 0 ] || [ "$sdk_status" -ne 0 ]; then
   echo "FAILED: cargo test exit $test_status, ciphertrust-sdk check exit $sdk_status"
   exit 1
 fi
-echo "all tests passed"
+echo "all tests passed in ${SECONDS}s"
