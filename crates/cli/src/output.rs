@@ -54,6 +54,20 @@ impl Output {
         println!("{table}");
     }
 
+    /// Prints chosen fields of one resource, in the given order, as a two-column table; with
+    /// --json the whole resource.
+    pub fn fields(&self, whole: &Value, rows: &[(&str, String)]) {
+        if self.json {
+            return self.print_json(whole);
+        }
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        for (k, v) in rows {
+            table.add_row(vec![k.to_string(), v.clone()]);
+        }
+        println!("{table}");
+    }
+
     pub fn done(&self, message: &str) {
         if self.json {
             self.print_json(&serde_json::json!({"status": "ok", "message": message}));

@@ -9,6 +9,7 @@ use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
 use crate::keys::sync::SyncJob;
+use crate::keys::templates::PolicyTemplate;
 use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
@@ -171,6 +172,16 @@ pub trait Store: Send + Sync {
     async fn list_keys(&self, filter: &KeyFilter, query: &ListQuery)
     -> CoreResult<Page<KeyRecord>>;
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+
+    // --- policy templates
+    async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;
+    async fn update_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;
+    async fn get_template(&self, id: &str) -> CoreResult<Option<PolicyTemplate>>;
+    async fn get_template_by_name(&self, name: &str) -> CoreResult<Option<PolicyTemplate>>;
+    async fn list_templates(&self, query: &ListQuery) -> CoreResult<Page<PolicyTemplate>>;
+    async fn delete_template(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// A key was made from the template: it is now verified.
+    async fn mark_template_verified(&self, id: &str) -> CoreResult<()>;
 
     // --- synchronisation jobs
     async fn insert_sync_job(&self, job: &SyncJob, audit: &AuditDraft) -> CoreResult<()>;

@@ -18,6 +18,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "sync_jobs",
         include_str!("../migrations/sqlite/0003_sync_jobs.sql"),
     ),
+    (
+        4,
+        "policy_templates",
+        include_str!("../migrations/sqlite/0004_policy_templates.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -12,6 +12,7 @@ use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HAS
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
 use keyward_core::keys::sync::SyncJob;
+use keyward_core::keys::templates::PolicyTemplate;
 use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
 use keyward_core::paging::{ListQuery, Page};
@@ -25,6 +26,7 @@ use tokio::sync::Mutex;
 
 mod keys;
 mod sync_jobs;
+mod templates;
 
 use crate::audit_chain;
 use crate::migrations;
@@ -597,6 +599,34 @@ impl Store for SqliteStore {
 
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         self.key_delete(id, audit).await
+    }
+
+    async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> Result<()> {
+        self.template_insert(t, audit).await
+    }
+
+    async fn update_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> Result<()> {
+        self.template_update(t, audit).await
+    }
+
+    async fn get_template(&self, id: &str) -> Result<Option<PolicyTemplate>> {
+        self.template_get("id", id).await
+    }
+
+    async fn get_template_by_name(&self, name: &str) -> Result<Option<PolicyTemplate>> {
+        self.template_get("name", name).await
+    }
+
+    async fn list_templates(&self, query: &ListQuery) -> Result<Page<PolicyTemplate>> {
+        self.template_list(query).await
+    }
+
+    async fn delete_template(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        self.template_delete(id, audit).await
+    }
+
+    async fn mark_template_verified(&self, id: &str) -> Result<()> {
+        self.template_mark_verified(id).await
     }
 
     async fn insert_sync_job(&self, job: &SyncJob, audit: &AuditDraft) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Client commands, one module per resource.
 
 pub mod connections;
+pub mod keys;
 pub mod kms;
 pub mod users;
 
@@ -16,12 +17,16 @@ pub enum AwsCommand {
     /// KMS containers (an AWS account and its Regions).
     #[command(subcommand)]
     Kms(kms::KmsCommand),
+    /// AWS keys: create, list, and every action on a key.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 pub async fn run_aws(cmd: AwsCommand, out: &Output) -> Result<(), String> {
     match cmd {
         AwsCommand::Connections(c) => connections::run(c, out).await,
         AwsCommand::Kms(c) => kms::run(c, out).await,
+        AwsCommand::Keys(c) => keys::run(c, out).await,
     }
 }
 

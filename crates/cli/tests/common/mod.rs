@@ -188,6 +188,20 @@ impl Server {
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
     }
 
+    /// Kills the server with SIGKILL (no chance to clean up, as in a crash), waits for it to
+    /// die and hands back its data directory for a restart with [`Server::start_in`].
+    pub fn kill_keep_data(mut self) -> tempfile::TempDir {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .arg("-9")
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill -9");
+        assert!(status.success(), "kill -9 {} failed", child.id());
+        let _ = child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"))
+    }
+
     pub async fn call(
         &self,
         method: Method,

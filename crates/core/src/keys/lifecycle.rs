@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::filter::KeyFilter;
 use super::policy::{self, PolicyChoice, PolicyInputs};
 use super::record::{AwsKeyView, KeyRecord};
+use super::templates::TEMPLATE_TAG;
 use super::{rules, spec};
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
@@ -148,9 +149,26 @@ impl Keyward {
                 key_usage,
             )),
             PolicyChoice::Template(id) => {
-                return Err(CoreError::invalid(format!(
-                    "policytemplate: policy templates are not available in this version of Keyward ('{id}'); give the policy or key_admins/key_users instead"
-                )));
+                let t = self.find_template(id).await?.ok_or_else(|| {
+                    CoreError::invalid(format!(
+                        "policytemplate: no policy template has the name or id '{id}'"
+                    ))
+                })?;
+                if t.account_id != ctx.kms.account_id {
+                    return Err(CoreError::invalid(format!(
+                        "policytemplate: template '{}' is for account {}, not {}",
+                        t.name, t.account_id, ctx.kms.account_id
+                    )));
+                }
+                match &t.policy {
+                    Some(doc) => Some(doc.clone()),
+                    None => Some(policy::build(
+                        &t.principals(),
+                        &ctx.connection.cloud_name,
+                        &ctx.kms.account_id,
+                        key_usage,
+                    )),
+                }
             }
         })
     }
@@ -207,6 +225,7 @@ impl Keyward {
             let alias = p.alias.as_deref().map(|a| rules::alias("aws_param.Alias", a)).transpose()?;
             let tags = create_tags(&p.tags);
             rules::tags("aws_param.Tags", &tags)?;
+            rules::not_reserved_tag("aws_param.Tags", tags.iter().map(|(k, _)| k))?;
             let choice = PolicyInputs {
                 policy: p.policy.clone(),
                 key_admins: req.key_admins.clone(),
@@ -227,6 +246,15 @@ impl Keyward {
                         req.region, ctx.kms.account_id
                     )));
                 }
+            let mut tags = tags;
+            let template_id = match &choice {
+                PolicyChoice::Template(t) => {
+                    let id = self.find_template(t).await?.map(|t| t.id).unwrap_or_default();
+                    tags.push((TEMPLATE_TAG.to_string(), id.clone()));
+                    Some(id)
+                }
+                _ => None,
+            };
             let new_key = NewKey {
                 description,
                 key_spec,
@@ -281,9 +309,12 @@ impl Keyward {
                 key_users: principals.key_users,
                 key_users_roles: principals.key_users_roles,
                 external_accounts: principals.external_accounts,
-                policy_template_id: None,
+                policy_template_id: template_id.clone(),
                 aws: view,
             };
+            if let Some(t) = &template_id {
+                self.ports.store.mark_template_verified(t).await?;
+            }
             let draft = self.draft(caller, "key.create", &record.aws.metadata.arn, Outcome::Success, "");
             self.ports.store.insert_key(&record, &draft).await?;
             Ok(record)
@@ -360,6 +391,7 @@ impl Keyward {
             KeyAction::UpdateDescription(d) => rules::description("description", d)?,
             KeyAction::AddTags(tags) => {
                 rules::tags("tags", tags)?;
+                rules::not_reserved_tag("tags", tags.iter().map(|(k, _)| k))?;
                 let existing: std::collections::HashSet<&str> =
                     rec.aws.tags.iter().map(|(k, _)| k.as_str()).collect();
                 let new = tags
@@ -374,7 +406,10 @@ impl Keyward {
                     )));
                 }
             }
-            KeyAction::RemoveTags(keys) => rules::tag_keys("tags", keys)?,
+            KeyAction::RemoveTags(keys) => {
+                rules::tag_keys("tags", keys)?;
+                rules::not_reserved_tag("tags", keys.iter())?;
+            }
             KeyAction::AddAlias(a) | KeyAction::DeleteAlias(a) => {
                 rules::alias("alias", a)?;
             }
@@ -465,6 +500,19 @@ impl Keyward {
                         }
                     };
                     keys.put_key_policy(t, &key_id, &document, *bypass).await?;
+                    let had_template = rec.aws.tags.iter().any(|(k, _)| k == TEMPLATE_TAG);
+                    match &choice {
+                        PolicyChoice::Template(name) => {
+                            let id = self.find_template(name).await?.map(|t| t.id).unwrap_or_default();
+                            keys.tag_key(t, &key_id, &[(TEMPLATE_TAG.to_string(), id.clone())]).await?;
+                            rec.policy_template_id = Some(id);
+                        }
+                        _ if had_template => {
+                            keys.untag_key(t, &key_id, &[TEMPLATE_TAG.to_string()]).await?;
+                            rec.policy_template_id = None;
+                        }
+                        _ => {}
+                    }
                 }
                 KeyAction::EnableAutoRotation(p) => {
                     keys.enable_key_rotation(t, &key_id, p.map(|d| d as i32)).await?;

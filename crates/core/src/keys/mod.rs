@@ -7,6 +7,7 @@ pub mod record;
 pub mod rules;
 pub mod spec;
 pub mod sync;
+pub mod templates;
 
 pub use filter::KeyFilter;
 pub use lifecycle::KeyAction;

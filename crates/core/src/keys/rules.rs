@@ -129,6 +129,20 @@ pub fn tag_keys(field: &str, keys: &[String]) -> CoreResult<()> {
     Ok(())
 }
 
+/// The tag Keyward sets when a policy template is applied; never set or removed by hand.
+pub fn not_reserved_tag<'a>(
+    field: &str,
+    mut keys: impl Iterator<Item = &'a String>,
+) -> CoreResult<()> {
+    if keys.any(|k| k == super::templates::TEMPLATE_TAG) {
+        return Err(CoreError::invalid(format!(
+            "{field}: the tag {} is reserved for policy templates",
+            super::templates::TEMPLATE_TAG
+        )));
+    }
+    Ok(())
+}
+
 pub fn description(field: &str, d: &str) -> CoreResult<()> {
     if d.chars().count() > MAX_DESCRIPTION {
         return Err(CoreError::invalid(format!(

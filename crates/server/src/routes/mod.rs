@@ -7,6 +7,7 @@ mod health;
 mod keys;
 mod kms;
 mod sync;
+mod templates;
 mod users;
 
 use axum::Router;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(kms::routes())
         .merge(keys::routes())
         .merge(sync::routes())
+        .merge(templates::routes())
         .merge(audit::routes());
     Router::new()
         .nest("/api/v1", api)

@@ -1,0 +1,665 @@
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::segment;
+use crate::client::Session;
+use crate::output::Output;
+
+const BASE: &str = "/cckm/aws/keys";
+
+/// Who may use and administer a key; builds the key policy (exclusive with --policy-file).
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// A key policy document (a JSON file).
+    #[arg(long, value_name = "FILE")]
+    policy_file: Option<PathBuf>,
+    /// An IAM user who administers the key (repeat for several).
+    #[arg(long = "key-admin", value_name = "USER")]
+    key_admins: Vec<String>,
+    /// An IAM role that administers the key (repeat for several).
+    #[arg(long = "key-admin-role", value_name = "ROLE")]
+    key_admins_roles: Vec<String>,
+    /// An IAM user who uses the key (repeat for several).
+    #[arg(long = "key-user", value_name = "USER")]
+    key_users: Vec<String>,
+    /// An IAM role that uses the key (repeat for several).
+    #[arg(long = "key-user-role", value_name = "ROLE")]
+    key_users_roles: Vec<String>,
+    /// An AWS account that may use the key (repeat for several).
+    #[arg(long = "external-account", value_name = "ACCOUNT_ID")]
+    external_accounts: Vec<String>,
+    /// A policy template's id.
+    #[arg(long, value_name = "ID")]
+    policy_template: Option<String>,
+    /// Let AWS accept a policy that would lock everyone out of the key.
+    #[arg(long)]
+    bypass_policy_lockout_safety_check: bool,
+}
+
+impl PolicyArgs {
+    /// The policy document from --policy-file, if any.
+    fn document(&self) -> Result<Option<Value>, String> {
+        let Some(path) = &self.policy_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: not JSON: {e}", path.display()))
+    }
+
+    /// Adds the key_* lists and the template to a body (top level, as CCKM has them).
+    fn add_helpers(&self, body: &mut Value) {
+        for (k, list) in [
+            ("key_admins", &self.key_admins),
+            ("key_admins_roles", &self.key_admins_roles),
+            ("key_users", &self.key_users),
+            ("key_users_roles", &self.key_users_roles),
+            ("external_accounts", &self.external_accounts),
+        ] {
+            if !list.is_empty() {
+                body[k] = json!(list);
+            }
+        }
+        if let Some(t) = &self.policy_template {
+            body["policytemplate"] = Value::String(t.clone());
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// List key records (filters are ANDed).
+    List {
+        /// KMS container name.
+        #[arg(long)]
+        kms: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Alias, with or without alias/.
+        #[arg(long)]
+        alias: Option<String>,
+        /// Enabled, Disabled, PendingDeletion, PendingImport, ...
+        #[arg(long)]
+        keystate: Option<String>,
+        /// AWS_KMS or EXTERNAL.
+        #[arg(long)]
+        origin: Option<String>,
+        /// The AWS key id.
+        #[arg(long)]
+        keyid: Option<String>,
+        /// ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, ...
+        #[arg(long)]
+        keyusage: Option<String>,
+        /// SYMMETRIC_DEFAULT, RSA_2048, HMAC_256, ...
+        #[arg(long)]
+        key_spec: Option<String>,
+        /// Keys carrying this tag: KEY or KEY=VALUE (repeat for several).
+        #[arg(long = "tag", value_name = "KEY[=VALUE]")]
+        tags: Vec<String>,
+        /// Only keys AWS no longer has (`--gone false`: only keys it has).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+        gone: Option<bool>,
+        /// -1 for all.
+        #[arg(long, default_value_t = -1)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        skip: i64,
+        /// Comma-separated fields, `-` for descending: createdAt, updatedAt, region, synced_at, keystate.
+        #[arg(long)]
+        sort: Option<String>,
+    },
+    /// Show one key (its id, or alias/NAME when one key has that alias).
+    Get {
+        id: String,
+    },
+    /// Create a key in AWS and keep its record.
+    Create {
+        /// KMS container name or id.
+        #[arg(long)]
+        kms: String,
+        /// One of the container's Regions.
+        #[arg(long)]
+        region: String,
+        /// Alias (without alias/).
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ...
+        #[arg(long)]
+        key_spec: Option<String>,
+        /// Defaults per key spec: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC.
+        #[arg(long)]
+        key_usage: Option<String>,
+        /// AWS_KMS (default) or EXTERNAL.
+        #[arg(long)]
+        origin: Option<String>,
+        /// A multi-Region primary key.
+        #[arg(long)]
+        multi_region: bool,
+        /// A tag KEY=VALUE (repeat for several).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Forget Keyward's record of a key; the key itself stays in AWS.
+    Delete {
+        id: String,
+    },
+    /// Schedule the key's deletion in AWS after 7 to 30 days.
+    ScheduleDeletion {
+        id: String,
+        #[arg(long)]
+        days: i64,
+    },
+    /// Cancel a scheduled deletion (the key ends Disabled).
+    CancelDeletion {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
+    UpdateDescription {
+        id: String,
+        description: String,
+    },
+    /// Add or replace tags: KEY=VALUE ...
+    Tag {
+        id: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Remove tags by key.
+    Untag {
+        id: String,
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
+    /// Add an alias (without alias/).
+    AddAlias {
+        id: String,
+        alias: String,
+    },
+    /// Delete one of the key's aliases.
+    DeleteAlias {
+        id: String,
+        alias: String,
+    },
+    /// Replace the key policy: --policy-file FILE, or --key-admin/--key-user/--external-account.
+    Policy {
+        id: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Turn on automatic rotation (symmetric AWS_KMS keys).
+    EnableAutoRotation {
+        id: String,
+        /// Rotation period, 90 to 2560 days (AWS's default 365).
+        #[arg(long)]
+        days: Option<i64>,
+    },
+    DisableAutoRotation {
+        id: String,
+    },
+    /// Ask AWS whether and when the key rotates.
+    RotationStatus {
+        id: String,
+    },
+    /// Rotate the key material now (on demand).
+    RotateMaterial {
+        id: String,
+    },
+    /// Re-read the key from AWS.
+    Refresh {
+        id: String,
+    },
+    /// Replicate a multi-Region primary key to another Region; shows the replica.
+    Replicate {
+        id: String,
+        /// The replica's Region.
+        #[arg(long)]
+        region: String,
+        /// The replica's KMS container (default: the primary's).
+        #[arg(long)]
+        kms: Option<String>,
+        /// The replica's alias.
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// A tag KEY=VALUE for the replica (repeat for several).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Make the replica in this Region the multi-Region key's primary.
+    UpdatePrimaryRegion {
+        id: String,
+        #[arg(long)]
+        region: String,
+    },
+    /// Print an asymmetric key's public key (PEM).
+    PublicKey {
+        id: String,
+    },
+    /// Check that an alias is free in a container's Region.
+    VerifyAlias {
+        #[arg(long)]
+        kms: String,
+        #[arg(long)]
+        region: String,
+        alias: String,
+    },
+}
+
+/// Splits KEY=VALUE arguments.
+fn parse_tags(tags: &[String]) -> Result<Vec<(String, String)>, String> {
+    tags.iter()
+        .map(|t| {
+            t.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    format!("tag '{t}': write it as KEY=VALUE (KEY= for an empty value)")
+                })
+        })
+        .collect()
+}
+
+/// The key's Keyward id: the id itself, or the one key record (not gone) with alias/NAME.
+async fn key_id(s: &Session, id: &str) -> Result<String, String> {
+    if !id.starts_with("alias/") {
+        return Ok(id.to_string());
+    }
+    let v = s
+        .call(
+            Method::GET,
+            &format!("{BASE}?alias={}&gone=false&limit=-1", segment(id)),
+            None,
+        )
+        .await?;
+    let found = v["resources"].as_array().cloned().unwrap_or_default();
+    match found.as_slice() {
+        [one] => one["id"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| format!("the key with {id} has no id")),
+        [] => Err(format!("no key has the alias {id}")),
+        many => Err(format!(
+            "{} keys have the alias {id} (in {}); give the key's id",
+            many.len(),
+            many.iter()
+                .map(|k| format!(
+                    "{} {}",
+                    k["kms"].as_str().unwrap_or_default(),
+                    k["region"].as_str().unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// `k=v, k2=v2` from `[{TagKey, TagValue}]`.
+fn tags_text(tags: &Value) -> String {
+    tags.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|t| format!("{}={}", text(&t["TagKey"]), text(&t["TagValue"])))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// A key's main fields, in reading order, for the table of one key.
+fn key_rows(k: &Value) -> Vec<(&'static str, String)> {
+    let p = &k["aws_param"];
+    let mut multi_region = text(&p["MultiRegion"]);
+    if let Some(t) = p["MultiRegionConfiguration"]["MultiRegionKeyType"].as_str() {
+        multi_region = format!("{multi_region} ({t})");
+    }
+    let mut rotation = text(&p["KeyRotationEnabled"]);
+    if let Some(d) = p["RotationPeriodInDays"].as_i64() {
+        rotation = format!("{rotation} (every {d} days)");
+    }
+    let mut rows = vec![
+        ("id", text(&k["id"])),
+        ("alias", text(&p["Alias"])),
+        ("KeyID", text(&p["KeyID"])),
+        ("Arn", text(&p["Arn"])),
+        ("KeyState", text(&p["KeyState"])),
+        ("KeySpec", text(&p["CustomerMasterKeySpec"])),
+        ("KeyUsage", text(&p["KeyUsage"])),
+        ("Origin", text(&p["Origin"])),
+        ("MultiRegion", multi_region),
+        ("KeyRotationEnabled", rotation),
+    ];
+    if !p["DeletionDate"].is_null() {
+        rows.push(("DeletionDate", text(&p["DeletionDate"])));
+    }
+    rows.extend([
+        ("region", text(&k["region"])),
+        ("kms", text(&k["kms"])),
+        ("Tags", tags_text(&p["Tags"])),
+        ("Description", text(&p["Description"])),
+        ("gone", text(&k["gone"])),
+        ("synced_at", text(&k["synced_at"])),
+    ]);
+    rows
+}
+
+/// Prints one key record: its main fields, or the whole JSON with --json.
+fn show_key(out: &Output, k: &Value) {
+    out.fields(k, &key_rows(k));
+}
+
+/// The list's table: one flat row per key.
+fn show_list(out: &Output, v: &Value) {
+    if out.json {
+        return out.print_json(v);
+    }
+    let rows: Vec<Value> = v["resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|k| {
+                    let p = &k["aws_param"];
+                    json!({
+                        "id": k["id"],
+                        "alias": p["Alias"],
+                        "KeyID": p["KeyID"],
+                        "region": k["region"],
+                        "KeyState": p["KeyState"],
+                        "KeySpec": p["CustomerMasterKeySpec"],
+                        "kms": k["kms"],
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.list(
+        &json!({"total": v["total"], "resources": rows}),
+        &[
+            "id", "alias", "KeyID", "region", "KeyState", "KeySpec", "kms",
+        ],
+    );
+}
+
+pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
+    let s = Session::load().await?;
+    // POST /cckm/aws/keys/{id}/<action> with a body; returns the server's answer.
+    let action = |id: String, name: &'static str, body: Value| {
+        let s = &s;
+        async move {
+            let id = key_id(s, &id).await?;
+            s.call(
+                Method::POST,
+                &format!("{BASE}/{}/{name}", segment(&id)),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    match cmd {
+        KeysCommand::List {
+            kms,
+            region,
+            alias,
+            keystate,
+            origin,
+            keyid,
+            keyusage,
+            key_spec,
+            tags,
+            gone,
+            limit,
+            skip,
+            sort,
+        } => {
+            let mut query = format!("?limit={limit}&skip={skip}");
+            let tags = (!tags.is_empty()).then(|| tags.join(","));
+            for (k, v) in [
+                ("kms", kms),
+                ("region", region),
+                ("alias", alias),
+                ("keystate", keystate),
+                ("origin", origin),
+                ("keyid", keyid),
+                ("keyusage", keyusage),
+                ("CustomerMasterKeySpec", key_spec),
+                ("tags", tags),
+                ("gone", gone.map(|g| g.to_string())),
+                ("sort", sort),
+            ] {
+                if let Some(v) = v {
+                    query.push_str(&format!("&{k}={}", segment(&v)));
+                }
+            }
+            show_list(
+                out,
+                &s.call(Method::GET, &format!("{BASE}{query}"), None).await?,
+            );
+        }
+        KeysCommand::Get { id } => {
+            let id = key_id(&s, &id).await?;
+            let k = s
+                .call(Method::GET, &format!("{BASE}/{}", segment(&id)), None)
+                .await?;
+            show_key(out, &k);
+        }
+        KeysCommand::Create {
+            kms,
+            region,
+            alias,
+            description,
+            key_spec,
+            key_usage,
+            origin,
+            multi_region,
+            tags,
+            policy,
+        } => {
+            let mut param = json!({});
+            for (k, v) in [
+                ("Alias", alias),
+                ("Description", description),
+                ("CustomerMasterKeySpec", key_spec),
+                ("KeyUsage", key_usage),
+                ("Origin", origin),
+            ] {
+                if let Some(v) = v {
+                    param[k] = Value::String(v);
+                }
+            }
+            if multi_region {
+                param["MultiRegion"] = Value::Bool(true);
+            }
+            let tags = parse_tags(&tags)?;
+            if !tags.is_empty() {
+                param["Tags"] = tags
+                    .iter()
+                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                    .collect();
+            }
+            if let Some(doc) = policy.document()? {
+                param["Policy"] = doc;
+            }
+            if policy.bypass_policy_lockout_safety_check {
+                param["BypassPolicyLockoutSafetyCheck"] = Value::Bool(true);
+            }
+            let mut body = json!({"kms": kms, "region": region, "aws_param": param});
+            policy.add_helpers(&mut body);
+            show_key(out, &s.call(Method::POST, BASE, Some(&body)).await?);
+        }
+        KeysCommand::Delete { id } => {
+            let id = key_id(&s, &id).await?;
+            s.call(Method::DELETE, &format!("{BASE}/{}", segment(&id)), None)
+                .await?;
+            out.done(&format!(
+                "key record {id} forgotten; the key itself is untouched in AWS (schedule-deletion deletes it there)"
+            ));
+        }
+        KeysCommand::ScheduleDeletion { id, days } => {
+            show_key(
+                out,
+                &action(id, "schedule-deletion", json!({"days": days})).await?,
+            );
+        }
+        KeysCommand::CancelDeletion { id } => {
+            show_key(out, &action(id, "cancel-deletion", json!({})).await?);
+        }
+        KeysCommand::Enable { id } => show_key(out, &action(id, "enable", json!({})).await?),
+        KeysCommand::Disable { id } => show_key(out, &action(id, "disable", json!({})).await?),
+        KeysCommand::UpdateDescription { id, description } => {
+            show_key(
+                out,
+                &action(
+                    id,
+                    "update-description",
+                    json!({"description": description}),
+                )
+                .await?,
+            );
+        }
+        KeysCommand::Tag { id, tags } => {
+            let tags: Vec<Value> = parse_tags(&tags)?
+                .into_iter()
+                .map(|(k, v)| json!({"tag_key": k, "tag_value": v}))
+                .collect();
+            show_key(out, &action(id, "add-tags", json!({"tags": tags})).await?);
+        }
+        KeysCommand::Untag { id, keys } => {
+            show_key(
+                out,
+                &action(id, "remove-tags", json!({"tags": keys})).await?,
+            );
+        }
+        KeysCommand::AddAlias { id, alias } => {
+            show_key(
+                out,
+                &action(id, "add-alias", json!({"alias": alias})).await?,
+            );
+        }
+        KeysCommand::DeleteAlias { id, alias } => {
+            show_key(
+                out,
+                &action(id, "delete-alias", json!({"alias": alias})).await?,
+            );
+        }
+        KeysCommand::Policy { id, policy } => {
+            let mut body = json!({});
+            if let Some(doc) = policy.document()? {
+                body["policy"] = doc;
+            }
+            if policy.bypass_policy_lockout_safety_check {
+                body["BypassPolicyLockoutSafetyCheck"] = Value::Bool(true);
+            }
+            policy.add_helpers(&mut body);
+            show_key(out, &action(id, "policy", body).await?);
+        }
+        KeysCommand::EnableAutoRotation { id, days } => {
+            let body = match days {
+                Some(d) => json!({"rotation_period_in_days": d}),
+                None => json!({}),
+            };
+            show_key(out, &action(id, "enable-auto-rotation", body).await?);
+        }
+        KeysCommand::DisableAutoRotation { id } => {
+            show_key(out, &action(id, "disable-auto-rotation", json!({})).await?);
+        }
+        KeysCommand::RotationStatus { id } => {
+            out.object(&action(id, "get-key-rotation-status", json!({})).await?);
+        }
+        KeysCommand::RotateMaterial { id } => {
+            show_key(out, &action(id, "rotate-material", json!({})).await?);
+        }
+        KeysCommand::Refresh { id } => show_key(out, &action(id, "refresh", json!({})).await?),
+        KeysCommand::Replicate {
+            id,
+            region,
+            kms,
+            alias,
+            description,
+            tags,
+        } => {
+            let mut body = json!({"replica_region": region});
+            if let Some(k) = kms {
+                body["kms"] = Value::String(k);
+            }
+            let mut param = json!({});
+            if let Some(a) = alias {
+                param["Alias"] = Value::String(a);
+            }
+            if let Some(d) = description {
+                param["Description"] = Value::String(d);
+            }
+            let tags = parse_tags(&tags)?;
+            if !tags.is_empty() {
+                param["Tags"] = tags
+                    .iter()
+                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+                    .collect();
+            }
+            body["aws_param"] = param;
+            show_key(out, &action(id, "replicate-key", body).await?);
+        }
+        KeysCommand::UpdatePrimaryRegion { id, region } => {
+            show_key(
+                out,
+                &action(
+                    id,
+                    "update-primary-region",
+                    json!({"PrimaryRegion": region}),
+                )
+                .await?,
+            );
+        }
+        KeysCommand::PublicKey { id } => {
+            let id = key_id(&s, &id).await?;
+            let v = s
+                .call(
+                    Method::GET,
+                    &format!("{BASE}/{}/download-public-key", segment(&id)),
+                    None,
+                )
+                .await?;
+            if out.json {
+                out.print_json(&v);
+            } else {
+                print!("{}", v["public_key"].as_str().unwrap_or_default());
+            }
+        }
+        KeysCommand::VerifyAlias { kms, region, alias } => {
+            let v = s
+                .call(
+                    Method::POST,
+                    "/cckm/aws/alias/verify",
+                    Some(&json!({"alias": alias, "region": region, "kms": kms})),
+                )
+                .await?;
+            if out.json {
+                out.print_json(&v);
+            } else {
+                let bare = alias.strip_prefix("alias/").unwrap_or(&alias);
+                println!("alias/{bare} is available in {region} of {kms}");
+            }
+        }
+    }
+    Ok(())
+}

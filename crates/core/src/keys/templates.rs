@@ -1,0 +1,366 @@
+//! Key policy templates (`/cckm/aws/templates`): a named policy, given as a document or as
+//! key administrators, users and external accounts, applied to keys by id. Keys made from a
+//! template carry the reserved tag `cckm_policy_template_id`; with `auto_push` a change to
+//! the template is pushed to those keys.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::filter::KeyFilter;
+use super::lifecycle::KeyAction;
+use super::policy::{PolicyChoice, PolicyInputs, PolicyPrincipals};
+use crate::audit::{Caller, Outcome};
+use crate::authz::Permission;
+use crate::error::{CoreError, CoreResult};
+use crate::paging::{ListQuery, Page};
+use crate::service::Keyward;
+
+pub const TEMPLATE_TAG: &str = "cckm_policy_template_id";
+pub const SORTABLE: &[&str] = &["name", "createdAt", "updatedAt"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyTemplate {
+    pub id: String,
+    pub name: String,
+    pub kms_id: Option<String>,
+    pub account_id: String,
+    /// A policy document, or `None` when the template lists principals.
+    pub policy: Option<String>,
+    pub key_admins: Vec<String>,
+    pub key_admins_roles: Vec<String>,
+    pub key_users: Vec<String>,
+    pub key_users_roles: Vec<String>,
+    pub external_accounts: Vec<String>,
+    pub auto_push: bool,
+    pub is_verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PolicyTemplate {
+    pub fn principals(&self) -> PolicyPrincipals {
+        PolicyPrincipals {
+            key_admins: self.key_admins.clone(),
+            key_admins_roles: self.key_admins_roles.clone(),
+            key_users: self.key_users.clone(),
+            key_users_roles: self.key_users_roles.clone(),
+            external_accounts: self.external_accounts.clone(),
+        }
+    }
+
+    pub fn render(&self) -> Value {
+        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        json!({
+            "id": self.id,
+            "uri": format!("kylo:kylo:cckm:aws-policy-template:{}", self.id),
+            "account": "kylo:kylo:admin:accounts:kylo",
+            "application": "ncryptify:gemalto:admin:apps:kylo",
+            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
+            "createdAt": ts(&self.created_at),
+            "updatedAt": ts(&self.updated_at),
+            "name": self.name,
+            "kms": self.kms_id,
+            "account_id": self.account_id,
+            "policy": self.policy.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()),
+            "key_admins": self.key_admins,
+            "key_admins_roles": self.key_admins_roles,
+            "key_users": self.key_users,
+            "key_users_roles": self.key_users_roles,
+            "external_accounts": self.external_accounts,
+            "auto_push": self.auto_push,
+            "is_verified": self.is_verified,
+        })
+    }
+}
+
+/// `POST /cckm/aws/templates`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateCreate {
+    pub name: String,
+    #[serde(default)]
+    pub kms: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default, alias = "Policy")]
+    pub policy: Option<Value>,
+    #[serde(default)]
+    pub key_admins: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_admins_roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_users: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_users_roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub external_accounts: Option<Vec<String>>,
+    #[serde(default)]
+    pub auto_push: Option<bool>,
+}
+
+/// `PATCH /cckm/aws/templates/{id}`: a new policy (document or principals) and/or auto_push.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateUpdate {
+    #[serde(default, alias = "Policy")]
+    pub policy: Option<Value>,
+    #[serde(default)]
+    pub key_admins: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_admins_roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_users: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_users_roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub external_accounts: Option<Vec<String>>,
+    #[serde(default)]
+    pub auto_push: Option<bool>,
+}
+
+/// Applies a policy choice (never a template) to a template's fields.
+fn set_policy(t: &mut PolicyTemplate, choice: PolicyChoice) -> CoreResult<()> {
+    match choice {
+        PolicyChoice::Document(d) => {
+            t.policy = Some(d);
+            let empty = PolicyPrincipals::default();
+            t.key_admins = empty.key_admins;
+            t.key_admins_roles = vec![];
+            t.key_users = vec![];
+            t.key_users_roles = vec![];
+            t.external_accounts = vec![];
+        }
+        PolicyChoice::Helpers(p) => {
+            t.policy = None;
+            t.key_admins = p.key_admins;
+            t.key_admins_roles = p.key_admins_roles;
+            t.key_users = p.key_users;
+            t.key_users_roles = p.key_users_roles;
+            t.external_accounts = p.external_accounts;
+        }
+        PolicyChoice::Default | PolicyChoice::Template(_) => {
+            return Err(CoreError::invalid(
+                "policy: a template needs a policy document or key_admins/key_admins_roles/key_users/key_users_roles/external_accounts",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Keyward {
+    pub async fn find_template(&self, id_or_name: &str) -> CoreResult<Option<PolicyTemplate>> {
+        if let Some(t) = self.ports.store.get_template(id_or_name).await? {
+            return Ok(Some(t));
+        }
+        self.ports.store.get_template_by_name(id_or_name).await
+    }
+
+    pub async fn create_template(
+        &self,
+        caller: &Caller,
+        req: TemplateCreate,
+    ) -> CoreResult<PolicyTemplate> {
+        let target = req.name.clone();
+        self.audited(caller, "template.create", &target, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            crate::validate::name("name", &req.name)?;
+            let (kms_id, account_id) = match (&req.kms, &req.account_id) {
+                (Some(k), _) => {
+                    let c = self.find_kms(k).await?.ok_or_else(|| {
+                        CoreError::invalid(format!(
+                            "kms: no KMS container has the name or id '{k}'"
+                        ))
+                    })?;
+                    if let Some(a) = &req.account_id {
+                        if *a != c.account_id {
+                            return Err(CoreError::invalid(format!(
+                                "account_id: {a} is not the account of KMS container '{}' ({})",
+                                c.name, c.account_id
+                            )));
+                        }
+                    }
+                    (Some(c.id), c.account_id)
+                }
+                (None, Some(a)) => {
+                    crate::validate::aws_account_id("account_id", a)?;
+                    (None, a.clone())
+                }
+                (None, None) => {
+                    return Err(CoreError::invalid(
+                        "kms: give the KMS container (or account_id) the template is for",
+                    ));
+                }
+            };
+            let choice = PolicyInputs {
+                policy: req.policy,
+                key_admins: req.key_admins,
+                key_admins_roles: req.key_admins_roles,
+                key_users: req.key_users,
+                key_users_roles: req.key_users_roles,
+                external_accounts: req.external_accounts,
+                policytemplate: None,
+            }
+            .choose("policy")?;
+            if self
+                .ports
+                .store
+                .get_template_by_name(&req.name)
+                .await?
+                .is_some()
+            {
+                return Err(CoreError::conflict(format!(
+                    "a policy template named '{}' already exists",
+                    req.name
+                )));
+            }
+            let now = self.now();
+            let mut t = PolicyTemplate {
+                id: self.new_id()?,
+                name: req.name,
+                kms_id,
+                account_id,
+                policy: None,
+                key_admins: vec![],
+                key_admins_roles: vec![],
+                key_users: vec![],
+                key_users_roles: vec![],
+                external_accounts: vec![],
+                auto_push: req.auto_push.unwrap_or(false),
+                is_verified: false,
+                created_at: now,
+                updated_at: now,
+            };
+            set_policy(&mut t, choice)?;
+            let draft = self.draft(caller, "template.create", &t.name, Outcome::Success, "");
+            self.ports.store.insert_template(&t, &draft).await?;
+            Ok(t)
+        })
+        .await
+    }
+
+    pub async fn get_template(&self, caller: &Caller, id: &str) -> CoreResult<PolicyTemplate> {
+        caller.principal.require(Permission::ReadCckm)?;
+        self.find_template(id)
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("policy template {id} not found")))
+    }
+
+    pub async fn list_templates(
+        &self,
+        caller: &Caller,
+        page: &keyward_api::list::PageParams,
+    ) -> CoreResult<(ListQuery, Page<PolicyTemplate>)> {
+        caller.principal.require(Permission::ReadCckm)?;
+        let query = ListQuery::parse(page, SORTABLE)?;
+        Ok((
+            query.clone(),
+            self.ports.store.list_templates(&query).await?,
+        ))
+    }
+
+    async fn keys_using_template(&self, id: &str) -> CoreResult<Vec<super::record::KeyRecord>> {
+        let filter = KeyFilter {
+            tags: vec![(TEMPLATE_TAG.to_string(), Some(id.to_string()))],
+            gone: Some(false),
+            ..Default::default()
+        };
+        Ok(self
+            .ports
+            .store
+            .list_keys(
+                &filter,
+                &ListQuery {
+                    skip: 0,
+                    limit: None,
+                    sort: vec![],
+                },
+            )
+            .await?
+            .items)
+    }
+
+    /// Changes a template; with auto_push, re-applies it to every key made from it and
+    /// returns how many keys were updated and which failed.
+    pub async fn update_template(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: TemplateUpdate,
+    ) -> CoreResult<(PolicyTemplate, Value)> {
+        self.audited(caller, "template.update", id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let mut t = self
+                .find_template(id)
+                .await?
+                .ok_or_else(|| CoreError::not_found(format!("policy template {id} not found")))?;
+            let inputs = PolicyInputs {
+                policy: req.policy,
+                key_admins: req.key_admins,
+                key_admins_roles: req.key_admins_roles,
+                key_users: req.key_users,
+                key_users_roles: req.key_users_roles,
+                external_accounts: req.external_accounts,
+                policytemplate: None,
+            };
+            let choice = inputs.choose("policy")?;
+            let policy_changed = choice != PolicyChoice::Default;
+            if !policy_changed && req.auto_push.is_none() {
+                return Err(CoreError::invalid(
+                    "body: nothing to change; give a policy, key_* lists or auto_push",
+                ));
+            }
+            if policy_changed {
+                set_policy(&mut t, choice)?;
+            }
+            if let Some(a) = req.auto_push {
+                t.auto_push = a;
+            }
+            t.updated_at = self.now();
+            let draft = self.draft(caller, "template.update", &t.name, Outcome::Success, "");
+            self.ports.store.update_template(&t, &draft).await?;
+            let mut pushed = 0;
+            let mut failures = serde_json::Map::new();
+            if t.auto_push && policy_changed {
+                for key in self.keys_using_template(&t.id).await? {
+                    let action = KeyAction::Policy(
+                        PolicyInputs {
+                            policytemplate: Some(t.id.clone()),
+                            ..Default::default()
+                        },
+                        false,
+                    );
+                    match self.key_action(caller, &key.id, action).await {
+                        Ok(_) => pushed += 1,
+                        Err(e) => {
+                            failures.insert(key.id.clone(), json!(e.to_string()));
+                        }
+                    }
+                }
+            }
+            Ok((t, json!({"keys_updated": pushed, "failures": failures})))
+        })
+        .await
+    }
+
+    pub async fn delete_template(&self, caller: &Caller, id: &str) -> CoreResult<()> {
+        self.audited(caller, "template.delete", id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let t = self
+                .find_template(id)
+                .await?
+                .ok_or_else(|| CoreError::not_found(format!("policy template {id} not found")))?;
+            let users = self.keys_using_template(&t.id).await?.len();
+            if users > 0 {
+                return Err(CoreError::conflict(format!(
+                    "policy template '{}' is applied to {users} key(s); apply another policy to them first",
+                    t.name
+                )));
+            }
+            let draft = self.draft(caller, "template.delete", &t.name, Outcome::Success, "");
+            self.ports.store.delete_template(&t.id, &draft).await?;
+            Ok(())
+        })
+        .await
+    }
+}
