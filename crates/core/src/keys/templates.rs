@@ -172,13 +172,13 @@ impl Keyward {
                             "kms: no KMS container has the name or id '{k}'"
                         ))
                     })?;
-                    if let Some(a) = &req.account_id {
-                        if *a != c.account_id {
-                            return Err(CoreError::invalid(format!(
-                                "account_id: {a} is not the account of KMS container '{}' ({})",
-                                c.name, c.account_id
-                            )));
-                        }
+                    if let Some(a) = &req.account_id
+                        && *a != c.account_id
+                    {
+                        return Err(CoreError::invalid(format!(
+                            "account_id: {a} is not the account of KMS container '{}' ({})",
+                            c.name, c.account_id
+                        )));
                     }
                     (Some(c.id), c.account_id)
                 }
