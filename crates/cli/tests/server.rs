@@ -149,6 +149,7 @@ const SETTINGS: &[&str] = &[
     "shutdown_grace_secs",
     "log_format",
     "log_level",
+    "aws_rate_limits",
 ];
 
 fn default_config() -> toml::Table {

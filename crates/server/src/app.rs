@@ -80,7 +80,10 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
     let tokens = JwtTokens::new(&signing_key)?;
     drop(signing_key);
     let random: Arc<dyn Random> = Arc::new(rng);
-    let aws = Arc::new(AwsKms::new(settings.aws(), keyward_aws::default_quotas()));
+    let aws = Arc::new(AwsKms::new(
+        settings.aws(),
+        settings.aws_rate_limits.clone().into_iter().collect(),
+    ));
     let ports = Ports {
         store: store.clone(),
         cloud: aws.clone(),

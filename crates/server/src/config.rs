@@ -1,6 +1,7 @@
 //! Settings: defaults, then a TOML file (`--config`), then `KEYWARD_<NAME>` environment
 //! variables, then command-line flags. `keyward serve --print-default-config` prints them all.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,6 +47,10 @@ pub struct Settings {
     pub log_format: String,
     /// A tracing filter such as `info` or `keyward_server=debug,info`.
     pub log_level: String,
+    /// Requests per second Keyward allows itself per AWS operation, per connection and Region.
+    /// Defaults to AWS's documented quotas; lower them to leave room for other AWS clients.
+    /// In the environment: `KEYWARD_AWS_RATE_LIMITS="CreateKey=2,DescribeKey=100"`.
+    pub aws_rate_limits: BTreeMap<String, f64>,
 }
 
 impl Default for Settings {
@@ -71,6 +76,7 @@ impl Default for Settings {
             shutdown_grace_secs: 30,
             log_format: "text".into(),
             log_level: "info".into(),
+            aws_rate_limits: keyward_aws::default_quotas().into_iter().collect(),
         }
     }
 }
@@ -115,7 +121,15 @@ impl Settings {
                         message: format!("unknown setting '{k}'"),
                     });
                 }
-                merged.insert(k, v);
+                // A table (aws_rate_limits) is merged key by key into its defaults.
+                match (merged.get_mut(&k), v) {
+                    (Some(toml::Value::Table(base)), toml::Value::Table(given)) => {
+                        base.extend(given);
+                    }
+                    (_, v) => {
+                        merged.insert(k, v);
+                    }
+                }
             }
         }
         for (key, default) in &defaults {
@@ -138,6 +152,24 @@ impl Settings {
                             name: name.clone(),
                             message: format!("'{raw}' is not true or false"),
                         })?,
+                    toml::Value::Table(defaults_table) => {
+                        let mut table = match merged.get(key) {
+                            Some(toml::Value::Table(t)) => t.clone(),
+                            _ => defaults_table.clone(),
+                        };
+                        for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                            let (k, v) = pair.split_once('=').ok_or_else(|| ConfigError::Env {
+                                name: name.clone(),
+                                message: format!("'{pair}' is not NAME=VALUE"),
+                            })?;
+                            let v: f64 = v.trim().parse().map_err(|_| ConfigError::Env {
+                                name: name.clone(),
+                                message: format!("'{v}' is not a number"),
+                            })?;
+                            table.insert(k.trim().to_string(), toml::Value::Float(v));
+                        }
+                        toml::Value::Table(table)
+                    }
                     _ => toml::Value::String(raw),
                 };
                 merged.insert(key.clone(), value);
@@ -181,6 +213,19 @@ impl Settings {
                 "log_format: must be text or json".into(),
             ));
         }
+        let known = keyward_aws::default_quotas();
+        for (op, rate) in &self.aws_rate_limits {
+            if !known.contains_key(op) {
+                return Err(ConfigError::Invalid(format!(
+                    "aws_rate_limits: '{op}' is not an AWS KMS operation Keyward calls"
+                )));
+            }
+            if !(*rate > 0.0) {
+                return Err(ConfigError::Invalid(format!(
+                    "aws_rate_limits: {op} must be more than 0 requests per second"
+                )));
+            }
+        }
         if self.data_dir.is_empty() {
             return Err(ConfigError::Invalid("data_dir: must not be empty".into()));
         }
@@ -221,7 +266,11 @@ mod tests {
     fn file_then_env_override_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\ntoken_ttl_secs = 60\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ntoken_ttl_secs = 60\n[aws_rate_limits]\nCreateKey = 1.5\n",
+        )
+        .unwrap();
         let env: HashMap<&str, &str> = [
             ("KEYWARD_TOKEN_TTL_SECS", "120"),
             ("KEYWARD_DATA_DIR", "/tmp/x"),
@@ -232,6 +281,8 @@ mod tests {
         assert_eq!(s.token_ttl_secs, 120);
         assert_eq!(s.data_dir, "/tmp/x");
         assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.aws_rate_limits["CreateKey"], 1.5);
+        assert_eq!(s.aws_rate_limits["DescribeKey"], 2000.0);
     }
 
     #[test]
@@ -246,6 +297,27 @@ mod tests {
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         let err = Settings::load(Some(&path), |_| None).unwrap_err();
         assert!(err.to_string().contains("unknown setting 'lisen'"), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_environment() {
+        let s = Settings::load(None, |k| {
+            (k == "KEYWARD_AWS_RATE_LIMITS").then(|| "CreateKey=2, DescribeKey=100".to_string())
+        })
+        .unwrap();
+        assert_eq!(s.aws_rate_limits["CreateKey"], 2.0);
+        assert_eq!(s.aws_rate_limits["DescribeKey"], 100.0);
+        assert_eq!(s.aws_rate_limits["ListKeys"], 500.0);
+        let err = Settings::load(None, |k| {
+            (k == "KEYWARD_AWS_RATE_LIMITS").then(|| "Frobnicate=2".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("Frobnicate"), "{err}");
+        let err = Settings::load(None, |k| {
+            (k == "KEYWARD_AWS_RATE_LIMITS").then(|| "CreateKey=0".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("CreateKey"), "{err}");
     }
 
     #[test]
