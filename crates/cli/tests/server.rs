@@ -355,8 +355,16 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         .unwrap()
         .expect("the connection test never reached the stand-in KMS");
     let signalled = Instant::now();
+    server.send_sigterm();
+    // While it drains, the server takes no new connections.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err();
     let status = server.terminate();
     let took = signalled.elapsed();
+    assert!(
+        refused,
+        "the server still accepted connections after SIGTERM"
+    );
     assert!(
         status.success(),
         "exit status after SIGTERM: {status:?}\n{}",

@@ -177,10 +177,15 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
             addr: settings.listen.clone(),
             message: e.to_string(),
         })?;
-    let listener = tls::TlsListener::new(tcp, tls_config).map_err(|e| ServeError::Listen {
-        addr: settings.listen.clone(),
-        message: e.to_string(),
-    })?;
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let stop_accepting = async move {
+        let _ = stopping_rx.wait_for(|s| *s).await;
+    };
+    let listener =
+        tls::TlsListener::new(tcp, tls_config, stop_accepting).map_err(|e| ServeError::Listen {
+            addr: settings.listen.clone(),
+            message: e.to_string(),
+        })?;
     let addr = axum::serve::Listener::local_addr(&listener).map_err(|e| ServeError::Listen {
         addr: settings.listen.clone(),
         message: e.to_string(),
@@ -195,6 +200,7 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         shutdown_signal().await;
+        let _ = stopping_tx.send(true);
         let _ = stop_tx.send(());
     });
     let server = tokio::spawn(async move { server.await });

@@ -161,6 +161,14 @@ impl Server {
         &self.client
     }
 
+    /// Sends SIGTERM without waiting for the exit.
+    pub fn send_sigterm(&self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -340,4 +348,120 @@ pub fn cli(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
+}
+
+/// An access key id that puts LocalStack in an AWS account of its own, and that account's id.
+/// LocalStack keeps its state per account and has no reset; an `LSIA...` access key id carries
+/// the account id (base32 of `account / 2 + 2^39`, the parity in the 13th character; see
+/// LocalStack's `aws/accounts.py`), so a test that needs an empty AWS, or names it cannot vary
+/// (a seed's alias), gets one.
+pub fn fresh_localstack_account() -> (String, String) {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const OFFSET: u64 = 549_755_813_888;
+    let random = u64::from_be_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap());
+    let account = 100_000_000_000 + random % 900_000_000_000;
+    let part = account / 2 + OFFSET;
+    let encoded: String = (0..8)
+        .map(|i| ALPHABET[((part >> (35 - 5 * i)) & 31) as usize] as char)
+        .collect();
+    let parity = if account % 2 == 1 { 'Q' } else { 'A' };
+    (
+        format!("LSIA{encoded}{parity}KEYWARD"),
+        format!("{account:012}"),
+    )
+}
+
+impl Server {
+    /// Creates an AWS connection to LocalStack in a fresh LocalStack account (see
+    /// `fresh_localstack_account`); returns the connection's JSON and the account id.
+    pub async fn localstack_account_connection(&self, token: &str, name: &str) -> (Value, String) {
+        let (access_key_id, account) = fresh_localstack_account();
+        let conn = self
+            .post(
+                "/api/v1/connectionmgmt/services/aws/connections",
+                token,
+                json!({
+                    "name": name,
+                    "access_key_id": access_key_id,
+                    "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    "aws_region": "ap-south-1",
+                    "endpoint_url": kms_endpoint(),
+                }),
+            )
+            .await
+            .expect(201)
+            .body;
+        (conn, account)
+    }
+}
+
+/// A seed page's example request (the `curl` line after "Example Request") and example
+/// response (the JSON after "Example Response").
+pub fn seed_example(page: &str) -> (String, Value) {
+    let after = |marker: &str| {
+        let at = page
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?} in the seed"));
+        &page[at + marker.len()..]
+    };
+    let curl = after("Example Request")
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("curl "))
+        .expect("a curl line after Example Request")
+        .to_string();
+    let text = after("Example Response");
+    let start = text
+        .find('{')
+        .expect("a JSON object after Example Response");
+    let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<Value>();
+    let response = stream
+        .next()
+        .expect("the example response")
+        .expect("the example response is JSON");
+    (curl, response)
+}
+
+/// Asserts that every field of `example` (recursively; an array's first element stands for
+/// its elements) is in `actual` with the same JSON type. Values may differ.
+pub fn assert_json_shape(example: &Value, actual: &Value, path: &str) {
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+    assert_eq!(
+        kind(example),
+        kind(actual),
+        "{path}: the example has a {} ({example}), the response a {} ({actual})",
+        kind(example),
+        kind(actual)
+    );
+    match (example, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, ev) in e {
+                let av = a
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{path}.{k} is missing from the response: {actual}"));
+                assert_json_shape(ev, av, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if let Some(first) = e.first() {
+                assert!(
+                    !a.is_empty(),
+                    "{path}: the example's array has elements, the response's none"
+                );
+                for (i, av) in a.iter().enumerate() {
+                    assert_json_shape(first, av, &format!("{path}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
 }
