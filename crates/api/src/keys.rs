@@ -241,4 +241,6 @@ pub struct KeyListParams {
     pub customer_master_key_spec: Option<String>,
     /// `key` or `key=value` (several separated by commas): keys that carry these tags.
     pub tags: Option<String>,
+    /// `30d` or `12h`: keys whose imported material expires within that window.
+    pub expiring_within: Option<String>,
 }

@@ -4,10 +4,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, OriginType, Tag};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{
+    AlgorithmSpec, ExpirationModelType, KeySpec, KeyUsageType, OriginType, Tag, WrappingKeySpec,
+};
+use chrono::{DateTime, Utc};
 use keyward_core::connections::ConnectionTarget;
 use keyward_core::keys::{KeyMetadata, RotationStatus};
-use keyward_core::ports::{CloudKeys, KeyPage, NewKey, NewReplica};
+use keyward_core::ports::{CloudKeys, ImportParameters, KeyPage, NewKey, NewReplica};
 use keyward_core::{CoreError, CoreResult};
 
 use crate::convert;
@@ -566,5 +570,87 @@ impl CloudKeys for AwsKms {
                 .map(String::from)
                 .filter(|_| out.truncated()),
         })
+    }
+
+    async fn get_parameters_for_import(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        wrapping_algorithm: &str,
+        wrapping_key_spec: &str,
+    ) -> CoreResult<ImportParameters> {
+        let client = self.clients.client(t).await;
+        let req = client
+            .get_parameters_for_import()
+            .key_id(key_id)
+            .wrapping_algorithm(AlgorithmSpec::from(wrapping_algorithm))
+            .wrapping_key_spec(WrappingKeySpec::from(wrapping_key_spec));
+        let out = call(
+            self,
+            t,
+            "GetParametersForImport",
+            "Error Getting AWS Import Parameters",
+            req.send(),
+        )
+        .await?;
+        Ok(ImportParameters {
+            public_key: out
+                .public_key()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default(),
+            import_token: out
+                .import_token()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn import_key_material(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        import_token: &[u8],
+        encrypted_material: &[u8],
+        valid_to: Option<DateTime<Utc>>,
+    ) -> CoreResult<()> {
+        let client = self.clients.client(t).await;
+        let mut req = client
+            .import_key_material()
+            .key_id(key_id)
+            .import_token(Blob::new(import_token))
+            .encrypted_key_material(Blob::new(encrypted_material));
+        req = match valid_to {
+            Some(v) => req
+                .expiration_model(ExpirationModelType::KeyMaterialExpires)
+                .valid_to(aws_smithy_types::DateTime::from_secs(v.timestamp())),
+            None => req.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire),
+        };
+        call(
+            self,
+            t,
+            "ImportKeyMaterial",
+            "Error Importing AWS Key Material",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_imported_key_material(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<()> {
+        let client = self.clients.client(t).await;
+        let req = client.delete_imported_key_material().key_id(key_id);
+        call(
+            self,
+            t,
+            "DeleteImportedKeyMaterial",
+            "Error Deleting AWS Key Material",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
     }
 }

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod error;
 pub mod keys;
 pub mod kms;
+pub mod local_keys;
 pub mod paging;
 pub mod ports;
 pub mod secret;

@@ -8,10 +8,12 @@ use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
+use crate::keys::import::ImportIntent;
 use crate::keys::sync::SyncJob;
 use crate::keys::templates::PolicyTemplate;
 use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
 use crate::kms::KmsContainer;
+use crate::local_keys::LocalKey;
 use crate::paging::{ListQuery, Page};
 use crate::secret::{SecretBytes, SecretString};
 use crate::users::User;
@@ -49,6 +51,17 @@ pub trait Random: Send + Sync {
 pub trait Vault: Send + Sync {
     fn seal(&self, owner: &str, plaintext: &[u8]) -> CoreResult<Vec<u8>>;
     fn open(&self, owner: &str, sealed: &[u8]) -> CoreResult<SecretBytes>;
+}
+
+/// Wraps key material under the public key AWS handed out for one import.
+pub trait MaterialWrapper: Send + Sync {
+    /// `algorithm`: AWS's wrapping algorithm name, e.g. `RSAES_OAEP_SHA_256`.
+    fn wrap(
+        &self,
+        material: &SecretBytes,
+        public_key_der: &[u8],
+        algorithm: &str,
+    ) -> CoreResult<Vec<u8>>;
 }
 
 /// Password hashing (argon2id).
@@ -173,6 +186,32 @@ pub trait Store: Send + Sync {
     -> CoreResult<Page<KeyRecord>>;
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
 
+    // --- local (vault) keys
+    async fn insert_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> CoreResult<()>;
+    async fn get_local_key(&self, id: &str) -> CoreResult<Option<LocalKey>>;
+    async fn get_local_key_by_name(&self, name: &str) -> CoreResult<Option<LocalKey>>;
+    async fn list_local_keys(
+        &self,
+        name: Option<&str>,
+        query: &ListQuery,
+    ) -> CoreResult<Page<LocalKey>>;
+    async fn delete_local_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// Ids of the AWS key records bound to this local key's material.
+    async fn aws_keys_using_local_key(&self, local_key_id: &str) -> CoreResult<Vec<String>>;
+
+    // --- the import journal
+    /// Written before the first AWS call of an import.
+    async fn insert_import_intent(&self, intent: &ImportIntent) -> CoreResult<()>;
+    /// Saves the imported key's record and closes its intent, in one transaction.
+    async fn finish_import(
+        &self,
+        key: &KeyRecord,
+        intent_id: &str,
+        audit: &AuditDraft,
+    ) -> CoreResult<()>;
+    async fn delete_import_intent(&self, id: &str) -> CoreResult<()>;
+    async fn open_import_intents(&self) -> CoreResult<Vec<ImportIntent>>;
+
     // --- policy templates
     async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;
     async fn update_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;
@@ -226,6 +265,14 @@ pub struct NewReplica {
     pub policy: Option<String>,
     pub bypass_policy_lockout_safety_check: bool,
     pub tags: Vec<(String, String)>,
+}
+
+/// GetParametersForImport's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportParameters {
+    /// DER SubjectPublicKeyInfo of the wrapping key.
+    pub public_key: Vec<u8>,
+    pub import_token: Vec<u8>,
 }
 
 /// One page of ListKeys.
@@ -319,4 +366,25 @@ pub trait CloudKeys: Send + Sync {
     /// The public key of an asymmetric key, DER (SubjectPublicKeyInfo).
     async fn public_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<Vec<u8>>;
     async fn list_keys(&self, t: &ConnectionTarget, marker: Option<&str>) -> CoreResult<KeyPage>;
+    async fn get_parameters_for_import(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        wrapping_algorithm: &str,
+        wrapping_key_spec: &str,
+    ) -> CoreResult<ImportParameters>;
+    /// `valid_to`: `Some` for KEY_MATERIAL_EXPIRES, `None` for KEY_MATERIAL_DOES_NOT_EXPIRE.
+    async fn import_key_material(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+        import_token: &[u8],
+        encrypted_material: &[u8],
+        valid_to: Option<DateTime<Utc>>,
+    ) -> CoreResult<()>;
+    async fn delete_imported_key_material(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<()>;
 }

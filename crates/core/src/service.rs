@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, Caller, Outcome};
 use crate::error::{CoreError, CoreResult};
+use crate::ports::MaterialWrapper;
 use crate::ports::{
     AccessTokens, Background, Clock, CloudKeys, CloudKms, Passwords, Random, Store, Vault,
 };
@@ -47,6 +48,7 @@ pub struct Ports {
     pub cloud: Arc<dyn CloudKms>,
     pub keys: Arc<dyn CloudKeys>,
     pub vault: Arc<dyn Vault>,
+    pub wrapper: Arc<dyn MaterialWrapper>,
     pub passwords: Arc<dyn Passwords>,
     pub tokens: Arc<dyn AccessTokens>,
     pub clock: Arc<dyn Clock>,

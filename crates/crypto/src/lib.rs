@@ -6,9 +6,11 @@ pub mod random;
 pub mod root_key;
 pub mod tokens;
 pub mod vault;
+pub mod wrap;
 
 pub use passwords::Argon2Passwords;
 pub use random::SystemRng;
 pub use root_key::RootKey;
 pub use tokens::JwtTokens;
 pub use vault::SealingVault;
+pub use wrap::OaepWrapper;

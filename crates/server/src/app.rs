@@ -89,6 +89,7 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
         cloud: aws.clone(),
         keys: aws,
         vault: Arc::new(vault),
+        wrapper: Arc::new(keyward_crypto::OaepWrapper),
         passwords: Arc::new(Argon2Passwords),
         tokens: Arc::new(tokens),
         clock: Arc::new(SystemClock),
@@ -114,6 +115,17 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
                 pw.expose()
             );
         }
+    }
+    match keyward.reconcile_imports().await {
+        Ok((0, 0)) => {}
+        Ok((finished, dropped)) => {
+            tracing::warn!(
+                finished,
+                dropped,
+                "reconciled imports interrupted by the last shutdown"
+            )
+        }
+        Err(e) => tracing::error!(error = %e, "could not reconcile interrupted imports"),
     }
     let interrupted = keyward.fail_interrupted_sync_jobs().await?;
     if interrupted > 0 {

@@ -220,7 +220,7 @@ impl Settings {
                     "aws_rate_limits: '{op}' is not an AWS KMS operation Keyward calls"
                 )));
             }
-            if !(*rate > 0.0) {
+            if !rate.is_finite() || *rate <= 0.0 {
                 return Err(ConfigError::Invalid(format!(
                     "aws_rate_limits: {op} must be more than 0 requests per second"
                 )));

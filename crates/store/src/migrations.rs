@@ -23,6 +23,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "policy_templates",
         include_str!("../migrations/sqlite/0004_policy_templates.sql"),
     ),
+    (
+        5,
+        "byok",
+        include_str!("../migrations/sqlite/0005_byok.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -11,10 +11,12 @@ use keyward_core::CoreError;
 use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HASH};
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
+use keyward_core::keys::import::ImportIntent;
 use keyward_core::keys::sync::SyncJob;
 use keyward_core::keys::templates::PolicyTemplate;
 use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
+use keyward_core::local_keys::LocalKey;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::Store;
 use keyward_core::users::User;
@@ -24,6 +26,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
+mod byok;
 mod keys;
 mod sync_jobs;
 mod templates;
@@ -599,6 +602,55 @@ impl Store for SqliteStore {
 
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         self.key_delete(id, audit).await
+    }
+
+    async fn insert_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> Result<()> {
+        self.local_key_insert(key, audit).await
+    }
+
+    async fn get_local_key(&self, id: &str) -> Result<Option<LocalKey>> {
+        self.local_key_get("id", id).await
+    }
+
+    async fn get_local_key_by_name(&self, name: &str) -> Result<Option<LocalKey>> {
+        self.local_key_get("name", name).await
+    }
+
+    async fn list_local_keys(
+        &self,
+        name: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<Page<LocalKey>> {
+        self.local_key_list(name, query).await
+    }
+
+    async fn delete_local_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        self.local_key_delete(id, audit).await
+    }
+
+    async fn aws_keys_using_local_key(&self, local_key_id: &str) -> Result<Vec<String>> {
+        self.local_key_users(local_key_id).await
+    }
+
+    async fn insert_import_intent(&self, intent: &ImportIntent) -> Result<()> {
+        self.intent_insert(intent).await
+    }
+
+    async fn finish_import(
+        &self,
+        key: &KeyRecord,
+        intent_id: &str,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        self.intent_finish(key, intent_id, audit).await
+    }
+
+    async fn delete_import_intent(&self, id: &str) -> Result<()> {
+        self.intent_delete(id).await
+    }
+
+    async fn open_import_intents(&self) -> Result<Vec<ImportIntent>> {
+        self.intents_open().await
     }
 
     async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> Result<()> {

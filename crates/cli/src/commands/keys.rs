@@ -113,9 +113,7 @@ pub enum KeysCommand {
         sort: Option<String>,
     },
     /// Show one key (its id, or alias/NAME when one key has that alias).
-    Get {
-        id: String,
-    },
+    Get { id: String },
     /// Create a key in AWS and keep its record.
     Create {
         /// KMS container name or id.
@@ -148,9 +146,7 @@ pub enum KeysCommand {
         policy: PolicyArgs,
     },
     /// Forget Keyward's record of a key; the key itself stays in AWS.
-    Delete {
-        id: String,
-    },
+    Delete { id: String },
     /// Schedule the key's deletion in AWS after 7 to 30 days.
     ScheduleDeletion {
         id: String,
@@ -158,19 +154,13 @@ pub enum KeysCommand {
         days: i64,
     },
     /// Cancel a scheduled deletion (the key ends Disabled).
-    CancelDeletion {
-        id: String,
-    },
-    Enable {
-        id: String,
-    },
-    Disable {
-        id: String,
-    },
-    UpdateDescription {
-        id: String,
-        description: String,
-    },
+    CancelDeletion { id: String },
+    /// Enable the key.
+    Enable { id: String },
+    /// Disable the key.
+    Disable { id: String },
+    /// Replace the key's description.
+    UpdateDescription { id: String, description: String },
     /// Add or replace tags: KEY=VALUE ...
     Tag {
         id: String,
@@ -184,15 +174,9 @@ pub enum KeysCommand {
         keys: Vec<String>,
     },
     /// Add an alias (without alias/).
-    AddAlias {
-        id: String,
-        alias: String,
-    },
+    AddAlias { id: String, alias: String },
     /// Delete one of the key's aliases.
-    DeleteAlias {
-        id: String,
-        alias: String,
-    },
+    DeleteAlias { id: String, alias: String },
     /// Replace the key policy: --policy-file FILE, or --key-admin/--key-user/--external-account.
     Policy {
         id: String,
@@ -206,21 +190,14 @@ pub enum KeysCommand {
         #[arg(long)]
         days: Option<i64>,
     },
-    DisableAutoRotation {
-        id: String,
-    },
+    /// Turn off automatic rotation.
+    DisableAutoRotation { id: String },
     /// Ask AWS whether and when the key rotates.
-    RotationStatus {
-        id: String,
-    },
+    RotationStatus { id: String },
     /// Rotate the key material now (on demand).
-    RotateMaterial {
-        id: String,
-    },
+    RotateMaterial { id: String },
     /// Re-read the key from AWS.
-    Refresh {
-        id: String,
-    },
+    Refresh { id: String },
     /// Replicate a multi-Region primary key to another Region; shows the replica.
     Replicate {
         id: String,
@@ -246,9 +223,7 @@ pub enum KeysCommand {
         region: String,
     },
     /// Print an asymmetric key's public key (PEM).
-    PublicKey {
-        id: String,
-    },
+    PublicKey { id: String },
     /// Check that an alias is free in a container's Region.
     VerifyAlias {
         #[arg(long)]

@@ -19,14 +19,14 @@ pub enum AwsCommand {
     Kms(kms::KmsCommand),
     /// AWS keys: create, list, and every action on a key.
     #[command(subcommand)]
-    Keys(keys::KeysCommand),
+    Keys(Box<keys::KeysCommand>),
 }
 
 pub async fn run_aws(cmd: AwsCommand, out: &Output) -> Result<(), String> {
     match cmd {
         AwsCommand::Connections(c) => connections::run(c, out).await,
         AwsCommand::Kms(c) => kms::run(c, out).await,
-        AwsCommand::Keys(c) => keys::run(c, out).await,
+        AwsCommand::Keys(c) => keys::run(*c, out).await,
     }
 }
 

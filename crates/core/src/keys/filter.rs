@@ -32,6 +32,23 @@ pub struct KeyFilter {
     pub job_config_id: Option<String>,
     /// (tag key, optional value).
     pub tags: Vec<(String, Option<String>)>,
+    /// Keys whose imported material expires before this time.
+    pub expiring_before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `30d` or `12h` as a duration.
+pub fn parse_window(field: &str, v: &str) -> CoreResult<chrono::Duration> {
+    let (num, unit) = v.split_at(v.len().saturating_sub(1));
+    let n: i64 = num.parse().map_err(|_| {
+        CoreError::invalid(format!("{field}: '{v}' is not a duration like 30d or 12h"))
+    })?;
+    match unit {
+        "d" if n >= 0 => Ok(chrono::Duration::days(n)),
+        "h" if n >= 0 => Ok(chrono::Duration::hours(n)),
+        _ => Err(CoreError::invalid(format!(
+            "{field}: '{v}' is not a duration like 30d or 12h"
+        ))),
+    }
 }
 
 fn one_of(field: &str, v: Option<String>, allowed: &[&str]) -> CoreResult<Option<String>> {
@@ -45,7 +62,15 @@ fn one_of(field: &str, v: Option<String>, allowed: &[&str]) -> CoreResult<Option
 }
 
 impl KeyFilter {
-    pub fn parse(p: KeyListParams) -> CoreResult<(Self, ListQuery)> {
+    pub fn parse(
+        p: KeyListParams,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> CoreResult<(Self, ListQuery)> {
+        let expiring_before = p
+            .expiring_within
+            .as_deref()
+            .map(|w| parse_window("expiring_within", w).map(|d| now + d))
+            .transpose()?;
         let query = ListQuery::parse(
             &PageParams {
                 skip: p.skip,
@@ -124,6 +149,7 @@ impl KeyFilter {
             rotation_job_enabled: p.rotation_job_enabled,
             job_config_id: p.job_config_id,
             tags,
+            expiring_before,
         };
         Ok((filter, query))
     }

@@ -100,7 +100,7 @@ impl Keyward {
         })
     }
 
-    async fn record_context(&self, rec: &KeyRecord) -> CoreResult<KeyContext> {
+    pub(crate) async fn record_context(&self, rec: &KeyRecord) -> CoreResult<KeyContext> {
         let kms = self
             .ports
             .store
@@ -310,6 +310,7 @@ impl Keyward {
                 key_users_roles: principals.key_users_roles,
                 external_accounts: principals.external_accounts,
                 policy_template_id: template_id.clone(),
+                material: None,
                 aws: view,
             };
             if let Some(t) = &template_id {
@@ -337,7 +338,7 @@ impl Keyward {
         params: wire::KeyListParams,
     ) -> CoreResult<(ListQuery, Page<KeyRecord>)> {
         caller.principal.require(Permission::ReadCckm)?;
-        let (filter, query) = KeyFilter::parse(params)?;
+        let (filter, query) = KeyFilter::parse(params, self.now())?;
         let page = self.ports.store.list_keys(&filter, &query).await?;
         Ok((query, page))
     }
@@ -720,6 +721,7 @@ impl Keyward {
                 key_users_roles: vec![],
                 external_accounts: vec![],
                 policy_template_id: None,
+                material: None,
                 aws: view,
             };
             let draft = self.draft(caller, "key.replicate", &record.aws.metadata.arn, Outcome::Success, format!("replica of {}", m.arn));

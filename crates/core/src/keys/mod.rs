@@ -1,6 +1,7 @@
 //! AWS keys: records, the rules of key specs and inputs, policies, and the use cases.
 
 pub mod filter;
+pub mod import;
 pub mod lifecycle;
 pub mod policy;
 pub mod record;

@@ -92,7 +92,22 @@ pub struct KeyRecord {
     pub key_users_roles: Vec<String>,
     pub external_accounts: Vec<String>,
     pub policy_template_id: Option<String>,
+    /// Where the key's imported material comes from (BYOK keys only).
+    #[serde(default)]
+    pub material: Option<MaterialBinding>,
     pub aws: AwsKeyView,
+}
+
+/// The source of a BYOK key's material: a key in Keyward's vault or in an HSM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialBinding {
+    pub local_key_id: String,
+    pub local_key_name: String,
+    /// `local` or `hsm-luna`.
+    pub key_source: String,
+    /// The expiry Keyward asked AWS for (None: the material does not expire).
+    pub valid_to: Option<DateTime<Utc>>,
+    pub imported_at: Option<DateTime<Utc>>,
 }
 
 fn ts(t: &DateTime<Utc>) -> String {
@@ -234,6 +249,11 @@ impl KeyRecord {
             }
             if let Some(t) = &self.policy_template_id {
                 obj.insert("policytemplate".into(), json!(t));
+            }
+            if let Some(m) = &self.material {
+                obj.insert("local_key_id".into(), json!(m.local_key_id));
+                obj.insert("local_key_name".into(), json!(m.local_key_name));
+                obj.insert("key_source".into(), json!(m.key_source));
             }
         }
         v

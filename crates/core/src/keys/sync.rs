@@ -469,6 +469,7 @@ impl Keyward {
                         key_users_roles: vec![],
                         external_accounts: vec![],
                         policy_template_id: None,
+                        material: None,
                         aws: view,
                     };
                     let draft = self.draft(

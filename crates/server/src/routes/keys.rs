@@ -10,6 +10,7 @@ use keyward_api::ListEnvelope;
 use keyward_api::keys as wire;
 use keyward_core::audit::Caller;
 use keyward_core::keys::KeyAction;
+use keyward_core::keys::import::{DeleteMaterial, ImportMaterial, UploadKey};
 use keyward_core::keys::policy::PolicyInputs;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cckm/aws/keys/{id}/download-public-key", get(public_key))
         .route("/cckm/aws/keys/{id}/{action}", post(action))
         .route("/cckm/aws/alias/verify", post(verify_alias))
+        .route("/cckm/aws/upload-key", post(upload_key))
 }
 
 async fn create(
@@ -69,6 +71,15 @@ async fn public_key(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(s.keyward.download_public_key(&caller, &id).await?))
+}
+
+async fn upload_key(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(req): ApiJson<UploadKey>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let rec = s.keyward.upload_key(&caller, req).await?;
+    Ok((StatusCode::CREATED, Json(rec.render())))
 }
 
 async fn verify_alias(
@@ -173,6 +184,24 @@ async fn action(
             return match body::<wire::ReplicateKey>(&bytes) {
                 Ok(req) => match s.keyward.replicate_key(&caller, &id, req).await {
                     Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "import-material" => {
+            return match body::<ImportMaterial>(&bytes) {
+                Ok(req) => match s.keyward.import_material(&caller, &id, req).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "delete-material" => {
+            return match body::<DeleteMaterial>(&bytes) {
+                Ok(req) => match s.keyward.delete_material(&caller, &id, req).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),

@@ -9,6 +9,7 @@ mod kms;
 mod sync;
 mod templates;
 mod users;
+mod vault;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(keys::routes())
         .merge(sync::routes())
         .merge(templates::routes())
+        .merge(vault::routes())
         .merge(audit::routes());
     Router::new()
         .nest("/api/v1", api)

@@ -12,7 +12,7 @@ use crate::rows::{db_err, ts};
 
 type Result<T> = std::result::Result<T, CoreError>;
 
-const COLUMNS: &str = "id, kms_id, region, key_id, arn, record_json, created_at, updated_at, cloud_name, key_state, key_usage, key_spec, origin, enabled, gone, key_material_origin, multi_region, multi_region_key_type, aliases_json, tags_json, job_config_id, synced_at, valid_to";
+const COLUMNS: &str = "id, kms_id, region, key_id, arn, record_json, created_at, updated_at, cloud_name, key_state, key_usage, key_spec, origin, enabled, gone, key_material_origin, multi_region, multi_region_key_type, aliases_json, tags_json, job_config_id, synced_at, valid_to, local_key_id";
 
 fn record(row: &SqliteRow) -> Result<KeyRecord> {
     let json: String = row.try_get("record_json").map_err(db_err)?;
@@ -31,12 +31,10 @@ fn sort_column(field: &str) -> &'static str {
     }
 }
 
-/// Binds the record's values in the order of COLUMNS.
-fn bind_all<'q>(
-    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    k: &'q KeyRecord,
-    json: String,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds the record's values in the order of COLUMNS, `id` excepted.
+fn bind_rest<'q>(q: Query<'q>, k: &'q KeyRecord, json: String) -> Query<'q> {
     let m = &k.aws.metadata;
     let tags: serde_json::Map<String, serde_json::Value> = k
         .aws
@@ -44,8 +42,11 @@ fn bind_all<'q>(
         .iter()
         .map(|(a, b)| (a.clone(), serde_json::Value::String(b.clone())))
         .collect();
-    q.bind(&k.id)
-        .bind(&k.kms_id)
+    // Expiry: what AWS reports, else what Keyward asked for (the emulator does not keep it).
+    let valid_to = m
+        .valid_to
+        .or_else(|| k.material.as_ref().and_then(|b| b.valid_to));
+    q.bind(&k.kms_id)
         .bind(&k.region)
         .bind(&m.key_id)
         .bind(&m.arn)
@@ -71,7 +72,23 @@ fn bind_all<'q>(
         .bind(serde_json::Value::Object(tags).to_string())
         .bind(&k.job_config_id)
         .bind(ts(&k.synced_at))
-        .bind(m.valid_to.as_ref().map(ts))
+        .bind(valid_to.as_ref().map(ts))
+        .bind(k.material.as_ref().map(|b| b.local_key_id.clone()))
+}
+
+/// The UPDATE of every column of a record.
+pub(super) fn update_statement(k: &KeyRecord) -> Result<Query<'_>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let sets = COLUMNS
+            .split(", ")
+            .skip(1)
+            .map(|c| format!("{c} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("UPDATE aws_keys SET {sets} WHERE id = ?")
+    });
+    Ok(bind_rest(sqlx::query(sql), k, to_json(k)?).bind(&k.id))
 }
 
 fn to_json(k: &KeyRecord) -> Result<String> {
@@ -137,6 +154,10 @@ fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
             conds.push(format!("{col} = {}", i32::from(b)));
         }
     }
+    if let Some(before) = &f.expiring_before {
+        conds.push("valid_to IS NOT NULL AND valid_to <= ?".into());
+        binds.push(ts(before));
+    }
     if let Some(b) = f.rotation_job_enabled {
         conds.push(if b {
             "job_config_id IS NOT NULL".into()
@@ -155,56 +176,12 @@ impl SqliteStore {
     pub(super) async fn key_insert(&self, k: &KeyRecord, audit: &AuditDraft) -> Result<()> {
         let placeholders = vec!["?"; COLUMNS.split(',').count()].join(",");
         let sql = format!("INSERT INTO aws_keys ({COLUMNS}) VALUES ({placeholders})");
-        let stmt = bind_all(sqlx::query(&sql), k, to_json(k)?);
+        let stmt = bind_rest(sqlx::query(&sql).bind(&k.id), k, to_json(k)?);
         self.write(stmt, audit).await.map(|_| ())
     }
 
     pub(super) async fn key_update(&self, k: &KeyRecord, audit: Option<&AuditDraft>) -> Result<()> {
-        let sets = COLUMNS
-            .split(", ")
-            .skip(1)
-            .map(|c| format!("{c} = ?"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // Binds: every column but id, then id for the WHERE.
-        let sql = format!("UPDATE aws_keys SET {sets} WHERE id = ?");
-        let json = to_json(k)?;
-        let m = &k.aws.metadata;
-        let tags: serde_json::Map<String, serde_json::Value> = k
-            .aws
-            .tags
-            .iter()
-            .map(|(a, b)| (a.clone(), serde_json::Value::String(b.clone())))
-            .collect();
-        let stmt = sqlx::query(&sql)
-            .bind(&k.kms_id)
-            .bind(&k.region)
-            .bind(&m.key_id)
-            .bind(&m.arn)
-            .bind(json)
-            .bind(ts(&k.created_at))
-            .bind(ts(&k.updated_at))
-            .bind(&k.cloud_name)
-            .bind(&m.key_state)
-            .bind(&m.key_usage)
-            .bind(&m.key_spec)
-            .bind(&m.origin)
-            .bind(m.enabled)
-            .bind(k.gone)
-            .bind(&k.key_material_origin)
-            .bind(m.multi_region)
-            .bind(
-                m.multi_region_configuration
-                    .as_ref()
-                    .map(|c| c.key_type.clone())
-                    .unwrap_or_default(),
-            )
-            .bind(serde_json::to_string(&k.aws.aliases).unwrap_or_else(|_| "[]".into()))
-            .bind(serde_json::Value::Object(tags).to_string())
-            .bind(&k.job_config_id)
-            .bind(ts(&k.synced_at))
-            .bind(m.valid_to.as_ref().map(ts))
-            .bind(&k.id);
+        let stmt = update_statement(k)?;
         match audit {
             Some(a) => self.write(stmt, a).await.map(|_| ()),
             None => self.write_unaudited(stmt).await.map(|_| ()),

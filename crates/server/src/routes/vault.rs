@@ -1,0 +1,55 @@
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use keyward_api::ListEnvelope;
+use keyward_core::local_keys::{LocalKeyCreate, LocalKeyParams};
+use serde_json::Value;
+
+use super::envelope;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Authed};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/vault/keys2", get(list).post(create))
+        .route("/vault/keys2/{id}", get(one).delete(remove))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(req): ApiJson<LocalKeyCreate>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let key = s.keyward.create_local_key(&caller, req).await?;
+    Ok((StatusCode::CREATED, Json(key.render(&[]))))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiQuery(p): ApiQuery<LocalKeyParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let (query, page) = s.keyward.list_local_keys(&caller, p).await?;
+    Ok(Json(envelope(&query, page, |(k, used)| k.render(&used))))
+}
+
+async fn one(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (key, used) = s.keyward.get_local_key(&caller, &id).await?;
+    Ok(Json(key.render(&used)))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.keyward.delete_local_key(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
