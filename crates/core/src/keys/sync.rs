@@ -319,10 +319,7 @@ impl Keyward {
         let mut any_failed = false;
         for kms_id in job.kms.clone() {
             let Some(kms) = self.ports.store.get_kms(&kms_id).await? else {
-                job.detailed_status.insert(
-                    kms_id.clone(),
-                    "failed: the KMS container was deleted".into(),
-                );
+                // Its entry in detailed_status (by name) is marked after the loop.
                 any_failed = true;
                 continue;
             };
@@ -359,6 +356,13 @@ impl Keyward {
             let abort = self.sync_aborted(id).await;
             job.abort = abort;
             self.ports.store.update_sync_job(&job, None).await?;
+        }
+        // Every container still there got its status above: an entry still in progress is a
+        // container deleted since the job started.
+        for status in job.detailed_status.values_mut() {
+            if status == IN_PROGRESS {
+                *status = "failed: the KMS container was deleted".into();
+            }
         }
         job.overall_status = if any_failed {
             FAILED.into()
@@ -479,8 +483,23 @@ impl Keyward {
                         Outcome::Success,
                         format!("sync job {job_id}"),
                     );
-                    self.ports.store.insert_key(&rec, &draft).await?;
-                    tally.added += 1;
+                    match self.ports.store.insert_key(&rec, &draft).await {
+                        Ok(()) => tally.added += 1,
+                        // Another job (or a create) recorded the key meanwhile: update that.
+                        Err(CoreError::Conflict(msg)) => {
+                            let Some(mut existing) =
+                                self.ports.store.find_key(&kms.id, region, &key_id).await?
+                            else {
+                                return Err(CoreError::Conflict(msg));
+                            };
+                            existing.aws = rec.aws;
+                            existing.gone = false;
+                            existing.synced_at = now;
+                            existing.updated_at = now;
+                            self.ports.store.update_key(&existing, None).await?;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
