@@ -195,6 +195,37 @@ impl Keyward {
         Ok(container)
     }
 
+    /// Stores the record of a key just made in AWS. If a sync recorded the key first, that
+    /// record keeps its id and takes what this request knows.
+    async fn record_new_key(
+        &self,
+        record: KeyRecord,
+        draft: &crate::audit::AuditDraft,
+    ) -> CoreResult<KeyRecord> {
+        match self.ports.store.insert_key(&record, draft).await {
+            Ok(()) => Ok(record),
+            Err(CoreError::Conflict(msg)) => {
+                let m = &record.aws.metadata;
+                let Some(existing) = self
+                    .ports
+                    .store
+                    .find_key(&record.kms_id, &record.region, &m.key_id)
+                    .await?
+                else {
+                    return Err(CoreError::Conflict(msg));
+                };
+                let merged = KeyRecord {
+                    id: existing.id,
+                    created_at: existing.created_at,
+                    ..record
+                };
+                self.ports.store.update_key(&merged, Some(draft)).await?;
+                Ok(merged)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /cckm/aws/keys`.
     pub async fn create_key(&self, caller: &Caller, req: wire::CreateKey) -> CoreResult<KeyRecord> {
         let target_name = req
@@ -317,8 +348,7 @@ impl Keyward {
                 self.ports.store.mark_template_verified(t).await?;
             }
             let draft = self.draft(caller, "key.create", &record.aws.metadata.arn, Outcome::Success, "");
-            self.ports.store.insert_key(&record, &draft).await?;
-            Ok(record)
+            self.record_new_key(record, &draft).await
         })
         .await
     }
@@ -726,6 +756,8 @@ impl Keyward {
             };
             let draft = self.draft(caller, "key.replicate", &record.aws.metadata.arn, Outcome::Success, format!("replica of {}", m.arn));
             self.ports.store.insert_key(&record, &draft).await?;
+            // The primary changed in AWS too (it lists the new replica).
+            self.reread_related(primary.clone(), &primary_ctx.target).await;
             Ok(record)
         })
         .await
@@ -742,11 +774,15 @@ impl Keyward {
             caller.principal.require(Permission::ManageCckm)?;
             let mut rec = self.key_for_action(id).await?;
             crate::validate::aws_region("PrimaryRegion", &req.primary_region)?;
-            let cfg = rec
-                .aws
-                .metadata
+            // Checked against AWS's current configuration: the stored record may predate a
+            // replication or a change of primary made through another record of the key.
+            let ctx = self.record_context(&rec).await?;
+            let cfg = self
+                .ports
+                .keys
+                .describe_key(&ctx.target, &rec.aws.metadata.key_id)
+                .await?
                 .multi_region_configuration
-                .clone()
                 .ok_or_else(|| {
                     CoreError::invalid("update-primary-region: the key is not a multi-Region key")
                 })?;
@@ -769,7 +805,6 @@ impl Keyward {
                 )));
             }
             // AWS takes the call in the current primary's Region.
-            let ctx = self.record_context(&rec).await?;
             let primary_target = ConnectionTarget {
                 region: current_primary.clone(),
                 ..ctx.target.clone()
@@ -797,8 +832,48 @@ impl Keyward {
                 req.primary_region.clone(),
             );
             self.ports.store.update_key(&rec, Some(&draft)).await?;
+            // The key in the other Region changed too (primary <-> replica): re-read
+            // Keyward's record of it, if it has one in this container.
+            for region in [&current_primary, &req.primary_region] {
+                if *region == rec.region {
+                    continue;
+                }
+                if let Some(other) = self
+                    .ports
+                    .store
+                    .find_key(&rec.kms_id, region, &rec.aws.metadata.key_id)
+                    .await?
+                {
+                    let target = ConnectionTarget {
+                        region: region.clone(),
+                        ..ctx.target.clone()
+                    };
+                    self.reread_related(other, &target).await;
+                }
+            }
             Ok(rec)
         })
         .await
+    }
+
+    /// Re-reads and stores another record of an AWS key that a write changed in AWS (the
+    /// primary after ReplicateKey; the other Region's key after UpdatePrimaryRegion). The write
+    /// itself succeeded, so a failure here only leaves that record to the next refresh or
+    /// synchronization.
+    async fn reread_related(&self, mut rec: KeyRecord, target: &ConnectionTarget) {
+        match self.read_back(target, &rec.aws.metadata.key_id).await {
+            Ok(view) => {
+                let now = self.now();
+                rec.aws = view;
+                rec.synced_at = now;
+                rec.updated_at = now;
+                if let Err(e) = self.ports.store.update_key(&rec, None).await {
+                    tracing::warn!(key = %rec.id, error = %e, "could not store a re-read key record");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(key = %rec.id, error = %e, "could not re-read a key record that another write changed");
+            }
+        }
     }
 }
