@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -721,8 +721,7 @@ async fn replicate_key_returns_the_replica() {
         "replicate-key",
         json!({
             "replica_region": "us-east-1",
-            "aws_param": {"Description": "the replica", "Alias": replica_alias},
-            "tags": [{"tag_key": "role", "tag_value": "replica"}]
+            "aws_param": {"Description": "the replica", "Alias": replica_alias}
         }),
     )
     .await;
@@ -756,7 +755,7 @@ async fn replicate_key_returns_the_replica() {
     );
     assert_eq!(p["Description"], "the replica");
     assert_eq!(p["Alias"], json!([format!("alias/{replica_alias}")]));
-    assert_eq!(tags_of(&replica), [pair("role", "replica")]);
+    // (Tags given to replicate-key are not asserted: LocalStack's ReplicateKey ignores them.)
     assert_eq!(replica["key_type"], "symmetric");
     assert_eq!(
         get(&server, &token, &replica).await,
@@ -764,8 +763,9 @@ async fn replicate_key_returns_the_replica() {
         "the replica's record is stored"
     );
 
-    // The primary knows its replica after a refresh.
-    let k = act_ok(&server, &token, &primary, "refresh", json!({})).await;
+    // Replication changed the primary in AWS (it has a replica now): its record shows it
+    // without a refresh.
+    let k = get(&server, &token, &primary).await;
     let replicas = &k["aws_param"]["MultiRegionConfiguration"]["ReplicaKeys"];
     assert_eq!(
         replicas,
@@ -966,6 +966,8 @@ fn fake_policy() -> String {
 struct FakeKey {
     primary: String,
     replicas: BTreeSet<String>,
+    /// Key states other than Enabled, by Region, with the deletion window.
+    states: BTreeMap<String, (&'static str, i64)>,
 }
 
 impl FakeKey {
@@ -973,15 +975,16 @@ impl FakeKey {
     fn metadata(&self, region: &str) -> Value {
         let regional = |r: &str| json!({"Arn": fake_arn(r), "Region": r});
         let replica_keys: Vec<Value> = self.replicas.iter().map(|r| regional(r)).collect();
-        json!({
+        let (state, window) = self.states.get(region).copied().unwrap_or(("Enabled", 0));
+        let mut m = json!({
             "AWSAccountId": FAKE_ACCOUNT,
             "KeyId": FAKE_KEY_ID,
             "Arn": fake_arn(region),
             "CreationDate": 1_700_000_000.0,
-            "Enabled": true,
+            "Enabled": state == "Enabled",
             "Description": "",
             "KeyUsage": "ENCRYPT_DECRYPT",
-            "KeyState": "Enabled",
+            "KeyState": state,
             "Origin": "AWS_KMS",
             "KeyManager": "CUSTOMER",
             "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT",
@@ -993,7 +996,13 @@ impl FakeKey {
                 "PrimaryKey": regional(&self.primary),
                 "ReplicaKeys": replica_keys
             }
-        })
+        });
+        match state {
+            "PendingDeletion" => m["DeletionDate"] = json!(1_700_000_000 + window * 86_400),
+            "PendingReplicaDeletion" => m["PendingDeletionWindowInDays"] = json!(window),
+            _ => {}
+        }
+        m
     }
 
     fn exists_in(&self, region: &str) -> bool {
@@ -1058,6 +1067,7 @@ fn answer(key: &mut Option<FakeKey>, call: &Call) -> (u16, Value) {
         let k = FakeKey {
             primary: region.to_string(),
             replicas: BTreeSet::new(),
+            states: BTreeMap::new(),
         };
         let metadata = k.metadata(region);
         *key = Some(k);
@@ -1101,6 +1111,26 @@ fn answer(key: &mut Option<FakeKey>, call: &Call) -> (u16, Value) {
             200,
             json!({"KeyRotationEnabled": false, "KeyId": fake_arn(region)}),
         ),
+        "ScheduleKeyDeletion" => {
+            let days = call.body["PendingWindowInDays"].as_i64().unwrap_or(30);
+            // A primary with replicas waits for them: PendingReplicaDeletion, no date yet.
+            let state = if region == k.primary && !k.replicas.is_empty() {
+                "PendingReplicaDeletion"
+            } else {
+                "PendingDeletion"
+            };
+            k.states.insert(region.to_string(), (state, days));
+            let mut out =
+                json!({"KeyId": fake_arn(region), "KeyState": state, "PendingWindowInDays": days});
+            if state == "PendingDeletion" {
+                out["DeletionDate"] = json!(1_700_000_000 + days * 86_400);
+            }
+            (200, out)
+        }
+        "CancelKeyDeletion" => {
+            k.states.insert(region.to_string(), ("Disabled", 0));
+            (200, json!({"KeyId": fake_arn(region)}))
+        }
         "UpdatePrimaryRegion" => {
             // AWS takes the call in the primary's Region, for a Region that has a replica.
             if region != k.primary {
@@ -1205,10 +1235,10 @@ fn respond(stream: &mut TcpStream, status: u16, body: &Value) {
     let _ = stream.flush();
 }
 
-/// update-primary-region against an injected AWS response (the emulator cannot produce it):
-/// the primary in us-east-1 with a replica in eu-west-1 becomes a replica of eu-west-1.
-#[tokio::test]
-async fn update_primary_region_with_injected_aws_responses() {
+/// A server whose container `kms` (us-east-1, eu-west-1) is on a connection to the responder,
+/// and a multi-Region key made through Keyward: the primary in us-east-1 and its replica in
+/// eu-west-1. Returns (responder, server, token, primary record, replica record).
+async fn fake_aws_multi_region_key() -> (FakeKms, Server, String, Value, Value) {
     let fake = FakeKms::start();
     let server = Server::start();
     let token = server.admin().await;
@@ -1235,7 +1265,6 @@ async fn update_primary_region_with_injected_aws_responses() {
         &["us-east-1", "eu-west-1"],
     )
     .await;
-
     let primary = server
         .post(
             KEYS,
@@ -1264,13 +1293,24 @@ async fn update_primary_region_with_injected_aws_responses() {
         replica["aws_param"]["MultiRegionConfiguration"]["MultiRegionKeyType"],
         "REPLICA"
     );
-    let primary = act_ok(&server, &token, &primary, "refresh", json!({})).await;
+    // The primary's record shows its new replica (no refresh needed).
+    let primary = get(&server, &token, &primary).await;
     let cfg = &primary["aws_param"]["MultiRegionConfiguration"];
     assert_eq!(
         cfg["ReplicaKeys"],
         json!([{"Arn": fake_arn("eu-west-1"), "Region": "eu-west-1"}]),
         "{primary}"
     );
+    (fake, server, token, primary, replica)
+}
+
+/// update-primary-region against injected AWS responses (the emulator cannot produce them):
+/// the primary in us-east-1 with a replica in eu-west-1 becomes a replica of eu-west-1, asked
+/// through the primary's record (as Terraform does); then back, asked through the replica's
+/// record (as CCKM's documentation does).
+#[tokio::test]
+async fn update_primary_region_with_injected_aws_responses() {
+    let (fake, server, token, primary, replica) = fake_aws_multi_region_key().await;
 
     // Refused before AWS: a Region without a replica, and the current primary's Region.
     refused(
@@ -1328,8 +1368,8 @@ async fn update_primary_region_with_injected_aws_responses() {
         updated["uri"],
         format!("kylo:kylo:cckm:aws-replica-key:{}", id_of(&updated))
     );
-    // The former replica's record, refreshed, is the primary now.
-    let new_primary = act_ok(&server, &token, &replica, "refresh", json!({})).await;
+    // Keyward's record of the key in eu-west-1 shows the change too, without a refresh.
+    let new_primary = get(&server, &token, &replica).await;
     let cfg = &new_primary["aws_param"]["MultiRegionConfiguration"];
     assert_eq!(cfg["MultiRegionKeyType"], "PRIMARY", "{new_primary}");
     assert_eq!(cfg["PrimaryKey"]["Region"], "eu-west-1");
@@ -1337,4 +1377,100 @@ async fn update_primary_region_with_injected_aws_responses() {
         new_primary["uri"],
         format!("kylo:kylo:cckm:aws-key:{}", id_of(&new_primary))
     );
+
+    // Back again, through the record of the current primary (eu-west-1): the call goes to
+    // eu-west-1.
+    let back = act_ok(
+        &server,
+        &token,
+        &replica,
+        "update-primary-region",
+        json!({"PrimaryRegion": "us-east-1"}),
+    )
+    .await;
+    let calls = fake.calls("UpdatePrimaryRegion");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[1].region, "eu-west-1", "sent to the primary's Region");
+    assert_eq!(calls[1].body["PrimaryRegion"], "us-east-1");
+    let cfg = &back["aws_param"]["MultiRegionConfiguration"];
+    assert_eq!(cfg["MultiRegionKeyType"], "REPLICA", "{back}");
+    assert_eq!(cfg["PrimaryKey"]["Region"], "us-east-1");
+    let us = get(&server, &token, &primary).await;
+    assert_eq!(
+        us["aws_param"]["MultiRegionConfiguration"]["MultiRegionKeyType"], "PRIMARY",
+        "{us}"
+    );
+
+    // And once more through the replica's record, as CCKM's documentation has it ({id} is the
+    // replica to make the primary): the call goes to the primary's Region, us-east-1.
+    let flipped = act_ok(
+        &server,
+        &token,
+        &replica,
+        "update-primary-region",
+        json!({"PrimaryRegion": "eu-west-1"}),
+    )
+    .await;
+    let calls = fake.calls("UpdatePrimaryRegion");
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[2].region, "us-east-1", "sent to the primary's Region");
+    assert_eq!(calls[2].body["PrimaryRegion"], "eu-west-1");
+    let cfg = &flipped["aws_param"]["MultiRegionConfiguration"];
+    assert_eq!(cfg["MultiRegionKeyType"], "PRIMARY", "{flipped}");
+    assert_eq!(cfg["ReplicaKeys"][0]["Region"], "us-east-1");
+    let us = get(&server, &token, &primary).await;
+    assert_eq!(
+        us["aws_param"]["MultiRegionConfiguration"]["MultiRegionKeyType"], "REPLICA",
+        "{us}"
+    );
+}
+
+/// Scheduling the deletion of a multi-Region primary that has a replica, against injected AWS
+/// responses (LocalStack puts such a key in PendingDeletion; AWS keeps it in
+/// PendingReplicaDeletion, with no deletion date, until its replicas are gone).
+#[tokio::test]
+async fn schedule_deletion_of_a_primary_with_replicas_with_injected_aws_responses() {
+    let (fake, server, token, primary, replica) = fake_aws_multi_region_key().await;
+
+    let k = act_ok(
+        &server,
+        &token,
+        &primary,
+        "schedule-deletion",
+        json!({"days": 7}),
+    )
+    .await;
+    let calls = fake.calls("ScheduleKeyDeletion");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].region, "us-east-1");
+    assert_eq!(calls[0].body["PendingWindowInDays"], 7);
+    let p = &k["aws_param"];
+    assert_eq!(p["KeyState"], "PendingReplicaDeletion", "{k}");
+    assert_eq!(p["Enabled"], false);
+    assert_eq!(p["PendingDeletionWindowInDays"], 7);
+    assert!(p.get("DeletionDate").is_none(), "{k}");
+    assert!(k.get("deletion_date").is_none(), "{k}");
+    let list = server
+        .get(&format!("{KEYS}?keystate=PendingReplicaDeletion"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["resources"][0]["id"], primary["id"]);
+
+    // The replica is scheduled on its own and gets a date; cancelling the primary's deletion
+    // leaves it Disabled.
+    let r = act_ok(
+        &server,
+        &token,
+        &replica,
+        "schedule-deletion",
+        json!({"days": 7}),
+    )
+    .await;
+    assert_eq!(r["aws_param"]["KeyState"], "PendingDeletion");
+    assert!(r["aws_param"]["DeletionDate"].is_string(), "{r}");
+    let k = act_ok(&server, &token, &primary, "cancel-deletion", json!({})).await;
+    assert_eq!(k["aws_param"]["KeyState"], "Disabled");
+    assert!(k["aws_param"].get("PendingDeletionWindowInDays").is_none());
 }

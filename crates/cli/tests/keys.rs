@@ -875,7 +875,7 @@ async fn list_filters_paging_and_sorting() {
         .body;
     assert_eq!(page["total"], 4);
     assert_eq!(page["skip"], 3);
-    assert_eq!(ids(&page), [h.clone()]);
+    assert_eq!(ids(&page), vec![h.clone()]);
     let page = server
         .get(&format!("{KEYS}?skip=10"), &token)
         .await
@@ -895,7 +895,7 @@ async fn list_filters_paging_and_sorting() {
         .await
         .expect(200)
         .body;
-    assert_eq!(ids(&page), [r.clone()]);
+    assert_eq!(ids(&page), vec![r.clone()]);
     let page = server
         .get(&format!("{KEYS}?sort=-createdAt"), &token)
         .await

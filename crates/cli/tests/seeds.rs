@@ -68,24 +68,25 @@ fn run_seed_curl(server: &Server, curl: &str, token: &str, id: Option<&str>) -> 
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
-/// The HTTP status of the last request the server logged for this method and route.
-fn logged_status(server: &Server, method: &str, route: &str) -> String {
-    let log = server.stderr();
-    let line = log
-        .lines()
-        .rev()
-        .find(|l| {
-            l.contains(&format!("method=\"{method}\"")) && l.contains(&format!("route=\"{route}\""))
-                || l.contains(&format!("method={method} "))
-                    && l.contains(&format!("route={route} "))
-        })
-        .unwrap_or_else(|| panic!("no request log line for {method} {route}:\n{log}"));
-    let at = line.find("status=").expect("status in the log line") + "status=".len();
-    line[at..]
-        .trim_start_matches('"')
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect()
+/// How many responses of this status the server has given to this method and route, from
+/// its Prometheus metrics (curl, run verbatim, prints only the body).
+async fn responses(server: &Server, method: &str, route: &str, status: u16) -> u64 {
+    let r = server
+        .call(reqwest::Method::GET, "/metrics", None, None)
+        .await
+        .expect(200);
+    let text = r.body.as_str().expect("metrics text").to_string();
+    let labels = [
+        format!("method=\"{method}\""),
+        format!("route=\"{route}\""),
+        format!("status=\"{status}\""),
+    ];
+    text.lines()
+        .filter(|l| l.starts_with("keyward_http_requests_total{"))
+        .filter(|l| labels.iter().all(|label| l.contains(label.as_str())))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|n| n as u64)
+        .sum()
 }
 
 #[tokio::test]
@@ -115,8 +116,8 @@ async fn seed_004_create_then_seed_001_schedule_deletion() {
     let token = server.admin().await;
     let created = run_seed_curl(&server, &curl_004, &token, None);
     assert_eq!(
-        logged_status(&server, "POST", "/api/v1/cckm/aws/keys"),
-        "201",
+        responses(&server, "POST", "/api/v1/cckm/aws/keys", 201).await,
+        1,
         "{created}"
     );
     assert_json_shape(&example_004, &created, "seed 004 response");
@@ -151,8 +152,8 @@ async fn seed_004_create_then_seed_001_schedule_deletion() {
     let token = server.admin().await;
     let scheduled = run_seed_curl(&server, &curl_001, &token, Some(&id));
     assert_eq!(
-        logged_status(&server, "POST", "/api/v1/cckm/aws/keys/{id}/{action}"),
-        "200",
+        responses(&server, "POST", "/api/v1/cckm/aws/keys/{id}/{action}", 200).await,
+        1,
         "{scheduled}"
     );
     assert_json_shape(&example_001, &scheduled, "seed 001 response");
