@@ -52,6 +52,8 @@ pub enum AwsErrorKind {
     InvalidState,
     /// Not found in AWS: 404.
     NotFound,
+    /// The name is taken in AWS (AlreadyExistsException): 409.
+    Conflict,
     /// AWS refused the credentials or the permissions: 502 (our upstream failed us).
     AccessDenied,
     /// Throttled after retries, or AWS's own 5xx: 503.
@@ -72,6 +74,7 @@ impl AwsErrorKind {
             | "InvalidImportTokenException"
             | "KeyUnavailableException" => Self::InvalidState,
             "NotFoundException" => Self::NotFound,
+            "AlreadyExistsException" => Self::Conflict,
             "AccessDeniedException"
             | "UnrecognizedClientException"
             | "InvalidSignatureException"
@@ -89,7 +92,6 @@ impl AwsErrorKind {
             "ValidationException"
             | "InvalidArnException"
             | "MalformedPolicyDocumentException"
-            | "AlreadyExistsException"
             | "InvalidAliasNameException"
             | "TagException"
             | "UnsupportedOperationException"

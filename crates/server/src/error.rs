@@ -63,6 +63,9 @@ fn classify(e: &CoreError) -> (StatusCode, i32, &'static str) {
                 12,
                 "NCERRUnprocessableEntity: Operation not allowed in this state",
             ),
+            AwsErrorKind::Conflict => {
+                (StatusCode::CONFLICT, 11, "NCERRConflict: Resource conflict")
+            }
             AwsErrorKind::NotFound => (
                 StatusCode::NOT_FOUND,
                 16,
