@@ -7,6 +7,9 @@ use crate::output::Output;
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
+    /// Re-seal every stored secret under a new key-encryption key, on the running server you
+    /// are logged in to (admin only).
+    RotateKek,
     /// Recompute the audit trail's hash chain; exits non-zero if a record was edited or removed.
     VerifyAudit {
         /// The server's data directory.
@@ -17,6 +20,21 @@ pub enum AdminCommand {
 
 pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
     match cmd {
+        AdminCommand::RotateKek => {
+            let s = crate::client::Session::load().await?;
+            let v = s
+                .call(reqwest::Method::POST, "/admin/rotate-kek", None)
+                .await?;
+            if out.json {
+                out.print_json(&v);
+            } else {
+                println!(
+                    "key-encryption key {} is active; {} secrets re-sealed",
+                    v["kek_id"], v["resealed"]
+                );
+            }
+            Ok(())
+        }
         AdminCommand::VerifyAudit { data_dir } => {
             let db = keyward_server::app::database_path(&data_dir);
             if !db.exists() {

@@ -64,7 +64,7 @@ pub fn default_region(cloud_name: &str) -> &'static str {
     }
 }
 
-fn secret_owner(id: &str) -> String {
+pub(crate) fn secret_owner(id: &str) -> String {
     format!("aws-connection:{id}:secret_access_key")
 }
 

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authz;
 pub mod connections;
 pub mod error;
+pub mod keks;
 pub mod keys;
 pub mod kms;
 pub mod local_keys;

@@ -49,8 +49,17 @@ pub trait Random: Send + Sync {
 /// The vault: seals secrets at rest. `owner` names the row and column a value belongs to and
 /// is bound into the ciphertext, so a sealed value copied elsewhere does not open.
 pub trait Vault: Send + Sync {
+    /// Seals under the active key-encryption key.
     fn seal(&self, owner: &str, plaintext: &[u8]) -> CoreResult<Vec<u8>>;
     fn open(&self, owner: &str, sealed: &[u8]) -> CoreResult<SecretBytes>;
+    /// The key-encryption key a sealed value is under.
+    fn kek_of(&self, sealed: &[u8]) -> Option<u32>;
+    fn active_kek(&self) -> u32;
+    /// Makes a new key-encryption key (not yet active); returns it sealed for storage.
+    fn create_kek(&self, id: u32) -> CoreResult<Vec<u8>>;
+    /// Loads a stored key-encryption key.
+    fn load_kek(&self, id: u32, sealed: &[u8]) -> CoreResult<()>;
+    fn activate_kek(&self, id: u32) -> CoreResult<()>;
 }
 
 /// Wraps key material under the public key AWS handed out for one import.
@@ -62,6 +71,20 @@ pub trait MaterialWrapper: Send + Sync {
         public_key_der: &[u8],
         algorithm: &str,
     ) -> CoreResult<Vec<u8>>;
+}
+
+/// Where a sealed value is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedPlace {
+    SystemSecret(String),
+    ConnectionSecret(String),
+    LocalKeyMaterial(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub place: SealedPlace,
+    pub sealed: Vec<u8>,
 }
 
 /// Password hashing (argon2id).
@@ -110,6 +133,16 @@ pub trait Store: Send + Sync {
     async fn get_system_secret(&self, name: &str) -> CoreResult<Option<Vec<u8>>>;
     /// Stores the value unless one exists; returns the value that is stored afterwards.
     async fn put_system_secret_if_absent(&self, name: &str, sealed: &[u8]) -> CoreResult<Vec<u8>>;
+
+    // --- key-encryption keys (sealed) and re-sealing
+    /// (id, sealed key, active).
+    async fn list_keks(&self) -> CoreResult<Vec<(u32, Vec<u8>, bool)>>;
+    async fn insert_kek(&self, id: u32, sealed: &[u8]) -> CoreResult<()>;
+    async fn set_active_kek(&self, id: u32, audit: &AuditDraft) -> CoreResult<()>;
+    /// Every sealed value Keyward stores, with its place.
+    async fn sealed_values(&self) -> CoreResult<Vec<SealedValue>>;
+    /// Replaces a sealed value if it is still `old` (a concurrent change wins). True if replaced.
+    async fn reseal_value(&self, place: &SealedPlace, old: &[u8], new: &[u8]) -> CoreResult<bool>;
 
     // --- users
     async fn count_users(&self) -> CoreResult<i64>;

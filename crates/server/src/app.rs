@@ -75,6 +75,8 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
     let vault = SealingVault::new(&root)?;
     drop(root);
     let store = Arc::new(SqliteStore::open(&database_path(&data_dir)).await?);
+    let active_kek = keyward_core::keks::load_keks(store.as_ref(), &vault).await?;
+    tracing::info!(active_kek, "vault unsealed");
     let signing_key =
         load_system_secret(store.as_ref(), &vault, &rng, "token-signing-key", 32).await?;
     let tokens = JwtTokens::new(&signing_key)?;

@@ -28,6 +28,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "byok",
         include_str!("../migrations/sqlite/0005_byok.sql"),
     ),
+    (
+        6,
+        "keks",
+        include_str!("../migrations/sqlite/0006_keks.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
@@ -57,4 +62,24 @@ pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
         tracing::info!(version, name, "applied database migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), SQLITE.len(), "{files:?}");
+        for (i, (version, name, _)) in SQLITE.iter().enumerate() {
+            assert_eq!(*version, i as i64 + 1);
+            assert_eq!(files[i], format!("{version:04}_{name}.sql"));
+        }
+    }
 }

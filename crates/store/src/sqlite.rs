@@ -18,7 +18,7 @@ use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
 use keyward_core::local_keys::LocalKey;
 use keyward_core::paging::{ListQuery, Page};
-use keyward_core::ports::Store;
+use keyward_core::ports::{SealedPlace, SealedValue, Store};
 use keyward_core::users::User;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -27,6 +27,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
 mod byok;
+mod keks;
 mod keys;
 mod sync_jobs;
 mod templates;
@@ -282,6 +283,26 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err)
+    }
+
+    async fn list_keks(&self) -> Result<Vec<(u32, Vec<u8>, bool)>> {
+        self.keks_list().await
+    }
+
+    async fn insert_kek(&self, id: u32, sealed: &[u8]) -> Result<()> {
+        self.kek_insert(id, sealed).await
+    }
+
+    async fn set_active_kek(&self, id: u32, audit: &AuditDraft) -> Result<()> {
+        self.kek_activate(id, audit).await
+    }
+
+    async fn sealed_values(&self) -> Result<Vec<SealedValue>> {
+        self.sealed_list().await
+    }
+
+    async fn reseal_value(&self, place: &SealedPlace, old: &[u8], new: &[u8]) -> Result<bool> {
+        self.sealed_replace(place, old, new).await
     }
 
     async fn count_users(&self) -> Result<i64> {

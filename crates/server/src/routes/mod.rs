@@ -1,5 +1,6 @@
 //! The HTTP API. Routes parse, call one use case and render; they hold no rules.
 
+mod admin;
 mod audit;
 mod auth;
 mod connections;
@@ -30,7 +31,8 @@ pub fn router() -> Router<AppState> {
         .merge(sync::routes())
         .merge(templates::routes())
         .merge(vault::routes())
-        .merge(audit::routes());
+        .merge(audit::routes())
+        .merge(admin::routes());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::routes())
