@@ -13,7 +13,7 @@ use super::{rules, spec};
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
 use crate::connections::{AwsConnection, ConnectionTarget};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{AwsErrorKind, CoreError, CoreResult};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
 use crate::ports::{NewKey, NewReplica};
@@ -552,7 +552,21 @@ impl Keyward {
                 KeyAction::RotateMaterial => keys.rotate_key_on_demand(t, &key_id).await?,
                 KeyAction::Refresh => {}
             }
-            let view = self.read_back(t, &key_id).await?;
+            let view = match self.read_back(t, &key_id).await {
+                Ok(v) => v,
+                Err(CoreError::Aws { kind: AwsErrorKind::NotFound, .. })
+                    if matches!(action, KeyAction::Refresh) =>
+                {
+                    // AWS no longer has the key: the record says so.
+                    rec.gone = true;
+                    rec.synced_at = self.now();
+                    rec.updated_at = self.now();
+                    let draft = self.draft(caller, name, &rec.aws.metadata.arn, Outcome::Success, "gone from AWS");
+                    self.ports.store.update_key(&rec, Some(&draft)).await?;
+                    return Ok(rec);
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(PolicyChoice::Helpers(p)) = &policy_choice {
                 rec.key_admins = p.key_admins.clone();
                 rec.key_admins_roles = p.key_admins_roles.clone();
@@ -755,7 +769,7 @@ impl Keyward {
                 aws: view,
             };
             let draft = self.draft(caller, "key.replicate", &record.aws.metadata.arn, Outcome::Success, format!("replica of {}", m.arn));
-            self.ports.store.insert_key(&record, &draft).await?;
+            let record = self.record_new_key(record, &draft).await?;
             // The primary changed in AWS too (it lists the new replica).
             self.reread_related(primary.clone(), &primary_ctx.target).await;
             Ok(record)
