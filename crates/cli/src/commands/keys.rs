@@ -70,6 +70,44 @@ impl PolicyArgs {
     }
 }
 
+/// How long imported material stays valid (exclusive; neither: it does not expire).
+#[derive(Args)]
+pub struct ValidityArgs {
+    /// The material expires at this time (RFC 3339, at most 365 days ahead).
+    #[arg(long, value_name = "RFC3339", conflicts_with = "expires_in")]
+    valid_to: Option<String>,
+    /// The material expires after this long: 30d or 12h.
+    #[arg(long, value_name = "DURATION")]
+    expires_in: Option<String>,
+}
+
+impl ValidityArgs {
+    /// Adds key_expiration and valid_to to an import or upload body when a validity is given.
+    fn add_to(&self, body: &mut Value) -> Result<(), String> {
+        let valid_to = match (&self.valid_to, &self.expires_in) {
+            (Some(t), _) => t.clone(),
+            (None, Some(d)) => (chrono::Utc::now() + window("--expires-in", d)?)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            (None, None) => return Ok(()),
+        };
+        body["key_expiration"] = Value::Bool(true);
+        body["valid_to"] = Value::String(valid_to);
+        Ok(())
+    }
+}
+
+/// `30d` or `12h` as a duration.
+fn window(flag: &str, v: &str) -> Result<chrono::Duration, String> {
+    let bad = || format!("{flag}: '{v}' is not a duration like 30d or 12h");
+    let (num, unit) = v.split_at(v.len().saturating_sub(1));
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    match unit {
+        "d" if n > 0 => Ok(chrono::Duration::days(n)),
+        "h" if n > 0 => Ok(chrono::Duration::hours(n)),
+        _ => Err(bad()),
+    }
+}
+
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// List key records (filters are ANDed).
@@ -224,6 +262,50 @@ pub enum KeysCommand {
     },
     /// Print an asymmetric key's public key (PEM).
     PublicKey { id: String },
+    /// Import material from Keyward's vault into an EXTERNAL key (a new vault key is made and
+    /// named after the AWS key when --source-key is not given).
+    ImportMaterial {
+        id: String,
+        /// The vault key (name or id) whose material goes in.
+        #[arg(long, value_name = "NAME|ID")]
+        source_key: Option<String>,
+        /// Where the source key lives: local (Keyward's vault, the default).
+        #[arg(long)]
+        tier: Option<String>,
+        #[command(flatten)]
+        validity: ValidityArgs,
+    },
+    /// Delete an EXTERNAL key's imported material in AWS (the key goes to PendingImport; the
+    /// vault key stays, so the same material can be imported again).
+    DeleteMaterial { id: String },
+    /// Create an EXTERNAL key and import material into it in one call.
+    Upload {
+        /// KMS container name or id.
+        #[arg(long)]
+        kms: String,
+        /// One of the container's Regions.
+        #[arg(long)]
+        region: String,
+        /// The vault key (name or id) whose material goes in (default: a new one).
+        #[arg(long, value_name = "NAME|ID")]
+        source_key: Option<String>,
+        /// Where the source key lives: local (Keyward's vault, the default).
+        #[arg(long)]
+        tier: Option<String>,
+        #[command(flatten)]
+        validity: ValidityArgs,
+        /// Alias (without alias/).
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Keys whose imported material expires within a window.
+    Expiring {
+        /// The window: 30d or 12h.
+        #[arg(long, default_value = "30d")]
+        within: String,
+    },
     /// Check that an alias is free in a container's Region.
     VerifyAlias {
         #[arg(long)]
@@ -373,6 +455,38 @@ fn show_list(out: &Output, v: &Value) {
         &[
             "id", "alias", "KeyID", "region", "KeyState", "KeySpec", "kms",
         ],
+    );
+}
+
+/// The table of keys whose imported material expires soon.
+fn show_expiring(out: &Output, v: &Value) {
+    if out.json {
+        return out.print_json(v);
+    }
+    let rows: Vec<Value> = v["resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|k| {
+                    let p = &k["aws_param"];
+                    let valid_to = match p["ValidTo"].as_str() {
+                        Some(t) => t.to_string(),
+                        None => "n/a (not reported by AWS)".to_string(),
+                    };
+                    json!({
+                        "id": k["id"],
+                        "alias": p["Alias"],
+                        "KeyID": p["KeyID"],
+                        "ValidTo": valid_to,
+                        "local_key_name": k["local_key_name"],
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.list(
+        &json!({"total": v["total"], "resources": rows}),
+        &["id", "alias", "KeyID", "ValidTo", "local_key_name"],
     );
 }
 
@@ -619,6 +733,69 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
             } else {
                 print!("{}", v["public_key"].as_str().unwrap_or_default());
             }
+        }
+        KeysCommand::ImportMaterial {
+            id,
+            source_key,
+            tier,
+            validity,
+        } => {
+            let mut body = json!({});
+            if let Some(t) = tier {
+                body["source_key_tier"] = Value::String(t);
+            }
+            if let Some(k) = source_key {
+                body["source_key_identifier"] = Value::String(k);
+            }
+            validity.add_to(&mut body)?;
+            show_key(out, &action(id, "import-material", body).await?);
+        }
+        KeysCommand::DeleteMaterial { id } => {
+            show_key(out, &action(id, "delete-material", json!({})).await?);
+        }
+        KeysCommand::Upload {
+            kms,
+            region,
+            source_key,
+            tier,
+            validity,
+            alias,
+            description,
+        } => {
+            let mut body = json!({"kms": kms, "region": region});
+            if let Some(t) = tier {
+                body["source_key_tier"] = Value::String(t);
+            }
+            if let Some(k) = source_key {
+                body["source_key_identifier"] = Value::String(k);
+            }
+            validity.add_to(&mut body)?;
+            let mut param = json!({});
+            if let Some(a) = alias {
+                param["Alias"] = Value::String(a);
+            }
+            if let Some(d) = description {
+                param["Description"] = Value::String(d);
+            }
+            body["aws_param"] = param;
+            show_key(
+                out,
+                &s.call(Method::POST, "/cckm/aws/upload-key", Some(&body))
+                    .await?,
+            );
+        }
+        KeysCommand::Expiring { within } => {
+            let v = s
+                .call(
+                    Method::GET,
+                    &format!(
+                        "{BASE}?expiring_within={}&gone=false&limit=-1&sort=createdAt",
+                        segment(&within)
+                    ),
+                    None,
+                )
+                .await?;
+            show_expiring(out, &v);
         }
         KeysCommand::VerifyAlias { kms, region, alias } => {
             let v = s

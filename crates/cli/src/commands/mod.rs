@@ -4,6 +4,7 @@ pub mod connections;
 pub mod keys;
 pub mod kms;
 pub mod users;
+pub mod vault;
 
 use clap::Subcommand;
 

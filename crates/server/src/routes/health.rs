@@ -16,7 +16,27 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
+/// The window of `keyward_byok_keys_expiring`.
+const EXPIRY_WATCH_DAYS: i64 = 30;
+
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // A gauge computed per scrape: one COUNT over the key records.
+    match state
+        .keyward
+        .count_keys_expiring_within(chrono::Duration::days(EXPIRY_WATCH_DAYS))
+        .await
+    {
+        Ok(n) => {
+            metrics::describe_gauge!(
+                "keyward_byok_keys_expiring",
+                "AWS keys whose imported material expires within 30 days"
+            );
+            metrics::gauge!("keyward_byok_keys_expiring").set(n as f64);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the keys whose imported material expires soon")
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

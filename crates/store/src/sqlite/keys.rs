@@ -42,10 +42,12 @@ fn bind_rest<'q>(q: Query<'q>, k: &'q KeyRecord, json: String) -> Query<'q> {
         .iter()
         .map(|(a, b)| (a.clone(), serde_json::Value::String(b.clone())))
         .collect();
-    // Expiry: what AWS reports, else what Keyward asked for (the emulator does not keep it).
+    // Expiry: what AWS reports, else what Keyward asked for (the emulator does not keep it);
+    // none while the key holds no material (PendingImport: deleted or expired).
     let valid_to = m
         .valid_to
-        .or_else(|| k.material.as_ref().and_then(|b| b.valid_to));
+        .or_else(|| k.material.as_ref().and_then(|b| b.valid_to))
+        .filter(|_| m.key_state != "PendingImport");
     q.bind(&k.kms_id)
         .bind(&k.region)
         .bind(&m.key_id)
