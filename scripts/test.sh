@@ -14,6 +14,9 @@ need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
 command -v cc >/dev/null || need_apt+=(gcc)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# SoftHSM2 (the HSM of the PKCS#11 tests) and pkcs11-tool (to look into its token)
+[ -f /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null || need_apt+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need_apt+=(opensc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing system packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -42,6 +45,21 @@ read -r LS_PID LS_PORT < <(scripts/localstack.sh start "$WORK/localstack")
 PIDS+=("$LS_PID")
 export KEYWARD_TEST_KMS_ENDPOINT="http://127.0.0.1:$LS_PORT"
 echo "LocalStack KMS at $KEYWARD_TEST_KMS_ENDPOINT (pid $LS_PID)"
+
+step "creating a SoftHSM2 token for the HSM tests"
+mkdir -p "$WORK/softhsm/tokens"
+cat >"$WORK/softhsm/softhsm2.conf" <<CONF
+directories.tokendir = $WORK/softhsm/tokens
+objectstore.backend = file
+log.level = ERROR
+CONF
+export SOFTHSM2_CONF="$WORK/softhsm/softhsm2.conf"
+export KEYWARD_TEST_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export KEYWARD_TEST_PKCS11_TOKEN=keyward-test
+export KEYWARD_TEST_PKCS11_PIN="test-pin-$RANDOM$RANDOM"
+softhsm2-util --init-token --free --label "$KEYWARD_TEST_PKCS11_TOKEN" \
+  --so-pin "so-pin-$RANDOM$RANDOM" --pin "$KEYWARD_TEST_PKCS11_PIN" >/dev/null
+echo "token $KEYWARD_TEST_PKCS11_TOKEN in $WORK/softhsm/tokens"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -150,6 +150,9 @@ const SETTINGS: &[&str] = &[
     "log_format",
     "log_level",
     "aws_rate_limits",
+    "pkcs11_module",
+    "pkcs11_token",
+    "pkcs11_pin",
 ];
 
 fn default_config() -> toml::Table {

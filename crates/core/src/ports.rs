@@ -421,3 +421,70 @@ pub trait CloudKeys: Send + Sync {
         key_id: &str,
     ) -> CoreResult<()>;
 }
+
+/// A secret key in the HSM's token (PKCS#11), as [`HsmKeys`] reports it. Never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HsmKey {
+    /// The label of the token that holds it.
+    pub token: String,
+    /// Its CKA_LABEL (may be empty for a key made outside Keyward).
+    pub label: String,
+    /// Its object handle (valid while the HSM session lasts; not a stable name).
+    pub handle: u64,
+    /// CKA_KEY_TYPE is CKK_AES.
+    pub aes: bool,
+    /// CKA_VALUE_LEN, bytes.
+    pub value_len: u64,
+    pub sensitive: bool,
+    pub extractable: bool,
+}
+
+impl HsmKey {
+    /// The id Keyward records for the key: `<token label>:<key label>`. Labels are the stable
+    /// names in a token (handles may change when the HSM session is reopened).
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.token, self.label)
+    }
+}
+
+/// The hash of RSA-OAEP (and of its MGF1) with which the HSM wraps a key for AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OaepHash {
+    Sha256,
+    Sha1,
+}
+
+impl OaepHash {
+    /// The matching WrappingAlgorithm of AWS's GetParametersForImport.
+    pub fn aws_algorithm(self) -> &'static str {
+        match self {
+            OaepHash::Sha256 => "RSAES_OAEP_SHA_256",
+            OaepHash::Sha1 => "RSAES_OAEP_SHA_1",
+        }
+    }
+}
+
+/// Secret keys in an HSM over PKCS#11. Key material never leaves the HSM except wrapped by it
+/// (C_WrapKey) under a public key, so Keyward never holds it in the clear.
+#[async_trait]
+pub trait HsmKeys: Send + Sync {
+    /// The label of the token Keyward works in.
+    fn token_label(&self) -> &str;
+    /// Whether the HSM wraps with RSA-OAEP SHA-256 (probed when connecting; false once it
+    /// has refused, so an import does not ask AWS for parameters it cannot use).
+    fn supports_oaep_sha256(&self) -> bool;
+    /// A secret key stored in the token, by label, or by handle (a number) when no key has
+    /// that label. `Err(InvalidParam)` when several keys have the label.
+    async fn find_secret_key(&self, label_or_handle: &str) -> CoreResult<Option<HsmKey>>;
+    /// Generates an AES-256 key in the token: stored (CKA_TOKEN), sensitive, and extractable
+    /// only by wrapping, with this label.
+    async fn generate_aes_key(&self, label: &str) -> CoreResult<HsmKey>;
+    /// Wraps the key under an RSA public key (DER SubjectPublicKeyInfo) with RSA-OAEP at the
+    /// given hash, inside the HSM. `Ok(None)`: the HSM refuses that hash (it is remembered).
+    async fn wrap_key(
+        &self,
+        key: &HsmKey,
+        public_key_der: &[u8],
+        hash: OaepHash,
+    ) -> CoreResult<Option<Vec<u8>>>;
+}

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, Caller, Outcome};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::MaterialWrapper;
 use crate::ports::{
     AccessTokens, Background, Clock, CloudKeys, CloudKms, Passwords, Random, Store, Vault,
 };
+use crate::ports::{HsmKeys, MaterialWrapper};
 use crate::secret::SecretBytes;
 
 /// Tunables of the use cases (the server reads them from its configuration).
@@ -49,6 +49,8 @@ pub struct Ports {
     pub keys: Arc<dyn CloudKeys>,
     pub vault: Arc<dyn Vault>,
     pub wrapper: Arc<dyn MaterialWrapper>,
+    /// The HSM key source (PKCS#11); `None` when no HSM is configured.
+    pub hsm: Option<Arc<dyn HsmKeys>>,
     pub passwords: Arc<dyn Passwords>,
     pub tokens: Arc<dyn AccessTokens>,
     pub clock: Arc<dyn Clock>,

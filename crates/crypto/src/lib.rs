@@ -1,7 +1,8 @@
 //! Keyward's vault and other cryptography: the root key, key-encryption keys, sealed secrets,
-//! password hashing, access tokens and randomness. Implements the matching `core` ports.
+//! password hashing, access tokens, randomness and the HSM key source (PKCS#11). Implements the matching `core` ports.
 
 pub mod passwords;
+pub mod pkcs11;
 pub mod random;
 pub mod root_key;
 pub mod tokens;
@@ -9,6 +10,7 @@ pub mod vault;
 pub mod wrap;
 
 pub use passwords::Argon2Passwords;
+pub use pkcs11::Pkcs11Hsm;
 pub use random::SystemRng;
 pub use root_key::RootKey;
 pub use tokens::JwtTokens;

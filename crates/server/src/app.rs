@@ -35,6 +35,9 @@ pub enum ServeError {
     Core(#[from] CoreError),
     #[error("listen on {addr}: {message}")]
     Listen { addr: String, message: String },
+    /// A configured HSM that cannot be used: the start fails.
+    #[error("{0}")]
+    Hsm(#[from] keyward_crypto::pkcs11::HsmError),
 }
 
 pub fn database_path(data_dir: &Path) -> PathBuf {
@@ -86,12 +89,24 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
         settings.aws(),
         settings.aws_rate_limits.clone().into_iter().collect(),
     ));
+    let hsm: Option<Arc<dyn keyward_core::ports::HsmKeys>> = match settings.pkcs11() {
+        None => None,
+        Some((module, token, pin)) => {
+            let hsm = tokio::task::spawn_blocking(move || {
+                keyward_crypto::Pkcs11Hsm::connect(&module, &token, pin)
+            })
+            .await
+            .map_err(|e| CoreError::internal(format!("HSM start-up task: {e}")))??;
+            Some(Arc::new(hsm))
+        }
+    };
     let ports = Ports {
         store: store.clone(),
         cloud: aws.clone(),
         keys: aws,
         vault: Arc::new(vault),
         wrapper: Arc::new(keyward_crypto::OaepWrapper),
+        hsm,
         passwords: Arc::new(Argon2Passwords),
         tokens: Arc::new(tokens),
         clock: Arc::new(SystemClock),

@@ -51,6 +51,13 @@ pub struct Settings {
     /// Defaults to AWS's documented quotas; lower them to leave room for other AWS clients.
     /// In the environment: `KEYWARD_AWS_RATE_LIMITS="CreateKey=2,DescribeKey=100"`.
     pub aws_rate_limits: BTreeMap<String, f64>,
+    /// The PKCS#11 library of the HSM key source (e.g. /usr/lib/softhsm/libsofthsm2.so);
+    /// empty: no HSM (`source_key_tier: hsm-luna` is then refused).
+    pub pkcs11_module: String,
+    /// The label of the HSM token Keyward works in.
+    pub pkcs11_token: String,
+    /// The token's user PIN. Never logged; prefer the environment (KEYWARD_PKCS11_PIN) to a file.
+    pub pkcs11_pin: String,
 }
 
 impl Default for Settings {
@@ -77,6 +84,9 @@ impl Default for Settings {
             log_format: "text".into(),
             log_level: "info".into(),
             aws_rate_limits: keyward_aws::default_quotas().into_iter().collect(),
+            pkcs11_module: String::new(),
+            pkcs11_token: String::new(),
+            pkcs11_pin: String::new(),
         }
     }
 }
@@ -226,6 +236,24 @@ impl Settings {
                 )));
             }
         }
+        let hsm = [
+            ("pkcs11_module", &self.pkcs11_module),
+            ("pkcs11_token", &self.pkcs11_token),
+            ("pkcs11_pin", &self.pkcs11_pin),
+        ];
+        if !self.pkcs11_module.is_empty() {
+            for (name, value) in hsm {
+                if value.is_empty() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: required with pkcs11_module (the HSM key source)"
+                    )));
+                }
+            }
+        } else if let Some((name, _)) = hsm.iter().find(|(_, v)| !v.is_empty()) {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: set without pkcs11_module (the HSM's PKCS#11 library)"
+            )));
+        }
         if self.data_dir.is_empty() {
             return Err(ConfigError::Invalid("data_dir: must not be empty".into()));
         }
@@ -244,6 +272,17 @@ impl Settings {
             login_lock_after: self.login_lock_after,
             login_lock_secs: self.login_lock_secs,
         }
+    }
+
+    /// The HSM key source's settings: (module, token, PIN), or None when no HSM is configured.
+    pub fn pkcs11(&self) -> Option<(String, String, keyward_core::secret::SecretString)> {
+        (!self.pkcs11_module.is_empty()).then(|| {
+            (
+                self.pkcs11_module.clone(),
+                self.pkcs11_token.clone(),
+                keyward_core::secret::SecretString::new(self.pkcs11_pin.clone()),
+            )
+        })
     }
 
     pub fn aws(&self) -> AwsSettings {
@@ -318,6 +357,34 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("CreateKey"), "{err}");
+    }
+
+    #[test]
+    fn pkcs11_settings_go_together_and_the_pin_is_not_shown() {
+        let env: HashMap<&str, &str> = [
+            ("KEYWARD_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
+            ("KEYWARD_PKCS11_TOKEN", "tok"),
+            ("KEYWARD_PKCS11_PIN", "pin-1234-secret"),
+        ]
+        .into();
+        let s = Settings::load(None, |k| env.get(k).map(|v| v.to_string())).unwrap();
+        let (module, token, pin) = s.pkcs11().unwrap();
+        assert_eq!(module, "/usr/lib/softhsm/libsofthsm2.so");
+        assert_eq!(token, "tok");
+        assert_eq!(pin.expose(), "pin-1234-secret");
+        assert!(!format!("{pin:?}").contains("pin-1234"));
+        assert!(Settings::default().pkcs11().is_none());
+        let err = Settings::load(None, |k| {
+            (k == "KEYWARD_PKCS11_MODULE").then(|| "/x.so".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("pkcs11_token"), "{err}");
+        let err = Settings::load(None, |k| {
+            (k == "KEYWARD_PKCS11_PIN").then(|| "pin-1234-secret".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("pkcs11_pin"), "{err}");
+        assert!(!err.to_string().contains("pin-1234"), "{err}");
     }
 
     #[test]

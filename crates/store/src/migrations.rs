@@ -33,6 +33,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "keks",
         include_str!("../migrations/sqlite/0006_keks.sql"),
     ),
+    (
+        7,
+        "hsm_import_intents",
+        include_str!("../migrations/sqlite/0007_hsm_import_intents.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

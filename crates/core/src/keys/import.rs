@@ -14,8 +14,10 @@ use super::lifecycle::KeyAction;
 use super::record::{KeyRecord, MaterialBinding};
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
+use crate::connections::ConnectionTarget;
 use crate::error::{CoreError, CoreResult};
 use crate::local_keys::LocalKey;
+use crate::ports::{HsmKey, HsmKeys, ImportParameters, OaepHash};
 use crate::service::Keyward;
 
 pub const WRAPPING_ALGORITHM: &str = "RSAES_OAEP_SHA_256";
@@ -84,16 +86,67 @@ pub struct UploadKey {
     pub policytemplate: Option<String>,
 }
 
-/// The source tier; only Keyward's own vault for now.
-fn check_tier(tier: Option<&str>) -> CoreResult<()> {
+/// `key_source` of a binding whose material is a key in the HSM.
+pub const HSM_SOURCE: &str = "hsm-luna";
+/// An import intent's `local_key_id` for an HSM key: this prefix, then the key's id
+/// (`<token label>:<key label>`, see [`HsmKey::id`]).
+const HSM_INTENT_PREFIX: &str = "hsm:";
+
+/// Where an import's material comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    Local,
+    Hsm,
+}
+
+/// The source tier: Keyward's vault (`local`, the default) or the HSM (`hsm-luna`, also
+/// `dsm`), which needs one configured.
+fn check_tier(tier: Option<&str>, hsm_configured: bool) -> CoreResult<Tier> {
     match tier.unwrap_or("local") {
-        "local" => Ok(()),
-        "hsm-luna" | "dsm" => Err(CoreError::invalid(
-            "source_key_tier: the HSM key source is not available in this version of Keyward; use local",
-        )),
-        other => Err(CoreError::invalid(format!(
-            "source_key_tier: '{other}' is not a key source; use local"
+        "local" => Ok(Tier::Local),
+        "hsm-luna" | "dsm" if hsm_configured => Ok(Tier::Hsm),
+        t @ ("hsm-luna" | "dsm") => Err(CoreError::invalid(format!(
+            "source_key_tier: '{t}' needs an HSM, and none is configured in this Keyward (settings pkcs11_module, pkcs11_token, pkcs11_pin)"
         ))),
+        other => Err(CoreError::invalid(format!(
+            "source_key_tier: '{other}' is not a key source; use local or hsm-luna"
+        ))),
+    }
+}
+
+/// The key whose material an import sends to AWS.
+enum Source {
+    Local(LocalKey),
+    Hsm(HsmKey),
+}
+
+impl Source {
+    fn id(&self) -> String {
+        match self {
+            Source::Local(k) => k.id.clone(),
+            Source::Hsm(k) => k.id(),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Source::Local(k) => k.name.clone(),
+            Source::Hsm(k) => k.label.clone(),
+        }
+    }
+
+    fn key_source(&self) -> &'static str {
+        match self {
+            Source::Local(_) => "local",
+            Source::Hsm(_) => HSM_SOURCE,
+        }
+    }
+
+    fn intent_key_id(&self) -> String {
+        match self {
+            Source::Local(k) => k.id.clone(),
+            Source::Hsm(k) => format!("{HSM_INTENT_PREFIX}{}", k.id()),
+        }
     }
 }
 
@@ -135,6 +188,137 @@ pub fn check_expiry(
 }
 
 impl Keyward {
+    /// The key whose material goes into this AWS key, in the vault or the HSM.
+    async fn source(
+        &self,
+        caller: &Caller,
+        rec: &KeyRecord,
+        tier: Tier,
+        identifier: Option<&str>,
+    ) -> CoreResult<Source> {
+        Ok(match tier {
+            Tier::Local => Source::Local(self.source_for(caller, rec, identifier).await?),
+            Tier::Hsm => Source::Hsm(self.hsm_source_for(rec, identifier).await?),
+        })
+    }
+
+    fn hsm(&self) -> CoreResult<&dyn HsmKeys> {
+        self.ports.hsm.as_deref().ok_or_else(|| {
+            CoreError::invalid(
+                "source_key_tier: no HSM is configured in this Keyward (settings pkcs11_module, pkcs11_token, pkcs11_pin)",
+            )
+        })
+    }
+
+    /// The HSM key whose material goes into this AWS key: the one named (label or handle),
+    /// the one imported before, or a new AES-256 key labelled `aws-<KeyID>`.
+    async fn hsm_source_for(
+        &self,
+        rec: &KeyRecord,
+        identifier: Option<&str>,
+    ) -> CoreResult<HsmKey> {
+        let hsm = self.hsm()?;
+        let token = hsm.token_label();
+        let spec = rec.aws.metadata.key_spec.as_str();
+        if !matches!(spec, "SYMMETRIC_DEFAULT" | "HMAC_256") {
+            return Err(CoreError::invalid(format!(
+                "import-material: keys of spec {spec} cannot take material from the HSM (AES keys); SYMMETRIC_DEFAULT and HMAC_256 can"
+            )));
+        }
+        let bound = rec.material.as_ref();
+        if let Some(b) = bound
+            && b.key_source != HSM_SOURCE
+        {
+            return Err(CoreError::invalid(format!(
+                "source_key_tier: AWS accepts only the material imported before; this key's material is vault key '{}' ({}): use source_key_tier local",
+                b.local_key_name, b.local_key_id
+            )));
+        }
+        let key = match (identifier, bound) {
+            (Some(id), _) => hsm.find_secret_key(id).await?.ok_or_else(|| {
+                CoreError::invalid(format!(
+                    "source_key_identifier: no secret key labelled (or with handle) '{id}' in HSM token '{token}'"
+                ))
+            })?,
+            (None, Some(b)) => hsm
+                .find_secret_key(&b.local_key_name)
+                .await?
+                .ok_or_else(|| {
+                    CoreError::invalid(format!(
+                        "source_key_identifier: HSM key '{}' ({}), whose material this AWS key holds, is not in HSM token '{token}'",
+                        b.local_key_name, b.local_key_id
+                    ))
+                })?,
+            (None, None) => {
+                let label = format!("aws-{}", rec.aws.metadata.key_id);
+                match hsm.find_secret_key(&label).await? {
+                    Some(existing) => existing,
+                    None => hsm.generate_aes_key(&label).await?,
+                }
+            }
+        };
+        if key.label.is_empty() {
+            return Err(CoreError::invalid(format!(
+                "source_key_identifier: HSM key with handle {} has no label; Keyward records HSM keys by label, so give it one (CKA_LABEL)",
+                key.handle
+            )));
+        }
+        if let Some(b) = bound
+            && b.local_key_id != key.id()
+        {
+            return Err(CoreError::invalid(format!(
+                "source_key_identifier: AWS accepts only the material imported before; this key's material is HSM key '{}' ({})",
+                b.local_key_name, b.local_key_id
+            )));
+        }
+        if !key.aes || key.value_len != 32 {
+            return Err(CoreError::invalid(format!(
+                "source_key_identifier: HSM key '{}' is not an AES-256 key; AWS needs 256-bit material for {spec}",
+                key.label
+            )));
+        }
+        if !key.extractable {
+            return Err(CoreError::invalid(format!(
+                "source_key_identifier: HSM key '{}' cannot be wrapped for AWS (CKA_EXTRACTABLE is false)",
+                key.label
+            )));
+        }
+        Ok(key)
+    }
+
+    /// GetParametersForImport and the HSM's C_WrapKey: RSAES_OAEP_SHA_256 where the HSM
+    /// supports it, else RSAES_OAEP_SHA_1 (AWS's parameters are asked for again only when the
+    /// HSM refuses SHA-256 unexpectedly; its answer is remembered).
+    async fn hsm_wrap(
+        &self,
+        target: &ConnectionTarget,
+        key_id: &str,
+        key: &HsmKey,
+    ) -> CoreResult<(ImportParameters, Vec<u8>)> {
+        let hsm = self.hsm()?;
+        let mut hash = if hsm.supports_oaep_sha256() {
+            OaepHash::Sha256
+        } else {
+            OaepHash::Sha1
+        };
+        loop {
+            let params = self
+                .ports
+                .keys
+                .get_parameters_for_import(target, key_id, hash.aws_algorithm(), WRAPPING_KEY_SPEC)
+                .await?;
+            match hsm.wrap_key(key, &params.public_key, hash).await? {
+                Some(wrapped) => return Ok((params, wrapped)),
+                None if hash == OaepHash::Sha256 => hash = OaepHash::Sha1,
+                None => {
+                    return Err(CoreError::internal(
+                        "the HSM refuses RSA-OAEP wrapping with SHA-1 as well as SHA-256",
+                    ));
+                }
+            }
+        }
+    }
+
     /// The local key whose material goes into this AWS key, created when none is named.
     async fn source_for(
         &self,
@@ -149,6 +333,14 @@ impl Keyward {
             )));
         }
         let bound = rec.material.as_ref();
+        if let Some(b) = bound
+            && b.key_source != "local"
+        {
+            return Err(CoreError::invalid(format!(
+                "source_key_tier: AWS accepts only the material imported before; this key's material is HSM key '{}' ({}): use source_key_tier hsm-luna",
+                b.local_key_name, b.local_key_id
+            )));
+        }
         let key = match (identifier, bound) {
             (Some(id), bound) => {
                 let key = self.find_local_key(id).await?.ok_or_else(|| {
@@ -202,12 +394,12 @@ impl Keyward {
         self.audited(caller, "key.import-material", id, async move {
             caller.principal.require(Permission::ManageCckm)?;
             let rec = self.key_record_for_byok(id).await?;
-            check_tier(req.source_key_tier.as_deref())?;
+            let tier = check_tier(req.source_key_tier.as_deref(), self.ports.hsm.is_some())?;
             let valid_to = check_expiry(req.key_expiration, req.valid_to.as_deref(), self.now())?;
-            let local = self
-                .source_for(caller, &rec, req.source_key_identifier.as_deref())
+            let source = self
+                .source(caller, &rec, tier, req.source_key_identifier.as_deref())
                 .await?;
-            self.run_import(caller, rec, &local, valid_to).await
+            self.run_import(caller, rec, &source, valid_to).await
         })
         .await
     }
@@ -239,7 +431,7 @@ impl Keyward {
         &self,
         caller: &Caller,
         mut rec: KeyRecord,
-        local: &LocalKey,
+        source: &Source,
         valid_to: Option<DateTime<Utc>>,
     ) -> CoreResult<KeyRecord> {
         let ctx = self.record_context(&rec).await?;
@@ -247,27 +439,36 @@ impl Keyward {
         let intent = ImportIntent {
             id: self.new_id()?,
             key_record_id: rec.id.clone(),
-            local_key_id: local.id.clone(),
+            local_key_id: source.intent_key_id(),
             valid_to,
             created_at: self.now(),
         };
         self.ports.store.insert_import_intent(&intent).await?;
         let attempt = async {
-            let params = self
-                .ports
-                .keys
-                .get_parameters_for_import(
-                    &ctx.target,
-                    &key_id,
-                    WRAPPING_ALGORITHM,
-                    WRAPPING_KEY_SPEC,
-                )
-                .await?;
-            let wrapped = {
-                let material = self.local_key_material(local)?;
-                self.ports
-                    .wrapper
-                    .wrap(&material, &params.public_key, WRAPPING_ALGORITHM)?
+            let (params, wrapped) = match source {
+                Source::Local(local) => {
+                    let params = self
+                        .ports
+                        .keys
+                        .get_parameters_for_import(
+                            &ctx.target,
+                            &key_id,
+                            WRAPPING_ALGORITHM,
+                            WRAPPING_KEY_SPEC,
+                        )
+                        .await?;
+                    let wrapped = {
+                        let material = self.local_key_material(local)?;
+                        self.ports.wrapper.wrap(
+                            &material,
+                            &params.public_key,
+                            WRAPPING_ALGORITHM,
+                        )?
+                    };
+                    (params, wrapped)
+                }
+                // The HSM wraps: the material never leaves it in the clear.
+                Source::Hsm(key) => self.hsm_wrap(&ctx.target, &key_id, key).await?,
             };
             self.ports
                 .keys
@@ -290,17 +491,21 @@ impl Keyward {
         rec.aws = view;
         rec.key_material_origin = "cckm".into();
         rec.material = Some(MaterialBinding {
-            local_key_id: local.id.clone(),
-            local_key_name: local.name.clone(),
-            key_source: "local".into(),
+            local_key_id: source.id(),
+            local_key_name: source.name(),
+            key_source: source.key_source().into(),
             valid_to,
             imported_at: Some(now),
         });
         rec.synced_at = now;
         rec.updated_at = now;
         let detail = format!(
-            "material from vault key {}{}",
-            local.name,
+            "material from {} key {}{}",
+            match source {
+                Source::Local(_) => "vault",
+                Source::Hsm(_) => "HSM",
+            },
+            source.name(),
             valid_to
                 .map(|t| format!(", valid to {}", t.to_rfc3339()))
                 .unwrap_or_default()
@@ -368,7 +573,7 @@ impl Keyward {
     /// import fails, the new key is scheduled for deletion so nothing half-made remains.
     pub async fn upload_key(&self, caller: &Caller, req: UploadKey) -> CoreResult<KeyRecord> {
         caller.principal.require(Permission::ManageCckm)?;
-        check_tier(req.source_key_tier.as_deref())?;
+        let tier = check_tier(req.source_key_tier.as_deref(), self.ports.hsm.is_some())?;
         let mut aws_param = req
             .aws_param
             .clone()
@@ -390,12 +595,21 @@ impl Keyward {
         obj.insert("Origin".into(), Value::String("EXTERNAL".into()));
         let valid_to_text = req.valid_to.clone().or(param_valid_to);
         let valid_to = check_expiry(req.key_expiration, valid_to_text.as_deref(), self.now())?;
-        if let Some(id) = &req.source_key_identifier
-            && self.find_local_key(id).await?.is_none()
-        {
-            return Err(CoreError::invalid(format!(
-                "source_key_identifier: no key named or with id '{id}' in the vault"
-            )));
+        if let Some(id) = &req.source_key_identifier {
+            match tier {
+                Tier::Local if self.find_local_key(id).await?.is_none() => {
+                    return Err(CoreError::invalid(format!(
+                        "source_key_identifier: no key named or with id '{id}' in the vault"
+                    )));
+                }
+                Tier::Hsm if self.hsm()?.find_secret_key(id).await?.is_none() => {
+                    return Err(CoreError::invalid(format!(
+                        "source_key_identifier: no secret key labelled (or with handle) '{id}' in HSM token '{}'",
+                        self.hsm()?.token_label()
+                    )));
+                }
+                _ => {}
+            }
         }
         let create: keyward_api::keys::CreateKey = serde_json::from_value(serde_json::json!({
             "kms": req.kms,
@@ -411,10 +625,11 @@ impl Keyward {
         .map_err(|e| CoreError::invalid(format!("aws_param: {e}")))?;
         let rec = self.create_key(caller, create).await?;
         let imported = async {
-            let local = self
-                .source_for(caller, &rec, req.source_key_identifier.as_deref())
+            let source = self
+                .source(caller, &rec, tier, req.source_key_identifier.as_deref())
                 .await?;
-            self.run_import(caller, rec.clone(), &local, valid_to).await
+            self.run_import(caller, rec.clone(), &source, valid_to)
+                .await
         }
         .await;
         match imported {
@@ -435,9 +650,19 @@ impl Keyward {
     pub async fn reconcile_imports(&self) -> CoreResult<(u64, u64)> {
         let (mut finished, mut dropped) = (0, 0);
         for intent in self.ports.store.open_import_intents().await? {
-            let (Some(mut rec), Some(local)) = (
+            // (id, name, key_source) of the material's key, in the vault or the HSM.
+            let source = match intent.local_key_id.strip_prefix(HSM_INTENT_PREFIX) {
+                Some(hsm_id) => Some((hsm_id.to_string(), self.hsm_label(hsm_id), HSM_SOURCE)),
+                None => self
+                    .ports
+                    .store
+                    .get_local_key(&intent.local_key_id)
+                    .await?
+                    .map(|k| (k.id, k.name, "local")),
+            };
+            let (Some(mut rec), Some((source_id, source_name, key_source))) = (
                 self.ports.store.get_key(&intent.key_record_id).await?,
-                self.ports.store.get_local_key(&intent.local_key_id).await?,
+                source,
             ) else {
                 self.ports.store.delete_import_intent(&intent.id).await?;
                 dropped += 1;
@@ -457,9 +682,9 @@ impl Keyward {
             if has_material {
                 rec.key_material_origin = "cckm".into();
                 rec.material = Some(MaterialBinding {
-                    local_key_id: local.id.clone(),
-                    local_key_name: local.name.clone(),
-                    key_source: "local".into(),
+                    local_key_id: source_id,
+                    local_key_name: source_name,
+                    key_source: key_source.into(),
                     valid_to: intent.valid_to,
                     imported_at: Some(intent.created_at),
                 });
@@ -483,6 +708,19 @@ impl Keyward {
             }
         }
         Ok((finished, dropped))
+    }
+
+    /// The key label in an HSM key id (`<token label>:<key label>`).
+    fn hsm_label(&self, hsm_id: &str) -> String {
+        let configured = self
+            .ports
+            .hsm
+            .as_deref()
+            .and_then(|h| hsm_id.strip_prefix(&format!("{}:", h.token_label())));
+        configured
+            .or_else(|| hsm_id.split_once(':').map(|(_, label)| label))
+            .unwrap_or(hsm_id)
+            .to_string()
     }
 }
 
