@@ -3,6 +3,7 @@
 pub mod connections;
 pub mod keys;
 pub mod kms;
+pub mod sync;
 pub mod users;
 pub mod vault;
 
@@ -21,6 +22,9 @@ pub enum AwsCommand {
     /// AWS keys: create, list, and every action on a key.
     #[command(subcommand)]
     Keys(Box<keys::KeysCommand>),
+    /// Synchronise Keyward's inventory with AWS (keys made elsewhere appear, deleted ones are
+    /// marked gone), following the job with a progress display.
+    Sync(sync::SyncArgs),
 }
 
 pub async fn run_aws(cmd: AwsCommand, out: &Output) -> Result<(), String> {
@@ -28,6 +32,7 @@ pub async fn run_aws(cmd: AwsCommand, out: &Output) -> Result<(), String> {
         AwsCommand::Connections(c) => connections::run(c, out).await,
         AwsCommand::Kms(c) => kms::run(c, out).await,
         AwsCommand::Keys(c) => keys::run(*c, out).await,
+        AwsCommand::Sync(a) => sync::run(a, out).await,
     }
 }
 
