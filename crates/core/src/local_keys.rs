@@ -31,22 +31,20 @@ pub struct LocalKey {
 impl LocalKey {
     /// The metadata; `used_by` lists the AWS key records whose material this is.
     pub fn render(&self, used_by: &[String]) -> Value {
-        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        json!({
-            "id": self.id,
-            "uri": format!("kylo:kylo:vault:keys:{}-v0", self.name),
-            "account": "kylo:kylo:admin:accounts:kylo",
-            "application": "ncryptify:gemalto:admin:apps:kylo",
-            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
-            "createdAt": ts(&self.created_at),
-            "updatedAt": ts(&self.updated_at),
-            "name": self.name,
-            "algorithm": self.algorithm,
-            "size": self.size,
-            "objectType": "Symmetric Key",
-            "unexportable": true,
-            "used_by_aws_keys": used_by,
-        })
+        crate::service::resource(
+            &self.id,
+            format!("kylo:kylo:vault:keys:{}-v0", self.name),
+            &self.created_at,
+            &self.updated_at,
+            json!({
+                "name": self.name,
+                "algorithm": self.algorithm,
+                "size": self.size,
+                "objectType": "Symmetric Key",
+                "unexportable": true,
+                "used_by_aws_keys": used_by,
+            }),
+        )
     }
 }
 
@@ -239,6 +237,13 @@ impl Keyward {
                     "vault key '{}' is the material of AWS key record(s) {}; AWS may need it again, so it stays",
                     key.name,
                     used.join(", ")
+                )));
+            }
+            let pending = self.ports.store.open_import_intents().await?;
+            if pending.iter().any(|i| i.local_key_id == key.id) {
+                return Err(CoreError::conflict(format!(
+                    "vault key '{}' was sent to AWS by an import whose outcome AWS has not confirmed; it stays until that is settled (at the next start)",
+                    key.name
                 )));
             }
             let draft = self.draft(caller, "vault-key.delete", &key.name, Outcome::Success, "");

@@ -209,26 +209,25 @@ impl KeyRecord {
 
     /// The record as CCKM returns it.
     pub fn render(&self) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "uri": self.uri(),
-            "account": "kylo:kylo:admin:accounts:kylo",
-            "application": "ncryptify:gemalto:admin:apps:kylo",
-            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
-            "createdAt": ts(&self.created_at),
-            "updatedAt": ts(&self.updated_at),
-            "kms_id": self.kms_id,
-            "kms": self.kms_name,
-            "synced_at": ts(&self.synced_at),
-            "rotation_status": self.rotation_status,
-            "cloud_name": self.cloud_name,
-            "key_type": key_type(&self.aws.metadata.key_spec),
-            "basic_view_enabled": false,
-            "region": self.region,
-            "gone": self.gone,
-            "key_material_origin": self.key_material_origin,
-            "aws_param": self.aws_param(),
-        });
+        let mut v = crate::service::resource(
+            &self.id,
+            self.uri(),
+            &self.created_at,
+            &self.updated_at,
+            json!({
+                "kms_id": self.kms_id,
+                "kms": self.kms_name,
+                "synced_at": ts(&self.synced_at),
+                "rotation_status": self.rotation_status,
+                "cloud_name": self.cloud_name,
+                "key_type": key_type(&self.aws.metadata.key_spec),
+                "basic_view_enabled": false,
+                "region": self.region,
+                "gone": self.gone,
+                "key_material_origin": self.key_material_origin,
+                "aws_param": self.aws_param(),
+            }),
+        );
         if let Some(obj) = v.as_object_mut() {
             if let Some(j) = &self.job_config_id {
                 obj.insert("job_config_id".into(), json!(j));

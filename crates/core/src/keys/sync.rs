@@ -52,26 +52,25 @@ pub struct SyncJob {
 impl SyncJob {
     pub fn render(&self) -> Value {
         let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        json!({
-            "id": self.id,
-            "uri": format!("kylo:kylo:cckm:synchronize:{}", self.id),
-            "account": "kylo:kylo:admin:accounts:kylo",
-            "application": "ncryptify:gemalto:admin:apps:kylo",
-            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
-            "createdAt": ts(&self.created_at),
-            "updatedAt": ts(&self.updated_at),
-            "completed_at": self.completed_at.as_ref().map(ts),
-            "overall_status": self.overall_status,
-            "detailed_status": self.detailed_status,
-            "cloud": "aws",
-            "kms": self.kms,
-            "regions": self.regions,
-            "synchronize_all": self.synchronize_all,
-            "abort": self.abort,
-            "keys_seen": self.keys_seen,
-            "keys_added": self.keys_added,
-            "keys_gone": self.keys_gone,
-        })
+        crate::service::resource(
+            &self.id,
+            format!("kylo:kylo:cckm:synchronize:{}", self.id),
+            &self.created_at,
+            &self.updated_at,
+            json!({
+                "completed_at": self.completed_at.as_ref().map(ts),
+                "overall_status": self.overall_status,
+                "detailed_status": self.detailed_status,
+                "cloud": "aws",
+                "kms": self.kms,
+                "regions": self.regions,
+                "synchronize_all": self.synchronize_all,
+                "abort": self.abort,
+                "keys_seen": self.keys_seen,
+                "keys_added": self.keys_added,
+                "keys_gone": self.keys_gone,
+            }),
+        )
     }
 }
 

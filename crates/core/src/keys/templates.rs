@@ -50,27 +50,25 @@ impl PolicyTemplate {
     }
 
     pub fn render(&self) -> Value {
-        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        json!({
-            "id": self.id,
-            "uri": format!("kylo:kylo:cckm:aws-policy-template:{}", self.id),
-            "account": "kylo:kylo:admin:accounts:kylo",
-            "application": "ncryptify:gemalto:admin:apps:kylo",
-            "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
-            "createdAt": ts(&self.created_at),
-            "updatedAt": ts(&self.updated_at),
-            "name": self.name,
-            "kms": self.kms_id,
-            "account_id": self.account_id,
-            "policy": self.policy.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()),
-            "key_admins": self.key_admins,
-            "key_admins_roles": self.key_admins_roles,
-            "key_users": self.key_users,
-            "key_users_roles": self.key_users_roles,
-            "external_accounts": self.external_accounts,
-            "auto_push": self.auto_push,
-            "is_verified": self.is_verified,
-        })
+        crate::service::resource(
+            &self.id,
+            format!("kylo:kylo:cckm:aws-policy-template:{}", self.id),
+            &self.created_at,
+            &self.updated_at,
+            json!({
+                "name": self.name,
+                "kms": self.kms_id,
+                "account_id": self.account_id,
+                "policy": self.policy.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()),
+                "key_admins": self.key_admins,
+                "key_admins_roles": self.key_admins_roles,
+                "key_users": self.key_users,
+                "key_users_roles": self.key_users_roles,
+                "external_accounts": self.external_accounts,
+                "auto_push": self.auto_push,
+                "is_verified": self.is_verified,
+            }),
+        )
     }
 }
 
