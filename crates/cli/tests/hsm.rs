@@ -18,6 +18,10 @@ const KEYS: &str = "/api/v1/cckm/aws/keys";
 const UPLOAD: &str = "/api/v1/cckm/aws/upload-key";
 const REGION: &str = "ap-south-1";
 
+/// SoftHSM2 keeps a token in files that a process rewrites while it logs in: another process
+/// that reads them meanwhile may find no token. The tests that use the token run one at a time.
+static TOKEN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The SoftHSM2 token made by scripts/test.sh: (module, token label, user PIN).
 struct Hsm {
     module: String,
@@ -217,6 +221,7 @@ fn assert_hsm_binding(rec: &Value, hsm: &Hsm, label: &str) {
 #[tokio::test]
 async fn import_from_the_hsm_by_label_and_generated() {
     let hsm = hsm();
+    let _token = TOKEN.lock().await;
     let server = hsm.start_server();
     let admin = setup(&server).await;
 
@@ -458,6 +463,7 @@ fn failed_start(envs: &[(&str, &str)]) -> String {
 #[test]
 fn a_configured_hsm_that_cannot_be_used_fails_the_start() {
     let hsm = hsm();
+    let _token = TOKEN.blocking_lock();
     let wrong_pin = "wrong-pin-4242";
     let err = failed_start(&[
         ("KEYWARD_PKCS11_MODULE", &hsm.module),

@@ -95,17 +95,28 @@ impl Pkcs11Hsm {
             Err(PkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(err(format!("C_Initialize failed: {}", describe(&e)))),
         }
-        let slots = ctx.get_slots_with_token().map_err(|e| err(describe(&e)))?;
+        // A token kept in files (SoftHSM2) may read as absent while another process rewrites
+        // them: look a few times before giving up.
         let mut found = None;
         let mut labels = Vec::new();
-        for slot in slots {
-            let info = ctx.get_token_info(slot).map_err(|e| err(describe(&e)))?;
-            let label = info.label().trim_end().to_string();
-            if label == token {
-                found = Some(slot);
+        for attempt in 0..3 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            labels.clear();
+            let slots = ctx.get_slots_with_token().map_err(|e| err(describe(&e)))?;
+            for slot in slots {
+                let info = ctx.get_token_info(slot).map_err(|e| err(describe(&e)))?;
+                let label = info.label().trim_end().to_string();
+                if label == token {
+                    found = Some(slot);
+                    break;
+                }
+                labels.push(format!("'{label}'"));
+            }
+            if found.is_some() {
                 break;
             }
-            labels.push(label);
         }
         let slot = found.ok_or_else(|| {
             err(format!(
