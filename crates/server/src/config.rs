@@ -57,7 +57,7 @@ pub struct Settings {
     /// The label of the HSM token Keyward works in.
     pub pkcs11_token: String,
     /// The token's user PIN. Never logged; prefer the environment (KEYWARD_PKCS11_PIN) to a file.
-    pub pkcs11_pin: String,
+    pub pkcs11_pin: ConfigSecret,
 }
 
 impl Default for Settings {
@@ -86,8 +86,23 @@ impl Default for Settings {
             aws_rate_limits: keyward_aws::default_quotas().into_iter().collect(),
             pkcs11_module: String::new(),
             pkcs11_token: String::new(),
-            pkcs11_pin: String::new(),
+            pkcs11_pin: ConfigSecret::default(),
         }
+    }
+}
+
+/// A secret setting (the HSM PIN): read like any string setting, never shown by `Debug`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct ConfigSecret(pub String);
+
+impl std::fmt::Debug for ConfigSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
     }
 }
 
@@ -239,7 +254,7 @@ impl Settings {
         let hsm = [
             ("pkcs11_module", &self.pkcs11_module),
             ("pkcs11_token", &self.pkcs11_token),
-            ("pkcs11_pin", &self.pkcs11_pin),
+            ("pkcs11_pin", &self.pkcs11_pin.0),
         ];
         if !self.pkcs11_module.is_empty() {
             for (name, value) in hsm {
@@ -280,7 +295,7 @@ impl Settings {
             (
                 self.pkcs11_module.clone(),
                 self.pkcs11_token.clone(),
-                keyward_core::secret::SecretString::new(self.pkcs11_pin.clone()),
+                keyward_core::secret::SecretString::new(self.pkcs11_pin.0.clone()),
             )
         })
     }
@@ -336,6 +351,19 @@ mod tests {
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         let err = Settings::load(Some(&path), |_| None).unwrap_err();
         assert!(err.to_string().contains("unknown setting 'lisen'"), "{err}");
+    }
+
+    #[test]
+    fn the_hsm_pin_never_shows_in_debug_output() {
+        let s = Settings::load(None, |k| match k {
+            "KEYWARD_PKCS11_MODULE" => Some("/usr/lib/softhsm/libsofthsm2.so".into()),
+            "KEYWARD_PKCS11_TOKEN" => Some("t".into()),
+            "KEYWARD_PKCS11_PIN" => Some("pin-4711-secret".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.pkcs11_pin.0, "pin-4711-secret");
+        assert!(!format!("{s:?}").contains("4711"));
     }
 
     #[test]
