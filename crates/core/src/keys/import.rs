@@ -150,6 +150,19 @@ impl Source {
     }
 }
 
+/// Whether an AWS call failed without AWS's answer (unreachable, timed out, or AWS's own
+/// fault), so that AWS may have carried it out all the same.
+fn answer_lost(e: &CoreError) -> bool {
+    matches!(
+        e,
+        CoreError::AwsUnavailable { .. }
+            | CoreError::Aws {
+                kind: crate::error::AwsErrorKind::Unavailable | crate::error::AwsErrorKind::Other,
+                ..
+            }
+    )
+}
+
 /// `valid_to`: RFC 3339, in the future, at most 365 days ahead, only with key_expiration.
 pub fn check_expiry(
     key_expiration: Option<bool>,
@@ -482,7 +495,13 @@ impl Keyward {
                 .await
         };
         if let Err(e) = attempt.await {
-            // AWS holds nothing new: the intent closes with nothing to do.
+            // No answer from AWS: it may have imported the material all the same. The intent
+            // stays open, so that the next start settles it from what AWS says (and the vault
+            // key cannot be deleted meanwhile).
+            if answer_lost(&e) {
+                return Err(e);
+            }
+            // AWS refused: it holds nothing new; the intent closes with nothing to do.
             self.ports.store.delete_import_intent(&intent.id).await?;
             return Err(e);
         }
@@ -545,13 +564,33 @@ impl Keyward {
                     ));
                 }
             }
+            if rec.aws.metadata.key_state == "PendingImport" {
+                return Err(CoreError::Unprocessable(format!(
+                    "delete-material: AWS key {} has no imported material (it is PendingImport)",
+                    rec.aws.metadata.arn
+                )));
+            }
             let ctx = self.record_context(&rec).await?;
             let key_id = rec.aws.metadata.key_id.clone();
             self.ports
                 .keys
                 .delete_imported_key_material(&ctx.target, &key_id)
                 .await?;
-            let view = self.read_back(&ctx.target, &key_id).await?;
+            let mut view = self.read_back(&ctx.target, &key_id).await?;
+            // AWS keeps an EXTERNAL key's ExpirationModel when its material is deleted (seed
+            // 000 shows it); an emulator may drop it: keep the model the key was imported with.
+            if view.metadata.expiration_model.is_none() {
+                view.metadata.expiration_model =
+                    rec.aws.metadata.expiration_model.clone().or_else(|| {
+                        rec.material.as_ref().map(|m| {
+                            if m.valid_to.is_some() {
+                                "KEY_MATERIAL_EXPIRES".to_string()
+                            } else {
+                                "KEY_MATERIAL_DOES_NOT_EXPIRE".to_string()
+                            }
+                        })
+                    });
+            }
             let now = self.now();
             rec.aws = view;
             rec.synced_at = now;

@@ -1,0 +1,788 @@
+//! An import is journaled: a server killed (SIGKILL) in the middle of one reconciles it at its
+//! next start, so that no AWS key holds material Keyward has lost.
+//!
+//! A small HTTP proxy of the test's own sits on 127.0.0.1 in front of LocalStack (the AWS
+//! connection's endpoint_url points at it). It forwards every request to LocalStack, except
+//! that it can hold the first request of a chosen operation (`X-Amz-Target`) until the test
+//! releases it: then it forwards it, or drops it. So the test stops the server's import at a
+//! chosen step, kills the server there, and decides what AWS sees.
+// Test code: a panic is how a check fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{ADMIN_PASSWORD, Server, kms_endpoint};
+use serde_json::{Value, json};
+
+const KEYS: &str = "/api/v1/cckm/aws/keys";
+const VAULT: &str = "/api/v1/vault/keys2";
+const REGION: &str = "ap-south-1";
+
+/// A request the proxy holds: the client's connection and the request's bytes.
+struct Held {
+    stream: TcpStream,
+    request: Vec<u8>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    /// The operation to hold (once), e.g. `TrentService.ImportKeyMaterial`.
+    hold: Option<String>,
+    held: Option<Held>,
+    /// An operation whose every request is lost (see [`Lose`]): the client's connection is
+    /// closed without an answer.
+    lose: Option<(String, Lose)>,
+    /// The X-Amz-Target of every request, in order.
+    seen: Vec<String>,
+}
+
+struct Proxy {
+    url: String,
+    upstream: String,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lose {
+    /// LocalStack gets the request and carries it out; its answer is lost.
+    Answer,
+    /// LocalStack never sees the request.
+    Request,
+}
+
+enum Release {
+    /// Send the held request on to LocalStack (its answer goes to a client long dead).
+    Forward,
+    /// Close the connection; LocalStack never sees the request.
+    Drop,
+}
+
+impl Proxy {
+    fn start() -> Self {
+        let upstream = kms_endpoint()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(ProxyState::default()));
+        let (st, up) = (state.clone(), upstream.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (st, up) = (st.clone(), up.clone());
+                std::thread::spawn(move || serve(stream, &st, &up));
+            }
+        });
+        Self {
+            url,
+            upstream,
+            state,
+        }
+    }
+
+    /// Holds the next request of this operation (the part after `TrentService.`).
+    fn hold(&self, operation: &str) {
+        self.state.lock().unwrap().hold = Some(format!("TrentService.{operation}"));
+    }
+
+    /// Waits until the request to hold has come.
+    async fn wait_held(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.state.lock().unwrap().held.is_some() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the request to hold did not come within {timeout:?}; seen: {:?}",
+                self.seen()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Releases the held request; for `Forward`, returns LocalStack's HTTP status.
+    fn release(&self, how: Release) -> Option<u16> {
+        let held = self
+            .state
+            .lock()
+            .unwrap()
+            .held
+            .take()
+            .expect("a held request");
+        match how {
+            Release::Drop => {
+                drop(held.stream);
+                None
+            }
+            Release::Forward => {
+                let response = forward(&held.request, &self.upstream);
+                let mut stream = held.stream;
+                let _ = stream.write_all(&response);
+                Some(status_of(&response))
+            }
+        }
+    }
+
+    /// From now on, every request of this operation is lost as `how` says.
+    fn lose(&self, operation: &str, how: Lose) {
+        self.state.lock().unwrap().lose = Some((format!("TrentService.{operation}"), how));
+    }
+
+    fn stop_losing(&self) {
+        self.state.lock().unwrap().lose = None;
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.state.lock().unwrap().seen.clone()
+    }
+}
+
+/// One client connection: reads one request, holds it or forwards it, answers, closes.
+fn serve(mut stream: TcpStream, state: &Mutex<ProxyState>, upstream: &str) {
+    let Some((request, target)) = read_request(&mut stream) else {
+        return;
+    };
+    {
+        let mut s = state.lock().unwrap();
+        s.seen.push(target.clone());
+        if s.hold.as_deref() == Some(target.as_str()) && s.held.is_none() {
+            s.hold = None;
+            s.held = Some(Held { stream, request });
+            return;
+        }
+    }
+    let lose = match &state.lock().unwrap().lose {
+        Some((op, how)) if *op == target => Some(*how),
+        _ => None,
+    };
+    if lose == Some(Lose::Request) {
+        return;
+    }
+    let response = forward(&request, upstream);
+    if lose == Some(Lose::Answer) {
+        return;
+    }
+    let _ = stream.write_all(&response);
+    let _ = stream.flush();
+}
+
+/// Reads one HTTP request (head and Content-Length body); returns its bytes, with the
+/// Connection header set to close, and its X-Amz-Target.
+fn read_request(stream: &mut TcpStream) -> Option<(Vec<u8>, String)> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let target = header("x-amz-target").unwrap_or_default();
+    let mut request = close_connection(&head).into_bytes();
+    request.extend_from_slice(&buf[head_end..]);
+    Some((request, target))
+}
+
+/// The head with any Connection header replaced by `Connection: close`.
+fn close_connection(head: &str) -> String {
+    let mut lines: Vec<&str> = head
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .filter(|l| {
+            !l.split_once(':')
+                .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("connection"))
+        })
+        .collect();
+    lines.push("Connection: close");
+    format!("{}\r\n\r\n", lines.join("\r\n"))
+}
+
+/// Sends the request to LocalStack and returns its whole response (it closes the connection
+/// after it, as the request asks), with `Connection: close` for the client.
+fn forward(request: &[u8], upstream: &str) -> Vec<u8> {
+    let mut up = TcpStream::connect(upstream).expect("connect to LocalStack");
+    up.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    up.write_all(request).expect("send to LocalStack");
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)
+        .expect("read LocalStack's answer");
+    match response.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => {
+            let head = String::from_utf8_lossy(&response[..i + 4]).to_string();
+            let mut out = close_connection(&head).into_bytes();
+            out.extend_from_slice(&response[i + 4..]);
+            out
+        }
+        None => response,
+    }
+}
+
+fn status_of(response: &[u8]) -> u16 {
+    String::from_utf8_lossy(response)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn random_hex32() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// A raw AWS JSON 1.1 request straight to LocalStack (not through the proxy); it does not
+/// check signatures.
+async fn kms_raw(operation: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(kms_endpoint())
+        .header("X-Amz-Target", format!("TrentService.{operation}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/ap-south-1/kms/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("LocalStack answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn aws_key_state(key_id: &str) -> String {
+    let (status, body) = kms_raw("DescribeKey", json!({"KeyId": key_id})).await;
+    assert_eq!(status, 200, "{body}");
+    body["KeyMetadata"]["KeyState"]
+        .as_str()
+        .expect("KeyState")
+        .to_string()
+}
+
+/// Encrypts with the key in LocalStack, and decrypts; returns the ciphertext (base64).
+async fn aws_round_trip(key_id: &str) -> String {
+    // "keyward" in base64.
+    let (status, body) = kms_raw(
+        "Encrypt",
+        json!({"KeyId": key_id, "Plaintext": "a2V5d2FyZA=="}),
+    )
+    .await;
+    assert_eq!(status, 200, "Encrypt: {body}");
+    let blob = body["CiphertextBlob"].as_str().unwrap().to_string();
+    assert_eq!(aws_decrypt(&blob).await.as_deref(), Ok("a2V5d2FyZA=="));
+    blob
+}
+
+async fn aws_decrypt(blob: &str) -> Result<String, String> {
+    let (status, body) = kms_raw("Decrypt", json!({"CiphertextBlob": blob})).await;
+    if status == 200 {
+        Ok(body["Plaintext"].as_str().unwrap().to_string())
+    } else {
+        Err(body.to_string())
+    }
+}
+
+/// The number of open import intents in the database of a killed server, read from a copy
+/// (so that the data directory stays exactly as the crash left it).
+async fn open_intents(data_dir: &Path) -> i64 {
+    let copy = tempfile::tempdir().unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let src = data_dir.join(format!("keyward.db{suffix}"));
+        if src.exists() {
+            std::fs::copy(&src, copy.path().join(format!("keyward.db{suffix}"))).unwrap();
+        }
+    }
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(copy.path().join("keyward.db"));
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM import_intents")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+struct Setup {
+    server: Server,
+    admin: String,
+    /// Keyward's id of the EXTERNAL key, and AWS's.
+    id: String,
+    key_id: String,
+    vault_key_id: String,
+}
+
+/// A server whose AWS connection goes through the proxy, a vault key `crash-src` with known
+/// material, and a new EXTERNAL key.
+async fn setup(proxy: &Proxy) -> Setup {
+    let server = Server::start();
+    let admin = server.admin().await;
+    server
+        .post(
+            "/api/v1/connectionmgmt/services/aws/connections",
+            &admin,
+            json!({
+                "name": "proxied",
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws_region": REGION,
+                "endpoint_url": proxy.url,
+            }),
+        )
+        .await
+        .expect(201);
+    server
+        .post(
+            "/api/v1/cckm/aws/kms",
+            &admin,
+            json!({"name": "kms", "account_id": "000000000000", "connection": "proxied", "regions": [REGION]}),
+        )
+        .await
+        .expect(201);
+    let vk = server
+        .post(
+            VAULT,
+            &admin,
+            json!({"name": "crash-src", "algorithm": "aes", "size": 256, "material": random_hex32()}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let key = server
+        .post(
+            KEYS,
+            &admin,
+            json!({"kms": "kms", "region": REGION,
+                   "aws_param": {"Origin": "EXTERNAL", "Alias": unique("crash")}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(key["aws_param"]["KeyState"], "PendingImport", "{key}");
+    assert!(
+        proxy.seen().iter().any(|t| t == "TrentService.CreateKey"),
+        "the key was not made through the proxy: {:?}",
+        proxy.seen()
+    );
+    Setup {
+        id: key["id"].as_str().unwrap().to_string(),
+        key_id: key["aws_param"]["KeyID"].as_str().unwrap().to_string(),
+        vault_key_id: vk["id"].as_str().unwrap().to_string(),
+        server,
+        admin,
+    }
+}
+
+/// Starts the import in the background; its answer never comes (the server is killed).
+fn start_import(s: &Setup) -> tokio::task::JoinHandle<()> {
+    let valid_to = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let request = s
+        .server
+        .client()
+        .post(format!("{}{KEYS}/{}/import-material", s.server.url, s.id))
+        .bearer_auth(&s.admin)
+        .json(&json!({"source_key_identifier": "crash-src", "key_expiration": true, "valid_to": valid_to}));
+    tokio::spawn(async move {
+        let _ = request.send().await;
+    })
+}
+
+async fn restart(dir: tempfile::TempDir) -> (Server, String) {
+    let server = Server::start_in(dir, &[], &[("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let admin = server.admin().await;
+    (server, admin)
+}
+
+/// Killed while GetParametersForImport (the first AWS call) was in flight, and AWS never saw
+/// it: at the next start the intent is dropped, the key stays without material, the vault key
+/// stays, and an import afterwards works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_aws_had_the_material_the_import_is_undone() {
+    let started = Instant::now();
+    let proxy = Proxy::start();
+    let s = setup(&proxy).await;
+    proxy.hold("GetParametersForImport");
+    let import = start_import(&s);
+    proxy.wait_held(Duration::from_secs(20)).await;
+
+    let dir = s.server.kill_keep_data();
+    let _ = import.await;
+    // The intent was written before the first AWS call.
+    assert_eq!(open_intents(&dir.path().join("data")).await, 1);
+    assert_eq!(proxy.release(Release::Drop), None);
+
+    let (server, admin) = restart(dir).await;
+    assert!(
+        server.stderr().contains("reconciled imports"),
+        "no reconciliation in the log:\n{}",
+        server.stderr()
+    );
+    assert_eq!(open_intents(&server.data_dir()).await, 0);
+    assert_eq!(aws_key_state(&s.key_id).await, "PendingImport");
+    let rec = server
+        .get(&format!("{KEYS}/{}", s.id), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rec["aws_param"]["KeyState"], "PendingImport", "{rec}");
+    assert!(rec.get("local_key_id").is_none(), "{rec}");
+    assert!(rec.get("local_key_name").is_none(), "{rec}");
+    assert_ne!(rec["key_material_origin"], "cckm", "{rec}");
+    let vk = server
+        .get(&format!("{VAULT}/{}", s.vault_key_id), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(vk["name"], "crash-src");
+    assert_eq!(vk["used_by_aws_keys"], json!([]), "{vk}");
+
+    // A normal import afterwards works (through the proxy, which now holds nothing).
+    let done = server
+        .post(
+            &format!("{KEYS}/{}/import-material", s.id),
+            &admin,
+            json!({"source_key_identifier": "crash-src"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(done["aws_param"]["KeyState"], "Enabled", "{done}");
+    assert_eq!(done["local_key_id"], json!(s.vault_key_id));
+    assert_eq!(done["key_material_origin"], "cckm");
+    aws_round_trip(&s.key_id).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Killed while ImportKeyMaterial (the last AWS call) was in flight, and AWS did import the
+/// material: at the next start the import is finished in Keyward's records, so the key's
+/// material is known to come from the vault key (which then may not be deleted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_aws_imported_the_material_the_import_is_finished() {
+    let started = Instant::now();
+    let proxy = Proxy::start();
+    let s = setup(&proxy).await;
+    proxy.hold("ImportKeyMaterial");
+    let import = start_import(&s);
+    proxy.wait_held(Duration::from_secs(30)).await;
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .any(|t| t == "TrentService.GetParametersForImport"),
+        "{:?}",
+        proxy.seen()
+    );
+
+    let dir = s.server.kill_keep_data();
+    let _ = import.await;
+    assert_eq!(open_intents(&dir.path().join("data")).await, 1);
+    // AWS now really imports the material the dead server sent.
+    assert_eq!(proxy.release(Release::Forward), Some(200));
+    assert_eq!(aws_key_state(&s.key_id).await, "Enabled");
+
+    let (server, admin) = restart(dir).await;
+    assert_eq!(open_intents(&server.data_dir()).await, 0);
+    let rec = server
+        .get(&format!("{KEYS}/{}", s.id), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rec["key_material_origin"], "cckm", "{rec}");
+    assert_eq!(rec["local_key_id"], json!(s.vault_key_id), "{rec}");
+    assert_eq!(rec["local_key_name"], "crash-src");
+    assert_eq!(rec["aws_param"]["KeyState"], "Enabled", "{rec}");
+    assert_eq!(rec["aws_param"]["Enabled"], true);
+    assert_eq!(rec["aws_param"]["ExpirationModel"], "KEY_MATERIAL_EXPIRES");
+    let arn = rec["aws_param"]["Arn"].as_str().unwrap().to_string();
+    // The expiry asked for (30 days) came through the journal.
+    let expiring = server
+        .get(&format!("{KEYS}?expiring_within=31d"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(expiring["total"], 1, "{expiring}");
+    assert_eq!(expiring["resources"][0]["id"], json!(s.id));
+
+    // The audit trail says the import finished after a restart.
+    let records = server
+        .get("/api/v1/audit/records?limit=-1", &admin)
+        .await
+        .expect(200)
+        .body;
+    let finished: Vec<&Value> = records["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "key.import-material")
+        .collect();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    let r = finished[0];
+    assert_eq!(r["target"], json!(arn), "{r}");
+    assert_eq!(r["outcome"], "success", "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("finished after a restart"),
+        "{r}"
+    );
+
+    // Keyward has not lost the material AWS holds: the vault key is kept for it, and
+    // importing it again after deleting it from AWS gives back the same key (a ciphertext
+    // made before still decrypts; LocalStack decrypts only with the material now imported).
+    server
+        .delete(&format!("{VAULT}/{}", s.vault_key_id), &admin)
+        .await
+        .expect(409);
+    let blob = aws_round_trip(&s.key_id).await;
+    server
+        .post(
+            &format!("{KEYS}/{}/delete-material", s.id),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert!(aws_decrypt(&blob).await.is_err());
+    let again = server
+        .post(
+            &format!("{KEYS}/{}/import-material", s.id),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(again["aws_param"]["KeyState"], "Enabled", "{again}");
+    assert_eq!(again["local_key_id"], json!(s.vault_key_id));
+    assert_eq!(aws_decrypt(&blob).await.as_deref(), Ok("a2V5d2FyZA=="));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Killed after ImportKeyMaterial succeeded, while reading the key back (DescribeKey), before
+/// the journal was closed: the same outcome, the import finished at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_aws_answered_the_import_is_finished() {
+    let started = Instant::now();
+    let proxy = Proxy::start();
+    let s = setup(&proxy).await;
+    proxy.hold("ImportKeyMaterial");
+    let import = start_import(&s);
+    proxy.wait_held(Duration::from_secs(30)).await;
+    // Let ImportKeyMaterial through to a live server, and hold the read-back after it.
+    proxy.hold("DescribeKey");
+    assert_eq!(proxy.release(Release::Forward), Some(200));
+    proxy.wait_held(Duration::from_secs(20)).await;
+
+    let dir = s.server.kill_keep_data();
+    let _ = import.await;
+    assert_eq!(open_intents(&dir.path().join("data")).await, 1);
+    assert_eq!(proxy.release(Release::Drop), None);
+    assert_eq!(aws_key_state(&s.key_id).await, "Enabled");
+
+    let (server, admin) = restart(dir).await;
+    assert_eq!(open_intents(&server.data_dir()).await, 0);
+    let rec = server
+        .get(&format!("{KEYS}/{}", s.id), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rec["key_material_origin"], "cckm", "{rec}");
+    assert_eq!(rec["local_key_id"], json!(s.vault_key_id), "{rec}");
+    assert_eq!(rec["aws_param"]["KeyState"], "Enabled", "{rec}");
+    aws_round_trip(&s.key_id).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// The `key.import-material` audit records.
+async fn import_audit(server: &Server, admin: &str) -> Vec<Value> {
+    let records = server
+        .get("/api/v1/audit/records?limit=-1", admin)
+        .await
+        .expect(200)
+        .body;
+    records["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "key.import-material")
+        .cloned()
+        .collect()
+}
+
+/// AWS imported the material but its answer never reached the server (every
+/// ImportKeyMaterial reaches LocalStack, and the connection is closed instead of answered):
+/// the import fails for the caller, but the journal keeps it open, the vault key cannot be
+/// deleted meanwhile, and the next start finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_answer_is_lost_is_finished_at_the_next_start() {
+    let started = Instant::now();
+    let proxy = Proxy::start();
+    let s = setup(&proxy).await;
+    proxy.lose("ImportKeyMaterial", Lose::Answer);
+    let r = s
+        .server
+        .post(
+            &format!("{KEYS}/{}/import-material", s.id),
+            &s.admin,
+            json!({"source_key_identifier": "crash-src"}),
+        )
+        .await;
+    assert!(r.status.is_server_error(), "{} {}", r.status, r.body);
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .any(|t| t == "TrentService.ImportKeyMaterial")
+    );
+    assert_eq!(aws_key_state(&s.key_id).await, "Enabled");
+    assert_eq!(open_intents(&s.server.data_dir()).await, 1);
+    s.server
+        .delete(&format!("{VAULT}/{}", s.vault_key_id), &s.admin)
+        .await
+        .expect_error(409, "crash-src");
+    proxy.stop_losing();
+
+    let dir = s.server.stop_keep_data();
+    let (server, admin) = restart(dir).await;
+    assert_eq!(open_intents(&server.data_dir()).await, 0);
+    let rec = server
+        .get(&format!("{KEYS}/{}", s.id), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rec["key_material_origin"], "cckm", "{rec}");
+    assert_eq!(rec["local_key_id"], json!(s.vault_key_id), "{rec}");
+    assert_eq!(rec["aws_param"]["KeyState"], "Enabled", "{rec}");
+    let audit = import_audit(&server, &admin).await;
+    assert!(
+        audit.iter().any(|r| r["outcome"] == "success"
+            && r["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("finished after a restart")),
+        "{audit:?}"
+    );
+    server
+        .delete(&format!("{VAULT}/{}", s.vault_key_id), &admin)
+        .await
+        .expect(409);
+    aws_round_trip(&s.key_id).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// The same, but AWS never got the request: the next start drops the intent, and the vault
+/// key, bound to nothing, may then be deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_request_is_lost_is_dropped_at_the_next_start() {
+    let started = Instant::now();
+    let proxy = Proxy::start();
+    let s = setup(&proxy).await;
+    proxy.lose("ImportKeyMaterial", Lose::Request);
+    let r = s
+        .server
+        .post(
+            &format!("{KEYS}/{}/import-material", s.id),
+            &s.admin,
+            json!({"source_key_identifier": "crash-src"}),
+        )
+        .await;
+    assert!(r.status.is_server_error(), "{} {}", r.status, r.body);
+    assert_eq!(aws_key_state(&s.key_id).await, "PendingImport");
+    assert_eq!(open_intents(&s.server.data_dir()).await, 1);
+    s.server
+        .delete(&format!("{VAULT}/{}", s.vault_key_id), &s.admin)
+        .await
+        .expect(409);
+    proxy.stop_losing();
+
+    let dir = s.server.stop_keep_data();
+    let (server, admin) = restart(dir).await;
+    assert_eq!(open_intents(&server.data_dir()).await, 0);
+    let rec = server
+        .get(&format!("{KEYS}/{}", s.id), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rec["aws_param"]["KeyState"], "PendingImport", "{rec}");
+    assert!(rec.get("local_key_id").is_none(), "{rec}");
+    assert!(
+        !import_audit(&server, &admin)
+            .await
+            .iter()
+            .any(|r| r["outcome"] == "success"),
+        "an import is recorded as done"
+    );
+    server
+        .delete(&format!("{VAULT}/{}", s.vault_key_id), &admin)
+        .await
+        .expect(204);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
