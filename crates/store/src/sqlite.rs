@@ -54,10 +54,14 @@ fn column(field: &str) -> &'static str {
         "seq" => "seq",
         "actor" => "actor",
         "action" => "action",
+        "region" => "region",
+        "synced_at" => "synced_at",
+        "keystate" => "key_state",
         _ => "rowid",
     }
 }
 
+/// ` ORDER BY ... LIMIT ... OFFSET ...` for a list query; `default` breaks ties.
 fn order_and_page(query: &ListQuery, default: &str) -> String {
     let mut order: Vec<String> = query
         .sort

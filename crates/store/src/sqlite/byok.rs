@@ -93,24 +93,9 @@ impl SqliteStore {
             count = count.bind(n);
         }
         let total = count.fetch_one(self.pool()).await.map_err(db_err)?;
-        let mut order: Vec<String> = query
-            .sort
-            .iter()
-            .map(|k| {
-                let col = match k.field {
-                    "name" => "name",
-                    "updatedAt" => "updated_at",
-                    _ => "created_at",
-                };
-                format!("{col} {}", if k.descending { "DESC" } else { "ASC" })
-            })
-            .collect();
-        order.push("created_at ASC, id ASC".into());
         let sql = format!(
-            "SELECT * FROM local_keys{clause} ORDER BY {} LIMIT {} OFFSET {}",
-            order.join(", "),
-            query.limit.unwrap_or(-1),
-            query.skip
+            "SELECT * FROM local_keys{clause}{}",
+            super::order_and_page(query, "created_at ASC, id ASC")
         );
         let mut q = sqlx::query(&sql);
         if let Some(n) = name {

@@ -20,17 +20,6 @@ fn record(row: &SqliteRow) -> Result<KeyRecord> {
         .map_err(|_| CoreError::internal("database: stored key record is malformed"))
 }
 
-fn sort_column(field: &str) -> &'static str {
-    match field {
-        "createdAt" => "created_at",
-        "updatedAt" => "updated_at",
-        "region" => "region",
-        "synced_at" => "synced_at",
-        "keystate" => "key_state",
-        _ => "rowid",
-    }
-}
-
 type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
 /// Binds the record's values in the order of COLUMNS, `id` excepted.
@@ -229,23 +218,9 @@ impl SqliteStore {
             count = count.bind(b);
         }
         let total = count.fetch_one(self.pool()).await.map_err(db_err)?;
-        let mut order: Vec<String> = query
-            .sort
-            .iter()
-            .map(|k| {
-                format!(
-                    "{} {}",
-                    sort_column(k.field),
-                    if k.descending { "DESC" } else { "ASC" }
-                )
-            })
-            .collect();
-        order.push("created_at ASC, id ASC".into());
         let sql = format!(
-            "SELECT record_json FROM aws_keys{clause} ORDER BY {} LIMIT {} OFFSET {}",
-            order.join(", "),
-            query.limit.unwrap_or(-1),
-            query.skip
+            "SELECT record_json FROM aws_keys{clause}{}",
+            super::order_and_page(query, "created_at ASC, id ASC")
         );
         let mut q = sqlx::query(&sql).persistent(false);
         for b in &binds {

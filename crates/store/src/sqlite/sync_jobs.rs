@@ -140,24 +140,9 @@ impl SqliteStore {
             count = count.bind(b);
         }
         let total = count.fetch_one(self.pool()).await.map_err(db_err)?;
-        let mut order: Vec<String> = query
-            .sort
-            .iter()
-            .map(|k| {
-                let col = if k.field == "updatedAt" {
-                    "updated_at"
-                } else {
-                    "created_at"
-                };
-                format!("{col} {}", if k.descending { "DESC" } else { "ASC" })
-            })
-            .collect();
-        order.push("created_at DESC, id ASC".into());
         let sql = format!(
-            "SELECT * FROM sync_jobs{clause} ORDER BY {} LIMIT {} OFFSET {}",
-            order.join(", "),
-            query.limit.unwrap_or(-1),
-            query.skip
+            "SELECT * FROM sync_jobs{clause}{}",
+            super::order_and_page(query, "created_at DESC, id ASC")
         );
         let mut q = sqlx::query(&sql);
         for b in &binds {

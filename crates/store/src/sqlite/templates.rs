@@ -70,24 +70,9 @@ impl SqliteStore {
             .fetch_one(self.pool())
             .await
             .map_err(db_err)?;
-        let mut order: Vec<String> = query
-            .sort
-            .iter()
-            .map(|k| {
-                let col = match k.field {
-                    "name" => "name",
-                    "updatedAt" => "updated_at",
-                    _ => "created_at",
-                };
-                format!("{col} {}", if k.descending { "DESC" } else { "ASC" })
-            })
-            .collect();
-        order.push("created_at ASC, id ASC".into());
         let sql = format!(
-            "SELECT record_json FROM policy_templates ORDER BY {} LIMIT {} OFFSET {}",
-            order.join(", "),
-            query.limit.unwrap_or(-1),
-            query.skip
+            "SELECT record_json FROM policy_templates{}",
+            super::order_and_page(query, "created_at ASC, id ASC")
         );
         let rows = sqlx::query(&sql)
             .fetch_all(self.pool())
