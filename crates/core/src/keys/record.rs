@@ -144,7 +144,17 @@ impl KeyRecord {
         if let Some(d) = &m.deletion_date {
             p.insert("DeletionDate".into(), json!(aws_ts(d)));
         }
-        if let Some(d) = &m.valid_to {
+        // What AWS reports; where it says nothing (the emulator keeps no ValidTo) but the key
+        // holds expiring material Keyward imported, the expiry Keyward asked AWS for.
+        let valid_to = m.valid_to.or_else(|| {
+            let expiring = m.key_state != "PendingImport"
+                && m.expiration_model.as_deref() == Some("KEY_MATERIAL_EXPIRES");
+            self.material
+                .as_ref()
+                .and_then(|b| b.valid_to)
+                .filter(|_| expiring)
+        });
+        if let Some(d) = &valid_to {
             p.insert("ValidTo".into(), json!(aws_ts(d)));
         }
         if let Some(w) = m.pending_deletion_window_in_days {
