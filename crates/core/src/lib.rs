@@ -12,6 +12,7 @@ pub mod kms;
 pub mod local_keys;
 pub mod paging;
 pub mod ports;
+pub mod scheduler;
 pub mod secret;
 pub mod service;
 pub mod users;

@@ -15,6 +15,7 @@ use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
 use crate::kms::KmsContainer;
 use crate::local_keys::LocalKey;
 use crate::paging::{ListQuery, Page};
+use crate::scheduler::JobConfig;
 use crate::secret::{SecretBytes, SecretString};
 use crate::users::User;
 
@@ -244,6 +245,16 @@ pub trait Store: Send + Sync {
     ) -> CoreResult<()>;
     async fn delete_import_intent(&self, id: &str) -> CoreResult<()>;
     async fn open_import_intents(&self) -> CoreResult<Vec<ImportIntent>>;
+
+    // --- scheduler job configs (name unique)
+    async fn insert_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> CoreResult<()>;
+    async fn update_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> CoreResult<()>;
+    async fn get_job_config(&self, id: &str) -> CoreResult<Option<JobConfig>>;
+    async fn get_job_config_by_name(&self, name: &str) -> CoreResult<Option<JobConfig>>;
+    async fn list_job_configs(&self, query: &ListQuery) -> CoreResult<Page<JobConfig>>;
+    /// Deletes the config unless a key (not gone) is attached to it (then a conflict),
+    /// checked in the same transaction as the delete and its audit.
+    async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
 
     // --- policy templates
     async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;

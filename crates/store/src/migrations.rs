@@ -38,6 +38,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "hsm_import_intents",
         include_str!("../migrations/sqlite/0007_hsm_import_intents.sql"),
     ),
+    (
+        8,
+        "job_configs",
+        include_str!("../migrations/sqlite/0008_job_configs.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

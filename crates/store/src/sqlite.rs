@@ -19,6 +19,7 @@ use keyward_core::kms::KmsContainer;
 use keyward_core::local_keys::LocalKey;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::{SealedPlace, SealedValue, Store};
+use keyward_core::scheduler::JobConfig;
 use keyward_core::users::User;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -27,6 +28,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
 mod byok;
+mod job_configs;
 mod keks;
 mod keys;
 mod sync_jobs;
@@ -676,6 +678,30 @@ impl Store for SqliteStore {
 
     async fn open_import_intents(&self) -> Result<Vec<ImportIntent>> {
         self.intents_open().await
+    }
+
+    async fn insert_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> Result<()> {
+        self.job_config_insert(c, audit).await
+    }
+
+    async fn update_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> Result<()> {
+        self.job_config_update(c, audit).await
+    }
+
+    async fn get_job_config(&self, id: &str) -> Result<Option<JobConfig>> {
+        self.job_config_get("id", id).await
+    }
+
+    async fn get_job_config_by_name(&self, name: &str) -> Result<Option<JobConfig>> {
+        self.job_config_get("name", name).await
+    }
+
+    async fn list_job_configs(&self, query: &ListQuery) -> Result<Page<JobConfig>> {
+        self.job_config_list(query).await
+    }
+
+    async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        self.job_config_delete(id, audit).await
     }
 
     async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> Result<()> {

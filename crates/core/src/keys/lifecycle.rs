@@ -335,6 +335,7 @@ impl Keyward {
                 key_material_origin: if origin == "AWS_KMS" { "native".into() } else { "unknown".into() },
                 rotation_status: String::new(),
                 job_config_id: None,
+                rotation_job: None,
                 key_admins: principals.key_admins,
                 key_admins_roles: principals.key_admins_roles,
                 key_users: principals.key_users,
@@ -396,7 +397,7 @@ impl Keyward {
         .await
     }
 
-    async fn key_for_action(&self, id: &str) -> CoreResult<KeyRecord> {
+    pub(crate) async fn key_for_action(&self, id: &str) -> CoreResult<KeyRecord> {
         let rec = self
             .ports
             .store
@@ -759,6 +760,7 @@ impl Keyward {
                 key_material_origin: primary.key_material_origin.clone(),
                 rotation_status: String::new(),
                 job_config_id: None,
+                rotation_job: None,
                 key_admins: vec![],
                 key_admins_roles: vec![],
                 key_users: vec![],

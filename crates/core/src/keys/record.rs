@@ -95,6 +95,9 @@ pub struct KeyRecord {
     /// Where the key's imported material comes from (BYOK keys only).
     #[serde(default)]
     pub material: Option<MaterialBinding>,
+    /// How the attached rotation job rotates the key (set with `job_config_id`).
+    #[serde(default)]
+    pub rotation_job: Option<super::rotation_job::RotationJobSettings>,
     pub aws: AwsKeyView,
 }
 
@@ -241,6 +244,20 @@ impl KeyRecord {
         if let Some(obj) = v.as_object_mut() {
             if let Some(j) = &self.job_config_id {
                 obj.insert("job_config_id".into(), json!(j));
+                if let Some(r) = &self.rotation_job {
+                    obj.insert(
+                        "auto_rotate_key_source".into(),
+                        json!(r.auto_rotate_key_source),
+                    );
+                    obj.insert(
+                        "auto_rotate_disable_encrypt".into(),
+                        json!(r.auto_rotate_disable_encrypt),
+                    );
+                    obj.insert(
+                        "auto_rotate_disable_encrypt_on_all_accounts".into(),
+                        json!(r.auto_rotate_disable_encrypt_on_all_accounts),
+                    );
+                }
             }
             if let Some(d) = &self.aws.metadata.deletion_date {
                 obj.insert("deletion_date".into(), json!(aws_ts(d)));

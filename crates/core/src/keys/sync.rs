@@ -466,6 +466,7 @@ impl Keyward {
                         },
                         rotation_status: String::new(),
                         job_config_id: None,
+                        rotation_job: None,
                         key_admins: vec![],
                         key_admins_roles: vec![],
                         key_users: vec![],

@@ -12,6 +12,7 @@ use keyward_core::audit::Caller;
 use keyward_core::keys::KeyAction;
 use keyward_core::keys::import::{DeleteMaterial, ImportMaterial, UploadKey};
 use keyward_core::keys::policy::PolicyInputs;
+use keyward_core::keys::rotation_job::EnableRotationJob;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -184,6 +185,24 @@ async fn action(
             return match body::<wire::ReplicateKey>(&bytes) {
                 Ok(req) => match s.keyward.replicate_key(&caller, &id, req).await {
                     Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "enable-rotation-job" => {
+            return match body::<EnableRotationJob>(&bytes) {
+                Ok(req) => match s.keyward.enable_rotation_job(&caller, &id, req).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "disable-rotation-job" => {
+            return match no_body(&bytes) {
+                Ok(()) => match s.keyward.disable_rotation_job(&caller, &id).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),

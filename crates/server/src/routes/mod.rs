@@ -7,6 +7,7 @@ mod connections;
 mod health;
 mod keys;
 mod kms;
+mod scheduler;
 mod sync;
 mod templates;
 mod users;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(keys::routes())
         .merge(sync::routes())
         .merge(templates::routes())
+        .merge(scheduler::routes())
         .merge(vault::routes())
         .merge(audit::routes())
         .merge(admin::routes());

@@ -1,0 +1,119 @@
+//! `enable-rotation-job` / `disable-rotation-job`: attach a key to a `cckm_key_rotation`
+//! job config, or detach it. Only Keyward's record changes (nothing is sent to AWS); the
+//! record and its audit are stored in one transaction. Nothing rotates the key yet: the
+//! scheduler and `rotate` are not built.
+
+use serde::{Deserialize, Serialize};
+
+use super::record::KeyRecord;
+use crate::audit::{Caller, Outcome};
+use crate::authz::Permission;
+use crate::error::{CoreError, CoreResult};
+use crate::scheduler::OP_KEY_ROTATION;
+use crate::service::Keyward;
+
+pub const KEY_SOURCES: &[&str] = &["local", "hsm-luna"];
+
+/// How an attached rotation job rotates the key (kept in the record while attached).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationJobSettings {
+    pub auto_rotate_key_source: String,
+    pub auto_rotate_disable_encrypt: bool,
+    pub auto_rotate_disable_encrypt_on_all_accounts: bool,
+}
+
+/// `POST /cckm/aws/keys/{id}/enable-rotation-job`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRotationJob {
+    #[serde(default)]
+    pub job_config_id: Option<String>,
+    #[serde(default)]
+    pub auto_rotate_key_source: Option<String>,
+    #[serde(default)]
+    pub auto_rotate_disable_encrypt: Option<bool>,
+    #[serde(default)]
+    pub auto_rotate_disable_encrypt_on_all_accounts: Option<bool>,
+}
+
+impl Keyward {
+    pub async fn enable_rotation_job(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: EnableRotationJob,
+    ) -> CoreResult<KeyRecord> {
+        let name = "key.enable-rotation-job";
+        self.audited(caller, name, id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let mut rec = self.key_for_action(id).await?;
+            let wanted = req
+                .job_config_id
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    CoreError::invalid("job_config_id: required (a cckm_key_rotation job config)")
+                })?;
+            let source = req.auto_rotate_key_source.unwrap_or_else(|| "local".into());
+            if !KEY_SOURCES.contains(&source.as_str()) {
+                return Err(CoreError::invalid(format!(
+                    "auto_rotate_key_source: '{source}' is not one of {}",
+                    KEY_SOURCES.join(", ")
+                )));
+            }
+            let disable_encrypt = req.auto_rotate_disable_encrypt.unwrap_or(false);
+            let on_all = req
+                .auto_rotate_disable_encrypt_on_all_accounts
+                .unwrap_or(false);
+            if disable_encrypt && on_all {
+                return Err(CoreError::invalid(
+                    "auto_rotate_disable_encrypt_on_all_accounts: give it or auto_rotate_disable_encrypt, not both",
+                ));
+            }
+            let config = self.find_job_config(wanted).await?.ok_or_else(|| {
+                CoreError::invalid(format!(
+                    "job_config_id: no job config has the id or name '{wanted}'"
+                ))
+            })?;
+            if config.operation != OP_KEY_ROTATION {
+                return Err(CoreError::invalid(format!(
+                    "job_config_id: job config '{}' has operation {}, not {OP_KEY_ROTATION}",
+                    config.name, config.operation
+                )));
+            }
+            rec.job_config_id = Some(config.id.clone());
+            rec.rotation_job = Some(RotationJobSettings {
+                auto_rotate_key_source: source,
+                auto_rotate_disable_encrypt: disable_encrypt,
+                auto_rotate_disable_encrypt_on_all_accounts: on_all,
+            });
+            rec.updated_at = self.now();
+            let draft = self.draft(caller, name, &rec.aws.metadata.arn, Outcome::Success, config.id);
+            self.ports.store.update_key(&rec, Some(&draft)).await?;
+            Ok(rec)
+        })
+        .await
+    }
+
+    /// Detaches the key from its rotation job (nothing to do if none is attached).
+    pub async fn disable_rotation_job(&self, caller: &Caller, id: &str) -> CoreResult<KeyRecord> {
+        let name = "key.disable-rotation-job";
+        self.audited(caller, name, id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let mut rec = self.key_for_action(id).await?;
+            let detail = rec.job_config_id.take().unwrap_or_default();
+            rec.rotation_job = None;
+            rec.updated_at = self.now();
+            let draft = self.draft(
+                caller,
+                name,
+                &rec.aws.metadata.arn,
+                Outcome::Success,
+                detail,
+            );
+            self.ports.store.update_key(&rec, Some(&draft)).await?;
+            Ok(rec)
+        })
+        .await
+    }
+}

@@ -1,0 +1,519 @@
+//! Scheduler job configs (`/scheduler/job-configs`): a named cron schedule with the
+//! parameters of a key rotation or an inventory synchronization. Keys are attached to a
+//! rotation config with `enable-rotation-job` (see `keys::rotation_job`).
+//!
+//! Only the configs are built so far: nothing fires them yet (no runs, no scheduler, no
+//! rotate).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::{Caller, Outcome};
+use crate::authz::Permission;
+use crate::error::{CoreError, CoreResult};
+use crate::keys::filter::{KeyFilter, parse_window};
+use crate::paging::{ListQuery, Page};
+use crate::service::Keyward;
+
+pub const OP_KEY_ROTATION: &str = "cckm_key_rotation";
+pub const OP_SYNCHRONIZATION: &str = "cckm_synchronization";
+pub const OPERATIONS: &[&str] = &[OP_KEY_ROTATION, OP_SYNCHRONIZATION];
+pub const SORTABLE: &[&str] = &["name", "createdAt", "updatedAt"];
+
+fn aws() -> String {
+    "aws".into()
+}
+
+fn any() -> String {
+    "any".into()
+}
+
+/// `aws_param` of a rotation config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRotationParams {
+    #[serde(default)]
+    pub retain_alias: bool,
+    #[serde(default)]
+    pub rotate_material: bool,
+}
+
+/// `cckm_key_rotation_params`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationParams {
+    #[serde(default = "aws")]
+    pub cloud_name: String,
+    /// Expiry of newly imported material ("30d", "12h"); None: it does not expire.
+    #[serde(default)]
+    pub expiration: Option<String>,
+    /// Only keys whose material expires within this window are rotated.
+    #[serde(default)]
+    pub expire_in: Option<String>,
+    #[serde(default)]
+    pub aws_param: AwsRotationParams,
+}
+
+impl Default for RotationParams {
+    fn default() -> Self {
+        Self {
+            cloud_name: aws(),
+            expiration: None,
+            expire_in: None,
+            aws_param: AwsRotationParams::default(),
+        }
+    }
+}
+
+/// `cckm_synchronization_params`; `kms` holds container ids once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncParams {
+    #[serde(default = "aws")]
+    pub cloud_name: String,
+    #[serde(default)]
+    pub kms: Vec<String>,
+    #[serde(default)]
+    pub synchronize_all: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobConfig {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub operation: String,
+    /// 5-field cron, UTC.
+    pub run_at: String,
+    #[serde(default = "any")]
+    pub run_on: String,
+    pub disabled: bool,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+    pub rotation: Option<RotationParams>,
+    pub sync: Option<SyncParams>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl JobConfig {
+    pub fn uri(&self) -> String {
+        format!("kylo:kylo:scheduler:job-configs:{}", self.id)
+    }
+
+    pub fn render(&self) -> Value {
+        let mut v = crate::service::resource(
+            &self.id,
+            self.uri(),
+            &self.created_at,
+            &self.updated_at,
+            json!({
+                "name": self.name,
+                "description": self.description,
+                "operation": self.operation,
+                "run_at": self.run_at,
+                "run_on": self.run_on,
+                "disabled": self.disabled,
+            }),
+        );
+        if let Some(o) = v.as_object_mut() {
+            if let Some(d) = &self.start_date {
+                o.insert("start_date".into(), json!(ts(d)));
+            }
+            if let Some(d) = &self.end_date {
+                o.insert("end_date".into(), json!(ts(d)));
+            }
+            if let Some(r) = &self.rotation {
+                o.insert("cckm_key_rotation_params".into(), json!(r));
+            }
+            if let Some(s) = &self.sync {
+                o.insert("cckm_synchronization_params".into(), json!(s));
+            }
+        }
+        v
+    }
+}
+
+/// `POST /scheduler/job-configs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfigCreate {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub operation: String,
+    pub run_at: String,
+    #[serde(default)]
+    pub run_on: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub cckm_key_rotation_params: Option<RotationParams>,
+    #[serde(default)]
+    pub cckm_synchronization_params: Option<SyncParams>,
+}
+
+/// `PATCH /scheduler/job-configs/{id}`: the fields given replace the stored ones. The
+/// operation cannot change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfigUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub run_at: Option<String>,
+    #[serde(default)]
+    pub run_on: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    #[serde(default)]
+    pub cckm_key_rotation_params: Option<RotationParams>,
+    #[serde(default)]
+    pub cckm_synchronization_params: Option<SyncParams>,
+}
+
+/// Checks a 5-field cron expression (minute hour day-of-month month day-of-week), UTC.
+pub fn cron(field: &str, v: &str) -> CoreResult<croner::Cron> {
+    let fields = v.split_whitespace().count();
+    if fields != 5 {
+        return Err(CoreError::invalid(format!(
+            "{field}: '{v}' is not a 5-field cron expression (minute hour day-of-month month day-of-week); it has {fields} field(s)"
+        )));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(v)
+        .map_err(|e| {
+            CoreError::invalid(format!(
+                "{field}: '{v}' is not a valid cron expression: {e}"
+            ))
+        })
+}
+
+fn date(field: &str, v: &str) -> CoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| {
+            CoreError::invalid(format!(
+                "{field}: '{v}' is not an RFC 3339 time like 2025-01-01T00:00:00Z"
+            ))
+        })
+}
+
+fn cloud(field: &str, v: &str) -> CoreResult<()> {
+    if v != "aws" {
+        return Err(CoreError::invalid(format!(
+            "{field}: '{v}' is not supported; only 'aws'"
+        )));
+    }
+    Ok(())
+}
+
+impl Keyward {
+    pub async fn find_job_config(&self, id_or_name: &str) -> CoreResult<Option<JobConfig>> {
+        if let Some(c) = self.ports.store.get_job_config(id_or_name).await? {
+            return Ok(Some(c));
+        }
+        self.ports.store.get_job_config_by_name(id_or_name).await
+    }
+
+    /// Checks a whole config (after a create or an update) and resolves its KMS containers
+    /// to ids.
+    async fn check_job_config(&self, c: &mut JobConfig) -> CoreResult<()> {
+        crate::validate::name("name", &c.name)?;
+        if !OPERATIONS.contains(&c.operation.as_str()) {
+            return Err(CoreError::invalid(format!(
+                "operation: '{}' is not one of {}",
+                c.operation,
+                OPERATIONS.join(", ")
+            )));
+        }
+        cron("run_at", &c.run_at)?;
+        if c.run_on != "any" {
+            return Err(CoreError::invalid(format!(
+                "run_on: '{}' is not supported; only 'any'",
+                c.run_on
+            )));
+        }
+        if c.description.chars().count() > 1024 {
+            return Err(CoreError::invalid(
+                "description: must be at most 1024 characters",
+            ));
+        }
+        if let (Some(s), Some(e)) = (&c.start_date, &c.end_date)
+            && e <= s
+        {
+            return Err(CoreError::invalid(format!(
+                "end_date: {} is not after start_date {}",
+                ts(e),
+                ts(s)
+            )));
+        }
+        match c.operation.as_str() {
+            OP_KEY_ROTATION => {
+                if c.sync.is_some() {
+                    return Err(CoreError::invalid(
+                        "cckm_synchronization_params: not allowed for operation cckm_key_rotation (give cckm_key_rotation_params)",
+                    ));
+                }
+                let r = c.rotation.get_or_insert_with(RotationParams::default);
+                cloud("cckm_key_rotation_params.cloud_name", &r.cloud_name)?;
+                if let Some(x) = &r.expiration {
+                    parse_window("cckm_key_rotation_params.expiration", x)?;
+                }
+                if let Some(x) = &r.expire_in {
+                    parse_window("cckm_key_rotation_params.expire_in", x)?;
+                }
+            }
+            _ => {
+                if c.rotation.is_some() {
+                    return Err(CoreError::invalid(
+                        "cckm_key_rotation_params: not allowed for operation cckm_synchronization (give cckm_synchronization_params)",
+                    ));
+                }
+                let s = c.sync.as_mut().ok_or_else(|| {
+                    CoreError::invalid(
+                        "cckm_synchronization_params: required for operation cckm_synchronization",
+                    )
+                })?;
+                cloud("cckm_synchronization_params.cloud_name", &s.cloud_name)?;
+                if s.synchronize_all && !s.kms.is_empty() {
+                    return Err(CoreError::invalid(
+                        "cckm_synchronization_params: give kms or synchronize_all, not both",
+                    ));
+                }
+                if !s.synchronize_all && s.kms.is_empty() {
+                    return Err(CoreError::invalid(
+                        "cckm_synchronization_params.kms: give at least one KMS container (or synchronize_all)",
+                    ));
+                }
+                let mut ids = Vec::with_capacity(s.kms.len());
+                for k in &s.kms {
+                    let kms = self.find_kms(k).await?.ok_or_else(|| {
+                        CoreError::invalid(format!(
+                            "cckm_synchronization_params.kms: no KMS container has the name or id '{k}'"
+                        ))
+                    })?;
+                    if !ids.contains(&kms.id) {
+                        ids.push(kms.id);
+                    }
+                }
+                s.kms = ids;
+            }
+        }
+        Ok(())
+    }
+
+    async fn job_config_name_free(&self, name: &str, own_id: Option<&str>) -> CoreResult<()> {
+        match self.ports.store.get_job_config_by_name(name).await? {
+            Some(other) if Some(other.id.as_str()) != own_id => Err(CoreError::conflict(format!(
+                "a job config named '{name}' already exists"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn create_job_config(
+        &self,
+        caller: &Caller,
+        req: JobConfigCreate,
+    ) -> CoreResult<JobConfig> {
+        let target = req.name.clone();
+        self.audited(caller, "job-config.create", &target, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let now = self.now();
+            let mut c = JobConfig {
+                id: self.new_id()?,
+                name: req.name,
+                description: req.description.unwrap_or_default(),
+                operation: req.operation,
+                run_at: req.run_at,
+                run_on: req.run_on.unwrap_or_else(any),
+                disabled: req.disabled.unwrap_or(false),
+                start_date: req
+                    .start_date
+                    .as_deref()
+                    .map(|d| date("start_date", d))
+                    .transpose()?,
+                end_date: req
+                    .end_date
+                    .as_deref()
+                    .map(|d| date("end_date", d))
+                    .transpose()?,
+                rotation: req.cckm_key_rotation_params,
+                sync: req.cckm_synchronization_params,
+                created_at: now,
+                updated_at: now,
+            };
+            self.check_job_config(&mut c).await?;
+            self.job_config_name_free(&c.name, None).await?;
+            let draft = self.draft(caller, "job-config.create", &c.name, Outcome::Success, "");
+            self.ports.store.insert_job_config(&c, &draft).await?;
+            Ok(c)
+        })
+        .await
+    }
+
+    pub async fn get_job_config(&self, caller: &Caller, id: &str) -> CoreResult<JobConfig> {
+        caller.principal.require(Permission::ReadCckm)?;
+        self.find_job_config(id)
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("job config {id} not found")))
+    }
+
+    pub async fn list_job_configs(
+        &self,
+        caller: &Caller,
+        page: &keyward_api::list::PageParams,
+    ) -> CoreResult<(ListQuery, Page<JobConfig>)> {
+        caller.principal.require(Permission::ReadCckm)?;
+        let query = ListQuery::parse(page, SORTABLE)?;
+        Ok((
+            query.clone(),
+            self.ports.store.list_job_configs(&query).await?,
+        ))
+    }
+
+    pub async fn update_job_config(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: JobConfigUpdate,
+    ) -> CoreResult<JobConfig> {
+        self.audited(caller, "job-config.update", id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let mut c = self
+                .find_job_config(id)
+                .await?
+                .ok_or_else(|| CoreError::not_found(format!("job config {id} not found")))?;
+            if let Some(op) = &req.operation
+                && *op != c.operation
+            {
+                return Err(CoreError::invalid(format!(
+                    "operation: cannot change ({} to {op}); make a new job config",
+                    c.operation
+                )));
+            }
+            if let Some(n) = req.name {
+                c.name = n;
+            }
+            if let Some(d) = req.description {
+                c.description = d;
+            }
+            if let Some(r) = req.run_at {
+                c.run_at = r;
+            }
+            if let Some(r) = req.run_on {
+                c.run_on = r;
+            }
+            if let Some(d) = req.disabled {
+                c.disabled = d;
+            }
+            if let Some(d) = &req.start_date {
+                c.start_date = Some(date("start_date", d)?);
+            }
+            if let Some(d) = &req.end_date {
+                c.end_date = Some(date("end_date", d)?);
+            }
+            if let Some(r) = req.cckm_key_rotation_params {
+                c.rotation = Some(r);
+            }
+            if let Some(s) = req.cckm_synchronization_params {
+                c.sync = Some(s);
+            }
+            self.check_job_config(&mut c).await?;
+            self.job_config_name_free(&c.name, Some(&c.id)).await?;
+            c.updated_at = self.now();
+            let draft = self.draft(caller, "job-config.update", &c.name, Outcome::Success, "");
+            self.ports.store.update_job_config(&c, &draft).await?;
+            Ok(c)
+        })
+        .await
+    }
+
+    /// How many keys (not gone from AWS) a job config is attached to.
+    pub(crate) async fn keys_using_job_config(&self, id: &str) -> CoreResult<i64> {
+        let filter = KeyFilter {
+            job_config_id: Some(id.to_string()),
+            gone: Some(false),
+            ..Default::default()
+        };
+        Ok(self
+            .ports
+            .store
+            .list_keys(
+                &filter,
+                &ListQuery {
+                    skip: 0,
+                    limit: Some(1),
+                    sort: vec![],
+                },
+            )
+            .await?
+            .total)
+    }
+
+    pub async fn delete_job_config(&self, caller: &Caller, id: &str) -> CoreResult<()> {
+        self.audited(caller, "job-config.delete", id, async move {
+            caller.principal.require(Permission::ManageCckm)?;
+            let c = self
+                .find_job_config(id)
+                .await?
+                .ok_or_else(|| CoreError::not_found(format!("job config {id} not found")))?;
+            let users = self.keys_using_job_config(&c.id).await?;
+            if users > 0 {
+                return Err(CoreError::conflict(format!(
+                    "job config '{}' is attached to {users} key(s); disable-rotation-job on them first",
+                    c.name
+                )));
+            }
+            let draft = self.draft(caller, "job-config.delete", &c.name, Outcome::Success, "");
+            // The store refuses too (in its transaction) if a key was attached meanwhile.
+            self.ports.store.delete_job_config(&c.id, &draft).await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_takes_five_fields_only() {
+        assert!(cron("run_at", "0 9 * * sat").is_ok());
+        assert!(cron("run_at", "*/5 0-23 1,15 JAN-DEC 0-6").is_ok());
+        for bad in [
+            "",
+            "0 9 * *",
+            "0 0 9 * * sat",
+            "61 * * * *",
+            "* 24 * * *",
+            "nonsense",
+            "@daily",
+        ] {
+            let e = cron("run_at", bad).unwrap_err().to_string();
+            assert!(e.contains("run_at"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Scheduler job configs (`/scheduler/job-configs`). Runs and the scheduler itself are not
+//! built yet.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use keyward_api::ListEnvelope;
+use keyward_api::list::PageParams;
+use keyward_core::scheduler::{JobConfigCreate, JobConfigUpdate};
+use serde_json::Value;
+
+use super::envelope;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Authed};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/scheduler/job-configs", get(list).post(create))
+        .route(
+            "/scheduler/job-configs/{id}",
+            get(one).patch(update).delete(remove),
+        )
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiJson(req): ApiJson<JobConfigCreate>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let c = s.keyward.create_job_config(&caller, req).await?;
+    Ok((StatusCode::CREATED, Json(c.render())))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let (query, items) = s.keyward.list_job_configs(&caller, &page).await?;
+    Ok(Json(envelope(&query, items, |c| c.render())))
+}
+
+async fn one(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.keyward.get_job_config(&caller, &id).await?.render()))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<JobConfigUpdate>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        s.keyward
+            .update_job_config(&caller, &id, req)
+            .await?
+            .render(),
+    ))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.keyward.delete_job_config(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,109 @@
+//! Scheduler job configs in SQLite (the config as JSON, its name unique).
+
+use keyward_core::CoreError;
+use keyward_core::audit::AuditDraft;
+use keyward_core::paging::{ListQuery, Page};
+use keyward_core::scheduler::JobConfig;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use crate::rows::{db_err, ts};
+
+type Result<T> = std::result::Result<T, CoreError>;
+
+fn job_config(row: &SqliteRow) -> Result<JobConfig> {
+    let json: String = row.try_get("record_json").map_err(db_err)?;
+    serde_json::from_str(&json)
+        .map_err(|_| CoreError::internal("database: stored job config is malformed"))
+}
+
+fn enc(c: &JobConfig) -> Result<String> {
+    serde_json::to_string(c).map_err(|e| CoreError::internal(format!("encoding a job config: {e}")))
+}
+
+impl SqliteStore {
+    pub(super) async fn job_config_insert(&self, c: &JobConfig, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query("INSERT INTO job_configs (id, name, operation, record_json, created_at, updated_at) VALUES (?,?,?,?,?,?)")
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(&c.operation)
+            .bind(enc(c)?)
+            .bind(ts(&c.created_at))
+            .bind(ts(&c.updated_at));
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    pub(super) async fn job_config_update(&self, c: &JobConfig, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query(
+            "UPDATE job_configs SET name = ?, operation = ?, record_json = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&c.name)
+        .bind(&c.operation)
+        .bind(enc(c)?)
+        .bind(ts(&c.updated_at))
+        .bind(&c.id);
+        self.write(stmt, audit).await.map(|_| ())
+    }
+
+    pub(super) async fn job_config_get(
+        &self,
+        col: &'static str,
+        v: &str,
+    ) -> Result<Option<JobConfig>> {
+        let sql = format!("SELECT record_json FROM job_configs WHERE {col} = ?");
+        let row = sqlx::query(&sql)
+            .bind(v)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(job_config).transpose()
+    }
+
+    pub(super) async fn job_config_list(&self, query: &ListQuery) -> Result<Page<JobConfig>> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_configs")
+            .fetch_one(self.pool())
+            .await
+            .map_err(db_err)?;
+        let sql = format!(
+            "SELECT record_json FROM job_configs{}",
+            super::order_and_page(query, "created_at ASC, id ASC")
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(Page {
+            total,
+            items: rows.iter().map(job_config).collect::<Result<Vec<_>>>()?,
+        })
+    }
+
+    /// Deletes the config and appends its audit in one transaction, unless a key that is
+    /// not gone is attached to it (a conflict; nothing is written).
+    pub(super) async fn job_config_delete(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let attached: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM aws_keys WHERE job_config_id = ? AND gone = 0",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if attached > 0 {
+            return Err(CoreError::conflict(format!(
+                "the job config is attached to {attached} key(s); disable-rotation-job on them first"
+            )));
+        }
+        let affected = sqlx::query("DELETE FROM job_configs WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        Self::append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(affected > 0)
+    }
+}
