@@ -21,7 +21,7 @@ use crate::{AwsKms, map_sdk_error, observe};
 const POLICY_NAME: &str = "default";
 
 /// Awaits one AWS call: waits for the rate limit, records metrics, maps errors.
-async fn call<T, E, R>(
+pub(crate) async fn call<T, E, R>(
     kms: &AwsKms,
     t: &ConnectionTarget,
     operation: &'static str,

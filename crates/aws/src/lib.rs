@@ -49,15 +49,16 @@ pub(crate) fn observe(operation: &'static str, started: Instant, ok: bool) {
 impl CloudKms for AwsKms {
     async fn check_connection(&self, target: &ConnectionTarget) -> CoreResult<()> {
         let client = self.clients.client(target).await;
-        self.limits
-            .acquire(&target.connection_id, &target.region, "ListKeys")
-            .await;
-        let started = Instant::now();
-        let result = client.list_keys().limit(1).send().await;
-        observe("ListKeys", started, result.is_ok());
-        result
-            .map(|_| ())
-            .map_err(|e| map_sdk_error("Error testing the AWS connection", e))
+        let req = client.list_keys().limit(1).send();
+        keys::call(
+            self,
+            target,
+            "ListKeys",
+            "Error testing the AWS connection",
+            req,
+        )
+        .await
+        .map(|_| ())
     }
 
     fn forget_connection(&self, connection_id: &str) {

@@ -81,15 +81,6 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            total: self.total,
-            items: self.items.into_iter().map(f).collect(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

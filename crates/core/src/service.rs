@@ -70,10 +70,6 @@ impl Keyward {
         Self { ports, settings }
     }
 
-    pub fn settings(&self) -> &KeywardSettings {
-        &self.settings
-    }
-
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
     }

@@ -34,7 +34,7 @@ pub fn opt_ts(t: &Option<DateTime<Utc>>) -> Option<String> {
     t.as_ref().map(ts)
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, CoreError> {
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>, CoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| decode_err("timestamp"))
@@ -58,7 +58,10 @@ fn opt_time(row: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>, CoreErr
         .transpose()
 }
 
-fn json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T, CoreError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    col: &str,
+) -> Result<T, CoreError> {
     serde_json::from_str(&get::<String>(row, col)?).map_err(|_| decode_err(col))
 }
 

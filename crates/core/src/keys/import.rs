@@ -418,18 +418,7 @@ impl Keyward {
     }
 
     async fn key_record_for_byok(&self, id: &str) -> CoreResult<KeyRecord> {
-        let rec = self
-            .ports
-            .store
-            .get_key(id)
-            .await?
-            .ok_or_else(|| CoreError::not_found(format!("AWS key {id} not found")))?;
-        if rec.gone {
-            return Err(CoreError::Unprocessable(format!(
-                "AWS key {} no longer exists in AWS (gone)",
-                rec.aws.metadata.arn
-            )));
-        }
+        let rec = self.key_for_action(id).await?;
         if rec.aws.metadata.origin != "EXTERNAL" {
             return Err(CoreError::invalid(format!(
                 "import-material: only keys with Origin EXTERNAL take imported material; this key's Origin is {}",

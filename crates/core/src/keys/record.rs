@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::spec::key_type;
+use crate::service::rfc3339;
 
 /// One Region and key ARN of a multi-Region key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,10 +112,6 @@ pub struct MaterialBinding {
     /// The expiry Keyward asked AWS for (None: the material does not expire).
     pub valid_to: Option<DateTime<Utc>>,
     pub imported_at: Option<DateTime<Utc>>,
-}
-
-fn ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn aws_ts(t: &DateTime<Utc>) -> String {
@@ -230,7 +227,7 @@ impl KeyRecord {
             json!({
                 "kms_id": self.kms_id,
                 "kms": self.kms_name,
-                "synced_at": ts(&self.synced_at),
+                "synced_at": rfc3339(&self.synced_at),
                 "rotation_status": self.rotation_status,
                 "cloud_name": self.cloud_name,
                 "key_type": key_type(&self.aws.metadata.key_spec),

@@ -1,6 +1,5 @@
 //! Local (vault) keys and the import journal in SQLite.
 
-use chrono::{DateTime, Utc};
 use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
 use keyward_core::keys::KeyRecord;
@@ -11,15 +10,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
-use crate::rows::{db_err, opt_ts, ts};
+use crate::rows::{db_err, opt_ts, parse_ts, ts};
 
 type Result<T> = std::result::Result<T, CoreError>;
-
-fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| CoreError::internal("database: stored timestamp is malformed"))
-}
 
 fn local_key(row: &SqliteRow) -> Result<LocalKey> {
     let s = |c: &str| -> Result<String> { row.try_get::<String, _>(c).map_err(db_err) };

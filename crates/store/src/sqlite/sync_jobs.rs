@@ -1,6 +1,5 @@
 //! Synchronisation jobs in SQLite.
 
-use chrono::{DateTime, Utc};
 use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
 use keyward_core::keys::sync::SyncJob;
@@ -9,21 +8,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
-use crate::rows::{db_err, opt_ts, ts};
+use crate::rows::{db_err, json, opt_ts, parse_ts, to_json, ts};
 
 type Result<T> = std::result::Result<T, CoreError>;
-
-fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| CoreError::internal("database: stored timestamp is malformed"))
-}
-
-fn json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T> {
-    let text: String = row.try_get(col).map_err(db_err)?;
-    serde_json::from_str(&text)
-        .map_err(|_| CoreError::internal(format!("database: stored {col} is malformed")))
-}
 
 fn job(row: &SqliteRow) -> Result<SyncJob> {
     let get_s = |c: &str| -> Result<String> { row.try_get::<String, _>(c).map_err(db_err) };
@@ -50,10 +37,6 @@ fn job(row: &SqliteRow) -> Result<SyncJob> {
     })
 }
 
-fn enc<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
 impl SqliteStore {
     pub(super) async fn sync_job_insert(&self, j: &SyncJob, audit: &AuditDraft) -> Result<()> {
         let stmt = sqlx::query("INSERT INTO sync_jobs (id, created_at, updated_at, completed_at, overall_status, detailed_status_json, kms_json, regions_json, synchronize_all, abort, created_by, keys_seen, keys_added, keys_gone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
@@ -62,9 +45,9 @@ impl SqliteStore {
             .bind(ts(&j.updated_at))
             .bind(opt_ts(&j.completed_at))
             .bind(&j.overall_status)
-            .bind(enc(&j.detailed_status))
-            .bind(enc(&j.kms))
-            .bind(enc(&j.regions))
+            .bind(to_json(&j.detailed_status))
+            .bind(to_json(&j.kms))
+            .bind(to_json(&j.regions))
             .bind(j.synchronize_all)
             .bind(j.abort)
             .bind(&j.created_by)
@@ -85,7 +68,7 @@ impl SqliteStore {
             .bind(ts(&j.updated_at))
             .bind(opt_ts(&j.completed_at))
             .bind(&j.overall_status)
-            .bind(enc(&j.detailed_status))
+            .bind(to_json(&j.detailed_status))
             .bind(j.abort)
             .bind(j.keys_seen)
             .bind(j.keys_added)
