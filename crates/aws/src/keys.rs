@@ -366,6 +366,28 @@ impl CloudKeys for AwsKms {
         .map(|_| ())
     }
 
+    async fn update_alias(
+        &self,
+        t: &ConnectionTarget,
+        alias: &str,
+        key_id: &str,
+    ) -> CoreResult<()> {
+        let client = self.clients.client(t).await;
+        let req = client
+            .update_alias()
+            .alias_name(alias)
+            .target_key_id(key_id);
+        call(
+            self,
+            t,
+            "UpdateAlias",
+            "Error Updating AWS Key Alias",
+            req.send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn delete_alias(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<()> {
         let client = self.clients.client(t).await;
         call(

@@ -9,6 +9,7 @@ use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
 use crate::keys::import::ImportIntent;
+use crate::keys::rotate::KeyRotation;
 use crate::keys::sync::SyncJob;
 use crate::keys::templates::PolicyTemplate;
 use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
@@ -16,6 +17,7 @@ use crate::kms::KmsContainer;
 use crate::local_keys::LocalKey;
 use crate::paging::{ListQuery, Page};
 use crate::scheduler::JobConfig;
+use crate::scheduler::runs::JobRun;
 use crate::secret::{SecretBytes, SecretString};
 use crate::users::User;
 
@@ -32,6 +34,14 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+}
+
+/// Who holds a scheduled run or a rotation, and until when (a node renews it while working).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node (one server process) holding it.
+    pub owner: String,
+    pub until: DateTime<Utc>,
 }
 
 /// Runs work in the background (a job that outlives the request that started it).
@@ -256,6 +266,61 @@ pub trait Store: Send + Sync {
     /// checked in the same transaction as the delete and its audit.
     async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
 
+    // --- scheduler job runs. A scheduled run's (job config, scheduled time) is unique, so
+    // among several nodes sharing the store exactly one claims it; the lease says which node
+    // runs it and until when (renewed while it runs, taken over once expired).
+    /// Inserts a run holding `lease`; false when a run of the same config at the same
+    /// scheduled time exists already (another node claimed it).
+    async fn claim_job_run(&self, run: &JobRun, lease: &Lease) -> CoreResult<bool>;
+    /// Saves a run's progress while `lease` holds it; false if the lease was lost.
+    async fn update_job_run(&self, run: &JobRun, lease: &Lease) -> CoreResult<bool>;
+    async fn get_job_run(&self, id: &str) -> CoreResult<Option<JobRun>>;
+    async fn list_job_runs(
+        &self,
+        job_config_id: Option<&str>,
+        status: Option<&str>,
+        query: &ListQuery,
+    ) -> CoreResult<Page<JobRun>>;
+    /// The latest scheduled time among a config's runs.
+    async fn last_scheduled_run(&self, job_config_id: &str) -> CoreResult<Option<DateTime<Utc>>>;
+    /// Runs still running whose lease expired before `now`.
+    async fn stale_job_runs(&self, now: DateTime<Utc>) -> CoreResult<Vec<JobRun>>;
+    /// Takes over a running run whose lease expired before `now`; true if `lease` holds it now.
+    async fn take_job_run(&self, id: &str, lease: &Lease, now: DateTime<Utc>) -> CoreResult<bool>;
+
+    // --- key rotations: the journal of rotations in progress and their history
+    /// Records a rotation in progress with the old key's record (rotation_status set) and the
+    /// audit, in one transaction. A conflict if the key has a rotation in progress already, or
+    /// (for a new-key rotation) was replaced before.
+    async fn begin_rotation(
+        &self,
+        r: &KeyRotation,
+        old: &KeyRecord,
+        lease: &Lease,
+        audit: &AuditDraft,
+    ) -> CoreResult<()>;
+    /// Saves a step of a rotation in progress while `lease` holds it; false if it was lost.
+    async fn update_rotation(&self, r: &KeyRotation, lease: &Lease) -> CoreResult<bool>;
+    /// Closes a rotation (completed or failed) and saves the records it changed, with the
+    /// audit, in one transaction.
+    async fn finish_rotation(
+        &self,
+        r: &KeyRotation,
+        keys: &[&KeyRecord],
+        audit: &AuditDraft,
+    ) -> CoreResult<()>;
+    async fn get_rotation(&self, id: &str) -> CoreResult<Option<KeyRotation>>;
+    /// The rotations a key took part in, as the old or the new key.
+    async fn list_rotations(
+        &self,
+        key_record_id: &str,
+        query: &ListQuery,
+    ) -> CoreResult<Page<KeyRotation>>;
+    /// Rotations in progress whose lease expired before `now`.
+    async fn stale_rotations(&self, now: DateTime<Utc>) -> CoreResult<Vec<KeyRotation>>;
+    /// Takes over a rotation in progress whose lease expired before `now`.
+    async fn take_rotation(&self, id: &str, lease: &Lease, now: DateTime<Utc>) -> CoreResult<bool>;
+
     // --- policy templates
     async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;
     async fn update_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> CoreResult<()>;
@@ -377,6 +442,9 @@ pub trait CloudKeys: Send + Sync {
     async fn create_alias(&self, t: &ConnectionTarget, alias: &str, key_id: &str)
     -> CoreResult<()>;
     async fn delete_alias(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<()>;
+    /// Points an existing alias at another key (same type and usage, same account and Region).
+    async fn update_alias(&self, t: &ConnectionTarget, alias: &str, key_id: &str)
+    -> CoreResult<()>;
     /// Whether an alias name is taken in the target's account and Region.
     async fn alias_exists(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<bool>;
     async fn put_key_policy(

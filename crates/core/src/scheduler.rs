@@ -1,9 +1,7 @@
 //! Scheduler job configs (`/scheduler/job-configs`): a named cron schedule with the
 //! parameters of a key rotation or an inventory synchronization. Keys are attached to a
-//! rotation config with `enable-rotation-job` (see `keys::rotation_job`).
-//!
-//! Only the configs are built so far: nothing fires them yet (no runs, no scheduler, no
-//! rotate).
+//! rotation config with `enable-rotation-job` (see `keys::rotation_job`). The scheduler
+//! (`runs::scheduler_tick`) fires each config at its cron times (`timing`) as a job run.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +13,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::keys::filter::{KeyFilter, parse_window};
 use crate::paging::{ListQuery, Page};
 use crate::service::Keyward;
+
+pub mod runs;
+pub mod timing;
 
 pub const OP_KEY_ROTATION: &str = "cckm_key_rotation";
 pub const OP_SYNCHRONIZATION: &str = "cckm_synchronization";
@@ -62,6 +63,16 @@ impl Default for RotationParams {
             expiration: None,
             expire_in: None,
             aws_param: AwsRotationParams::default(),
+        }
+    }
+}
+
+impl Default for SyncParams {
+    fn default() -> Self {
+        Self {
+            cloud_name: aws(),
+            kms: vec![],
+            synchronize_all: false,
         }
     }
 }

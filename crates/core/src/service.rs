@@ -27,6 +27,9 @@ pub struct KeywardSettings {
     pub login_lock_after: i64,
     /// How long a lock lasts, seconds.
     pub login_lock_secs: i64,
+    /// How long a node holds a scheduled run or a rotation without renewing it before
+    /// another node (or this one, restarted) may take it over, seconds.
+    pub scheduler_lease_secs: i64,
 }
 
 impl Default for KeywardSettings {
@@ -37,6 +40,7 @@ impl Default for KeywardSettings {
             login_slowdown_after: 3,
             login_lock_after: 10,
             login_lock_secs: 900,
+            scheduler_lease_secs: 300,
         }
     }
 }
@@ -63,11 +67,26 @@ pub struct Ports {
 pub struct Keyward {
     pub(crate) ports: Ports,
     pub(crate) settings: KeywardSettings,
+    /// This process among the nodes sharing the store (the owner of its leases).
+    pub(crate) node_id: String,
 }
 
 impl Keyward {
     pub fn new(ports: Ports, settings: KeywardSettings) -> Self {
-        Self { ports, settings }
+        Self {
+            ports,
+            settings,
+            node_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// A lease held by this node from now.
+    pub(crate) fn lease(&self) -> crate::ports::Lease {
+        crate::ports::Lease {
+            owner: self.node_id.clone(),
+            until: self.now()
+                + chrono::Duration::seconds(self.settings.scheduler_lease_secs.max(1)),
+        }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use keyward_aws::AwsKms;
-use keyward_core::ports::{Random, SystemClock};
+use keyward_core::ports::{Clock, Random, SystemClock};
 use keyward_core::secret::SecretString;
 use keyward_core::service::{Ports, load_system_secret};
 use keyward_core::users::AdminBootstrap;
@@ -66,6 +66,14 @@ pub async fn open_store(data_dir: &Path) -> Result<SqliteStore, ServeError> {
 
 /// Builds the application from the settings: everything but the listener.
 pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), ServeError> {
+    build_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+/// [`build`] on a given clock (tests drive schedules and expiry with their own).
+pub async fn build_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppState, Arc<SqliteStore>), ServeError> {
     let data_dir = settings.data_dir();
     prepare_data_dir(&data_dir)?;
     let rng = SystemRng;
@@ -109,7 +117,7 @@ pub async fn build(settings: &Settings) -> Result<(AppState, Arc<SqliteStore>), 
         hsm,
         passwords: Arc::new(Argon2Passwords),
         tokens: Arc::new(tokens),
-        clock: Arc::new(SystemClock),
+        clock,
         random,
         background: Arc::new(crate::background::TokioBackground),
     };
@@ -168,6 +176,21 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
+/// The scheduler: every `every`, claims the job runs that are due (and those a stopped node
+/// left) and runs them in the background.
+fn spawn_scheduler(keyward: Arc<Keyward>, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = keyward.scheduler_tick_and_run().await {
+                tracing::error!(error = %e, "scheduler pass failed");
+            }
+        }
+    });
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -191,6 +214,7 @@ async fn shutdown_signal() {
 pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let (state, store) = build(&settings).await?;
+    let state_keyward = Arc::clone(&state.keyward);
     let (cert, key) = if settings.tls_cert.is_empty() {
         tls::ensure_self_signed(&settings.data_dir())?
     } else {
@@ -224,6 +248,12 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "keyward listening on https://{addr}");
         let _ = out.flush();
+    }
+    if settings.scheduler_tick_secs > 0 {
+        spawn_scheduler(
+            state_keyward,
+            Duration::from_secs(settings.scheduler_tick_secs as u64),
+        );
     }
     let grace = Duration::from_secs(settings.shutdown_grace_secs.max(0) as u64);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

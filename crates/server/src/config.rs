@@ -58,6 +58,12 @@ pub struct Settings {
     pub pkcs11_token: String,
     /// The token's user PIN. Never logged; prefer the environment (KEYWARD_PKCS11_PIN) to a file.
     pub pkcs11_pin: ConfigSecret,
+    /// How often the scheduler looks for job configs that are due, seconds; 0 turns the
+    /// scheduler off on this node (runs can still be started by hand, and other nodes fire them).
+    pub scheduler_tick_secs: i64,
+    /// How long a node holds a run or a rotation without renewing it before another node (or
+    /// this one, restarted) takes it over, seconds.
+    pub scheduler_lease_secs: i64,
 }
 
 impl Default for Settings {
@@ -87,6 +93,8 @@ impl Default for Settings {
             pkcs11_module: String::new(),
             pkcs11_token: String::new(),
             pkcs11_pin: ConfigSecret::default(),
+            scheduler_tick_secs: 15,
+            scheduler_lease_secs: core.scheduler_lease_secs,
         }
     }
 }
@@ -269,6 +277,16 @@ impl Settings {
                 "{name}: set without pkcs11_module (the HSM's PKCS#11 library)"
             )));
         }
+        if self.scheduler_tick_secs < 0 {
+            return Err(ConfigError::Invalid(
+                "scheduler_tick_secs: must be 0 (off) or more".into(),
+            ));
+        }
+        if self.scheduler_lease_secs < 1 {
+            return Err(ConfigError::Invalid(
+                "scheduler_lease_secs: must be at least 1".into(),
+            ));
+        }
         if self.data_dir.is_empty() {
             return Err(ConfigError::Invalid("data_dir: must not be empty".into()));
         }
@@ -286,6 +304,7 @@ impl Settings {
             login_slowdown_after: self.login_slowdown_after,
             login_lock_after: self.login_lock_after,
             login_lock_secs: self.login_lock_secs,
+            scheduler_lease_secs: self.scheduler_lease_secs,
         }
     }
 

@@ -43,6 +43,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "job_configs",
         include_str!("../migrations/sqlite/0008_job_configs.sql"),
     ),
+    (
+        9,
+        "runs_and_rotations",
+        include_str!("../migrations/sqlite/0009_runs_and_rotations.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -12,14 +12,16 @@ use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HAS
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
 use keyward_core::keys::import::ImportIntent;
+use keyward_core::keys::rotate::KeyRotation;
 use keyward_core::keys::sync::SyncJob;
 use keyward_core::keys::templates::PolicyTemplate;
 use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
 use keyward_core::local_keys::LocalKey;
 use keyward_core::paging::{ListQuery, Page};
-use keyward_core::ports::{SealedPlace, SealedValue, Store};
+use keyward_core::ports::{Lease, SealedPlace, SealedValue, Store};
 use keyward_core::scheduler::JobConfig;
+use keyward_core::scheduler::runs::JobRun;
 use keyward_core::users::User;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -29,8 +31,10 @@ use tokio::sync::Mutex;
 
 mod byok;
 mod job_configs;
+mod job_runs;
 mod keks;
 mod keys;
+mod rotations;
 mod sync_jobs;
 mod templates;
 
@@ -702,6 +706,82 @@ impl Store for SqliteStore {
 
     async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         self.job_config_delete(id, audit).await
+    }
+
+    async fn claim_job_run(&self, run: &JobRun, lease: &Lease) -> Result<bool> {
+        self.job_run_claim(run, lease).await
+    }
+
+    async fn update_job_run(&self, run: &JobRun, lease: &Lease) -> Result<bool> {
+        self.job_run_update(run, lease).await
+    }
+
+    async fn get_job_run(&self, id: &str) -> Result<Option<JobRun>> {
+        self.job_run_get(id).await
+    }
+
+    async fn list_job_runs(
+        &self,
+        job_config_id: Option<&str>,
+        status: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<Page<JobRun>> {
+        self.job_run_list(job_config_id, status, query).await
+    }
+
+    async fn last_scheduled_run(&self, job_config_id: &str) -> Result<Option<DateTime<Utc>>> {
+        self.job_run_last_scheduled(job_config_id).await
+    }
+
+    async fn stale_job_runs(&self, now: DateTime<Utc>) -> Result<Vec<JobRun>> {
+        self.job_runs_stale(now).await
+    }
+
+    async fn take_job_run(&self, id: &str, lease: &Lease, now: DateTime<Utc>) -> Result<bool> {
+        self.job_run_take(id, lease, now).await
+    }
+
+    async fn begin_rotation(
+        &self,
+        r: &KeyRotation,
+        old: &KeyRecord,
+        lease: &Lease,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        self.rotation_begin(r, old, lease, audit).await
+    }
+
+    async fn update_rotation(&self, r: &KeyRotation, lease: &Lease) -> Result<bool> {
+        self.rotation_update(r, lease).await
+    }
+
+    async fn finish_rotation(
+        &self,
+        r: &KeyRotation,
+        keys: &[&KeyRecord],
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        self.rotation_finish(r, keys, audit).await
+    }
+
+    async fn get_rotation(&self, id: &str) -> Result<Option<KeyRotation>> {
+        self.rotation_get(id).await
+    }
+
+    async fn list_rotations(
+        &self,
+        key_record_id: &str,
+        query: &ListQuery,
+    ) -> Result<Page<KeyRotation>> {
+        self.rotation_list(key_record_id, query).await
+    }
+
+    async fn stale_rotations(&self, now: DateTime<Utc>) -> Result<Vec<KeyRotation>> {
+        self.rotations_stale(now).await
+    }
+
+    async fn take_rotation(&self, id: &str, lease: &Lease, now: DateTime<Utc>) -> Result<bool> {
+        self.rotation_take(id, lease, now).await
     }
 
     async fn insert_template(&self, t: &PolicyTemplate, audit: &AuditDraft) -> Result<()> {

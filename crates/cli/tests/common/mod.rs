@@ -465,3 +465,27 @@ pub fn assert_json_shape(example: &Value, actual: &Value, path: &str) {
         _ => {}
     }
 }
+
+/// A raw AWS JSON 1.1 request straight to LocalStack as the account of `access_key_id` (see
+/// `fresh_localstack_account`; LocalStack does not check signatures); returns the HTTP status
+/// and the body.
+pub async fn kms_raw_as(access_key_id: &str, operation: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(kms_endpoint())
+        .header("X-Amz-Target", format!("TrentService.{operation}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            format!("AWS4-HMAC-SHA256 Credential={access_key_id}/20260101/ap-south-1/kms/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("LocalStack answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}

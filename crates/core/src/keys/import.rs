@@ -94,14 +94,14 @@ const HSM_INTENT_PREFIX: &str = "hsm:";
 
 /// Where an import's material comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tier {
+pub(super) enum Tier {
     Local,
     Hsm,
 }
 
 /// The source tier: Keyward's vault (`local`, the default) or the HSM (`hsm-luna`, also
 /// `dsm`), which needs one configured.
-fn check_tier(tier: Option<&str>, hsm_configured: bool) -> CoreResult<Tier> {
+pub(super) fn check_tier(tier: Option<&str>, hsm_configured: bool) -> CoreResult<Tier> {
     match tier.unwrap_or("local") {
         "local" => Ok(Tier::Local),
         "hsm-luna" | "dsm" if hsm_configured => Ok(Tier::Hsm),
@@ -115,27 +115,27 @@ fn check_tier(tier: Option<&str>, hsm_configured: bool) -> CoreResult<Tier> {
 }
 
 /// The key whose material an import sends to AWS.
-enum Source {
+pub(super) enum Source {
     Local(LocalKey),
     Hsm(HsmKey),
 }
 
 impl Source {
-    fn id(&self) -> String {
+    pub(super) fn id(&self) -> String {
         match self {
             Source::Local(k) => k.id.clone(),
             Source::Hsm(k) => k.id(),
         }
     }
 
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         match self {
             Source::Local(k) => k.name.clone(),
             Source::Hsm(k) => k.label.clone(),
         }
     }
 
-    fn key_source(&self) -> &'static str {
+    pub(super) fn key_source(&self) -> &'static str {
         match self {
             Source::Local(_) => "local",
             Source::Hsm(_) => HSM_SOURCE,
@@ -152,7 +152,7 @@ impl Source {
 
 /// Whether an AWS call failed without AWS's answer (unreachable, timed out, or AWS's own
 /// fault), so that AWS may have carried it out all the same.
-fn answer_lost(e: &CoreError) -> bool {
+pub(super) fn answer_lost(e: &CoreError) -> bool {
     matches!(
         e,
         CoreError::AwsUnavailable { .. }
@@ -202,7 +202,7 @@ pub fn check_expiry(
 
 impl Keyward {
     /// The key whose material goes into this AWS key, in the vault or the HSM.
-    async fn source(
+    pub(super) async fn source(
         &self,
         caller: &Caller,
         rec: &KeyRecord,
@@ -215,7 +215,7 @@ impl Keyward {
         })
     }
 
-    fn hsm(&self) -> CoreResult<&dyn HsmKeys> {
+    pub(super) fn hsm(&self) -> CoreResult<&dyn HsmKeys> {
         self.ports.hsm.as_deref().ok_or_else(|| {
             CoreError::invalid(
                 "source_key_tier: no HSM is configured in this Keyward (settings pkcs11_module, pkcs11_token, pkcs11_pin)",
@@ -429,7 +429,7 @@ impl Keyward {
     }
 
     /// The journaled import itself.
-    async fn run_import(
+    pub(super) async fn run_import(
         &self,
         caller: &Caller,
         mut rec: KeyRecord,

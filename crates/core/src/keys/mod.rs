@@ -6,6 +6,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod policy;
 pub mod record;
+pub mod rotate;
 pub mod rotation_job;
 pub mod rules;
 pub mod spec;

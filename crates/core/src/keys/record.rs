@@ -99,6 +99,15 @@ pub struct KeyRecord {
     /// How the attached rotation job rotates the key (set with `job_config_id`).
     #[serde(default)]
     pub rotation_job: Option<super::rotation_job::RotationJobSettings>,
+    /// The key this one replaced in a rotation (its record id).
+    #[serde(default)]
+    pub rotated_from: Option<String>,
+    /// The key that replaced this one (its record id); set once rotated.
+    #[serde(default)]
+    pub rotated_to: Option<String>,
+    /// When this key was replaced.
+    #[serde(default)]
+    pub rotated_at: Option<DateTime<Utc>>,
     pub aws: AwsKeyView,
 }
 
@@ -258,6 +267,15 @@ impl KeyRecord {
             }
             if let Some(d) = &self.aws.metadata.deletion_date {
                 obj.insert("deletion_date".into(), json!(aws_ts(d)));
+            }
+            if let Some(f) = &self.rotated_from {
+                obj.insert("rotated_from".into(), json!(f));
+            }
+            if let Some(t) = &self.rotated_to {
+                obj.insert("rotated_to".into(), json!(t));
+            }
+            if let Some(a) = &self.rotated_at {
+                obj.insert("rotated_at".into(), json!(rfc3339(a)));
             }
             for (name, list) in [
                 ("key_admins", &self.key_admins),

@@ -5,6 +5,8 @@ use crate::error::{CoreError, CoreResult};
 
 pub const MAX_TAGS: usize = 50;
 pub const MAX_DESCRIPTION: usize = 8192;
+/// An alias's full name (`alias/<name>`) is at most this long.
+pub const MAX_ALIAS_LEN: usize = 256;
 
 /// Days before deletion: AWS allows 7 to 30.
 pub fn deletion_days(days: i64) -> CoreResult<i32> {
@@ -36,7 +38,7 @@ pub fn alias(field: &str, name: &str) -> CoreResult<String> {
         return Err(CoreError::invalid(format!("{field}: must not be empty")));
     }
     let full = format!("alias/{bare}");
-    if full.len() > 256 {
+    if full.len() > MAX_ALIAS_LEN {
         return Err(CoreError::invalid(format!(
             "{field}: must be at most 250 characters"
         )));

@@ -8,10 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
 use keyward_api::keys as wire;
+use keyward_api::list::PageParams;
 use keyward_core::audit::Caller;
 use keyward_core::keys::KeyAction;
 use keyward_core::keys::import::{DeleteMaterial, ImportMaterial, UploadKey};
 use keyward_core::keys::policy::PolicyInputs;
+use keyward_core::keys::rotate::RotateKey;
 use keyward_core::keys::rotation_job::EnableRotationJob;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -26,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cckm/aws/keys", get(list).post(create))
         .route("/cckm/aws/keys/{id}", get(one).delete(remove))
         .route("/cckm/aws/keys/{id}/download-public-key", get(public_key))
+        .route("/cckm/aws/keys/{id}/rotations", get(rotations))
         .route("/cckm/aws/keys/{id}/{action}", post(action))
         .route("/cckm/aws/alias/verify", post(verify_alias))
         .route("/cckm/aws/upload-key", post(upload_key))
@@ -55,6 +58,16 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(s.keyward.get_key(&caller, &id).await?.render()))
+}
+
+async fn rotations(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let (query, items) = s.keyward.list_rotations(&caller, &id, &page).await?;
+    Ok(Json(envelope(&query, items, |r| r.render())))
 }
 
 async fn remove(
@@ -193,6 +206,15 @@ async fn action(
         "enable-rotation-job" => {
             return match body::<EnableRotationJob>(&bytes) {
                 Ok(req) => match s.keyward.enable_rotation_job(&caller, &id, req).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
+        "rotate" => {
+            return match body::<RotateKey>(&bytes) {
+                Ok(req) => match s.keyward.rotate_key(&caller, &id, req).await {
                     Ok(rec) => Json(rec.render()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },

@@ -1,13 +1,14 @@
-//! Scheduler job configs (`/scheduler/job-configs`). Runs and the scheduler itself are not
-//! built yet.
+//! The scheduler's resources: job configs (`/scheduler/job-configs`), starting a run by hand
+//! (`/scheduler/job-configs/{id}/run`) and the runs (`/scheduler/job-runs`).
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
 use keyward_api::list::PageParams;
+use keyward_core::scheduler::runs::JobRunParams;
 use keyward_core::scheduler::{JobConfigCreate, JobConfigUpdate};
 use serde_json::Value;
 
@@ -23,6 +24,35 @@ pub fn routes() -> Router<AppState> {
             "/scheduler/job-configs/{id}",
             get(one).patch(update).delete(remove),
         )
+        .route("/scheduler/job-configs/{id}/run", post(run_now))
+        .route("/scheduler/job-runs", get(list_runs))
+        .route("/scheduler/job-runs/{id}", get(one_run))
+}
+
+async fn run_now(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let run = s.keyward.start_job_run(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(run.render())))
+}
+
+async fn list_runs(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    ApiQuery(params): ApiQuery<JobRunParams>,
+) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    let (query, items) = s.keyward.list_job_runs(&caller, params).await?;
+    Ok(Json(envelope(&query, items, |r| r.render())))
+}
+
+async fn one_run(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(s.keyward.get_job_run(&caller, &id).await?.render()))
 }
 
 async fn create(

@@ -1,0 +1,589 @@
+//! Job runs: one execution of a job config, started by the scheduler at a cron time or by
+//! `POST /scheduler/job-configs/{id}/run`. A rotation run rotates each attached key on its
+//! own (one key's failure is recorded and the others go on); a synchronization run runs an
+//! inventory sync job.
+//!
+//! Several nodes may share the store: a scheduled run is claimed by inserting it (its config
+//! and scheduled time are unique), and the claiming node holds a lease it renews after each
+//! key. A run whose lease expired (its node stopped) is taken over by the next node's tick and
+//! goes on with the keys it had not done.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{JobConfig, OP_KEY_ROTATION, timing};
+use crate::audit::{Caller, Outcome};
+use crate::authz::{Permission, Principal};
+use crate::error::{CoreError, CoreResult};
+use crate::keys::KeyFilter;
+use crate::keys::filter::parse_window;
+use crate::keys::rotate::{COMPLETED, DenyEncrypt, RotationPlan};
+use crate::keys::sync::StartSync;
+use crate::paging::{ListQuery, Page};
+use crate::service::Keyward;
+
+pub const RUNNING: &str = "running";
+pub const RUN_COMPLETED: &str = "completed";
+pub const RUN_COMPLETED_WITH_ERRORS: &str = "completed_with_errors";
+pub const RUN_FAILED: &str = "failed";
+pub const STATUSES: &[&str] = &[
+    RUNNING,
+    RUN_COMPLETED,
+    RUN_COMPLETED_WITH_ERRORS,
+    RUN_FAILED,
+];
+pub const SORTABLE: &[&str] = &["createdAt", "updatedAt"];
+
+pub const TRIGGER_SCHEDULE: &str = "schedule";
+pub const TRIGGER_MANUAL: &str = "manual";
+
+pub const KEY_ROTATED: &str = "rotated";
+pub const KEY_FAILED: &str = "failed";
+pub const KEY_SKIPPED: &str = "skipped";
+
+/// What a run did with one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyResult {
+    pub key_id: String,
+    pub arn: String,
+    pub status: String,
+    #[serde(default)]
+    pub new_key_id: Option<String>,
+    #[serde(default)]
+    pub new_arn: Option<String>,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRun {
+    pub id: String,
+    pub job_config_id: String,
+    pub job_config_name: String,
+    pub operation: String,
+    pub trigger: String,
+    /// The cron time a scheduled run is for (none for a manual run).
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub sync_job_id: Option<String>,
+    /// The keys a rotation run rotates (fixed when it starts; record ids).
+    #[serde(default)]
+    pub targets: Option<Vec<String>>,
+    #[serde(default)]
+    pub results: Vec<KeyResult>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    crate::service::rfc3339(t)
+}
+
+impl JobRun {
+    pub fn uri(&self) -> String {
+        format!("kylo:kylo:scheduler:job-runs:{}", self.id)
+    }
+
+    pub fn render(&self) -> Value {
+        let mut v = crate::service::resource(
+            &self.id,
+            self.uri(),
+            &self.created_at,
+            &self.updated_at,
+            json!({
+                "job_config_id": self.job_config_id,
+                "job_config_name": self.job_config_name,
+                "operation": self.operation,
+                "trigger": self.trigger,
+                "status": self.status,
+                "started_at": ts(&self.started_at),
+                "message": self.message,
+                "created_by": self.created_by,
+                "results": self.results,
+            }),
+        );
+        if let Some(o) = v.as_object_mut() {
+            if let Some(s) = &self.scheduled_for {
+                o.insert("scheduled_for".into(), json!(ts(s)));
+            }
+            if let Some(f) = &self.finished_at {
+                o.insert("finished_at".into(), json!(ts(f)));
+            }
+            if let Some(j) = &self.sync_job_id {
+                o.insert("sync_job_id".into(), json!(j));
+            }
+        }
+        v
+    }
+}
+
+/// Filters of `GET /scheduler/job-runs`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JobRunParams {
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+    pub sort: Option<String>,
+    pub job_config_id: Option<String>,
+    pub status: Option<String>,
+}
+
+fn scheduler_caller(run_id: &str) -> Caller {
+    Caller::new(Principal::system(), format!("job-run:{run_id}"))
+}
+
+impl Keyward {
+    fn new_run(
+        &self,
+        config: &JobConfig,
+        trigger: &str,
+        scheduled_for: Option<DateTime<Utc>>,
+        created_by: &str,
+    ) -> CoreResult<JobRun> {
+        let now = self.now();
+        Ok(JobRun {
+            id: self.new_id()?,
+            job_config_id: config.id.clone(),
+            job_config_name: config.name.clone(),
+            operation: config.operation.clone(),
+            trigger: trigger.into(),
+            scheduled_for,
+            status: RUNNING.into(),
+            started_at: now,
+            finished_at: None,
+            message: String::new(),
+            sync_job_id: None,
+            targets: None,
+            results: vec![],
+            created_by: created_by.into(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// `POST /scheduler/job-configs/{id}/run`: starts a run now (in the background).
+    pub async fn start_job_run(
+        self: &Arc<Self>,
+        caller: &Caller,
+        config_id: &str,
+    ) -> CoreResult<JobRun> {
+        let run = self
+            .audited(caller, "job-run.start", config_id, async {
+                caller.principal.require(Permission::ManageCckm)?;
+                let config = self.find_job_config(config_id).await?.ok_or_else(|| {
+                    CoreError::not_found(format!("job config {config_id} not found"))
+                })?;
+                let run =
+                    self.new_run(&config, TRIGGER_MANUAL, None, &caller.principal.username)?;
+                self.ports.store.claim_job_run(&run, &self.lease()).await?;
+                let draft = self.draft(
+                    caller,
+                    "job-run.start",
+                    &config.name,
+                    Outcome::Success,
+                    format!("run {}", run.id),
+                );
+                self.ports.store.append_audit(&draft).await?;
+                Ok(run)
+            })
+            .await?;
+        self.spawn_job_run(run.id.clone());
+        Ok(run)
+    }
+
+    fn spawn_job_run(self: &Arc<Self>, id: String) {
+        let me = Arc::clone(self);
+        self.ports.background.spawn(Box::pin(async move {
+            if let Err(e) = me.execute_job_run(&id).await {
+                tracing::error!(run = %id, error = %e, "job run failed");
+            }
+        }));
+    }
+
+    pub async fn get_job_run(&self, caller: &Caller, id: &str) -> CoreResult<JobRun> {
+        caller.principal.require(Permission::ReadCckm)?;
+        self.ports
+            .store
+            .get_job_run(id)
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("job run {id} not found")))
+    }
+
+    pub async fn list_job_runs(
+        &self,
+        caller: &Caller,
+        p: JobRunParams,
+    ) -> CoreResult<(ListQuery, Page<JobRun>)> {
+        caller.principal.require(Permission::ReadCckm)?;
+        let query = ListQuery::parse(
+            &keyward_api::list::PageParams {
+                skip: p.skip,
+                limit: p.limit,
+                sort: p.sort,
+            },
+            SORTABLE,
+        )?;
+        if let Some(s) = &p.status
+            && !STATUSES.contains(&s.as_str())
+        {
+            return Err(CoreError::invalid(format!(
+                "status: '{s}' is not one of {}",
+                STATUSES.join(", ")
+            )));
+        }
+        let config_id = match &p.job_config_id {
+            Some(c) => Some(
+                self.find_job_config(c)
+                    .await?
+                    .map(|c| c.id)
+                    .unwrap_or_else(|| c.clone()),
+            ),
+            None => None,
+        };
+        let page = self
+            .ports
+            .store
+            .list_job_runs(config_id.as_deref(), p.status.as_deref(), &query)
+            .await?;
+        Ok((query, page))
+    }
+
+    /// Saves a run's progress; an error if another node took it over.
+    async fn save_run(&self, run: &mut JobRun) -> CoreResult<()> {
+        run.updated_at = self.now();
+        if !self.ports.store.update_job_run(run, &self.lease()).await? {
+            return Err(CoreError::conflict(format!(
+                "job run {} was taken over by another node",
+                run.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs (or, after a takeover, resumes) a run this node holds, to its end.
+    pub async fn execute_job_run(&self, id: &str) -> CoreResult<JobRun> {
+        let mut run = self
+            .ports
+            .store
+            .get_job_run(id)
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("job run {id} not found")))?;
+        let config = match self.ports.store.get_job_config(&run.job_config_id).await? {
+            Some(c) => c,
+            None => {
+                run.message = "its job config was deleted".into();
+                return self.end_run(run, RUN_FAILED).await;
+            }
+        };
+        if config.operation == OP_KEY_ROTATION {
+            self.execute_rotation_run(run, &config).await
+        } else {
+            self.execute_sync_run(run, &config).await
+        }
+    }
+
+    async fn end_run(&self, mut run: JobRun, status: &str) -> CoreResult<JobRun> {
+        run.status = status.into();
+        run.finished_at = Some(self.now());
+        self.save_run(&mut run).await?;
+        tracing::info!(run = %run.id, config = %run.job_config_name, status, "job run finished");
+        Ok(run)
+    }
+
+    async fn execute_sync_run(&self, mut run: JobRun, config: &JobConfig) -> CoreResult<JobRun> {
+        if run.sync_job_id.is_some() {
+            // Taken over from a stopped node: its sync job was failed at that node's restart.
+            run.message = "interrupted by a server stop".into();
+            return self.end_run(run, RUN_FAILED).await;
+        }
+        let params = config.sync.clone().unwrap_or_default();
+        let caller = scheduler_caller(&run.id);
+        let job = match self
+            .create_sync_job(
+                &caller,
+                StartSync {
+                    kms: params.kms.clone(),
+                    regions: vec![],
+                    synchronize_all: params.synchronize_all,
+                    cloud: Some(params.cloud_name.clone()),
+                },
+            )
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => {
+                run.message = e.to_string();
+                return self.end_run(run, RUN_FAILED).await;
+            }
+        };
+        run.sync_job_id = Some(job.id.clone());
+        self.save_run(&mut run).await?;
+        let outcome = self.run_sync_job(&job.id).await;
+        let job = self.ports.store.get_sync_job(&job.id).await?;
+        let status = match (&outcome, job.as_ref().map(|j| j.overall_status.as_str())) {
+            (Ok(()), Some("completed")) => RUN_COMPLETED,
+            _ => RUN_FAILED,
+        };
+        run.message = match (outcome, job) {
+            (Err(e), _) => e.to_string(),
+            (Ok(()), Some(j)) => format!(
+                "synchronization job {}: {} ({} keys seen, {} added, {} gone)",
+                j.id, j.overall_status, j.keys_seen, j.keys_added, j.keys_gone
+            ),
+            (Ok(()), None) => "the synchronization job disappeared".into(),
+        };
+        self.end_run(run, status).await
+    }
+
+    async fn execute_rotation_run(
+        &self,
+        mut run: JobRun,
+        config: &JobConfig,
+    ) -> CoreResult<JobRun> {
+        if run.targets.is_none() {
+            let filter = KeyFilter {
+                job_config_id: Some(config.id.clone()),
+                gone: Some(false),
+                ..Default::default()
+            };
+            let all = ListQuery {
+                skip: 0,
+                limit: None,
+                sort: vec![],
+            };
+            let keys = self.ports.store.list_keys(&filter, &all).await?.items;
+            run.targets = Some(
+                keys.into_iter()
+                    .filter(|k| k.rotated_to.is_none())
+                    .map(|k| k.id)
+                    .collect(),
+            );
+            self.save_run(&mut run).await?;
+        }
+        let targets = run.targets.clone().unwrap_or_default();
+        for key_id in targets {
+            if run.results.iter().any(|r| r.key_id == key_id) {
+                continue;
+            }
+            let result = self.rotate_for_run(&run, config, &key_id).await?;
+            run.results.push(result);
+            self.save_run(&mut run).await?;
+        }
+        let failed = run
+            .results
+            .iter()
+            .filter(|r| r.status == KEY_FAILED)
+            .count();
+        let rotated = run
+            .results
+            .iter()
+            .filter(|r| r.status == KEY_ROTATED)
+            .count();
+        let skipped = run.results.len() - failed - rotated;
+        run.message = format!("{rotated} rotated, {failed} failed, {skipped} skipped");
+        let status = if failed == 0 {
+            RUN_COMPLETED
+        } else if rotated > 0 || skipped > 0 {
+            RUN_COMPLETED_WITH_ERRORS
+        } else {
+            RUN_FAILED
+        };
+        self.end_run(run, status).await
+    }
+
+    /// Rotates one key of a rotation run; the key's failure is its result, not the run's.
+    async fn rotate_for_run(
+        &self,
+        run: &JobRun,
+        config: &JobConfig,
+        key_id: &str,
+    ) -> CoreResult<KeyResult> {
+        let mut result = KeyResult {
+            key_id: key_id.into(),
+            arn: String::new(),
+            status: KEY_SKIPPED.into(),
+            new_key_id: None,
+            new_arn: None,
+            message: String::new(),
+        };
+        let Some(key) = self.ports.store.get_key(key_id).await? else {
+            result.message = "the key's record was deleted".into();
+            return Ok(result);
+        };
+        result.arn = key.aws.metadata.arn.clone();
+        if let Some(to) = &key.rotated_to {
+            // Rotated by this run before a takeover, or by someone else meanwhile.
+            let mine = self
+                .ports
+                .store
+                .list_rotations(
+                    key_id,
+                    &ListQuery {
+                        skip: 0,
+                        limit: None,
+                        sort: vec![],
+                    },
+                )
+                .await?
+                .items
+                .into_iter()
+                .find(|r| r.job_run_id.as_deref() == Some(&run.id) && r.status == COMPLETED);
+            if let Some(r) = mine {
+                result.status = KEY_ROTATED.into();
+                result.new_key_id = r.new_key_record_id;
+                result.new_arn = r.new_arn;
+            } else {
+                result.message = format!("rotated already, to key {to}");
+            }
+            return Ok(result);
+        }
+        if key.gone || key.job_config_id.as_deref() != Some(config.id.as_str()) {
+            result.message = "no longer attached to this job".into();
+            return Ok(result);
+        }
+        let params = config.rotation.clone().unwrap_or_default();
+        let m = &key.aws.metadata;
+        if let Some(window) = &params.expire_in {
+            let window = parse_window("cckm_key_rotation_params.expire_in", window)?;
+            let expires = m
+                .valid_to
+                .or_else(|| key.material.as_ref().and_then(|b| b.valid_to));
+            match expires {
+                Some(at) if at <= self.now() + window => {}
+                _ => {
+                    result.message = format!(
+                        "its material does not expire within {}",
+                        params.expire_in.clone().unwrap_or_default()
+                    );
+                    return Ok(result);
+                }
+            }
+        }
+        let caller = scheduler_caller(&run.id);
+        let outcome = if params.aws_param.rotate_material
+            && m.origin == "AWS_KMS"
+            && m.key_spec == "SYMMETRIC_DEFAULT"
+        {
+            self.rotate_material_recorded(&caller, key_id, Some(run.id.clone()))
+                .await
+        } else {
+            let settings = key.rotation_job.clone().unwrap_or_default();
+            let byok = m.origin == "EXTERNAL";
+            let valid_to = match (&params.expiration, byok) {
+                (Some(e), true) => {
+                    Some(self.now() + parse_window("cckm_key_rotation_params.expiration", e)?)
+                }
+                _ => None,
+            };
+            let encrypting = m.key_usage == "ENCRYPT_DECRYPT";
+            let plan = RotationPlan {
+                source_key_tier: (byok && !settings.auto_rotate_key_source.is_empty())
+                    .then(|| settings.auto_rotate_key_source.clone()),
+                source_key_id: None,
+                valid_to,
+                description: None,
+                retain_alias: params.aws_param.retain_alias,
+                disable_encrypt: if !encrypting {
+                    None
+                } else if settings.auto_rotate_disable_encrypt_on_all_accounts {
+                    Some(DenyEncrypt::AllAccounts)
+                } else if settings.auto_rotate_disable_encrypt {
+                    Some(DenyEncrypt::Account)
+                } else {
+                    None
+                },
+                job_run_id: Some(run.id.clone()),
+            };
+            self.rotate_with(&caller, key_id, plan).await
+        };
+        match outcome {
+            Ok(new) => {
+                result.status = KEY_ROTATED.into();
+                if new.id != key_id {
+                    result.new_key_id = Some(new.id.clone());
+                    result.new_arn = Some(new.aws.metadata.arn.clone());
+                } else {
+                    result.message = "material rotated in place (RotateKeyOnDemand)".into();
+                }
+            }
+            Err(e) => {
+                result.status = KEY_FAILED.into();
+                result.message = match e {
+                    CoreError::Internal(_) => "internal error (see the server log)".into(),
+                    other => other.to_string(),
+                };
+            }
+        }
+        Ok(result)
+    }
+
+    /// One pass of the scheduler: claims the runs that are due, takes over runs and rotations
+    /// whose node stopped, and returns the ids of the runs this node now holds (to execute).
+    pub async fn scheduler_tick(&self) -> CoreResult<Vec<String>> {
+        let now = self.now();
+        let mut mine = Vec::new();
+        match self.reconcile_rotations().await {
+            Ok((0, 0)) => {}
+            Ok((done, failed)) => {
+                tracing::warn!(done, failed, "took over interrupted rotations")
+            }
+            Err(e) => tracing::error!(error = %e, "could not take over interrupted rotations"),
+        }
+        let configs = self
+            .ports
+            .store
+            .list_job_configs(&ListQuery {
+                skip: 0,
+                limit: None,
+                sort: vec![],
+            })
+            .await?
+            .items;
+        for config in configs {
+            let last = self.ports.store.last_scheduled_run(&config.id).await?;
+            let fired_after = [Some(config.created_at), Some(config.updated_at), last]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(now);
+            let Some(at) = timing::due_at(&config, fired_after, now)? else {
+                continue;
+            };
+            let run = self.new_run(&config, TRIGGER_SCHEDULE, Some(at), "scheduler")?;
+            if self.ports.store.claim_job_run(&run, &self.lease()).await? {
+                tracing::info!(run = %run.id, config = %config.name, scheduled_for = %at, "job run started");
+                mine.push(run.id);
+            }
+        }
+        for run in self.ports.store.stale_job_runs(now).await? {
+            if self
+                .ports
+                .store
+                .take_job_run(&run.id, &self.lease(), now)
+                .await?
+            {
+                tracing::warn!(run = %run.id, config = %run.job_config_name, "took over a job run whose node stopped");
+                mine.push(run.id);
+            }
+        }
+        Ok(mine)
+    }
+
+    /// A scheduler pass whose runs are executed in the background.
+    pub async fn scheduler_tick_and_run(self: &Arc<Self>) -> CoreResult<usize> {
+        let ids = self.scheduler_tick().await?;
+        let n = ids.len();
+        for id in ids {
+            self.spawn_job_run(id);
+        }
+        Ok(n)
+    }
+}
