@@ -41,6 +41,9 @@ enum Command {
     /// AWS connections and KMS containers.
     #[command(subcommand)]
     Aws(commands::AwsCommand),
+    /// Scheduled jobs: key rotation and inventory synchronisation configs, and their runs.
+    #[command(subcommand)]
+    Scheduler(commands::scheduler::SchedulerCommand),
     /// Keyward's key vault (material for EXTERNAL AWS keys).
     #[command(subcommand)]
     Vault(commands::vault::VaultCommand),
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
             Command::Logout => client::logout(&out).await,
             Command::Users(cmd) => commands::users::run(cmd, &out).await,
             Command::Aws(cmd) => commands::run_aws(cmd, &out).await,
+            Command::Scheduler(cmd) => commands::scheduler::run(cmd, &out).await,
             Command::Vault(cmd) => commands::vault::run(cmd, &out).await,
         }
     });

@@ -1,6 +1,7 @@
 //! Scheduler job configs (CRUD and validation) and attaching keys to a rotation job with
 //! enable-rotation-job / disable-rotation-job (seed 003 is the contract for the latter),
-//! against LocalStack. Runs, the scheduler and rotate are not built yet.
+//! against LocalStack. Runs and rotation are tested in rotation.rs, the scheduler's timing
+//! in keyward-server's scheduler_clock.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

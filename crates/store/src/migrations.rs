@@ -48,6 +48,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "runs_and_rotations",
         include_str!("../migrations/sqlite/0009_runs_and_rotations.sql"),
     ),
+    (
+        10,
+        "job_config_reference",
+        include_str!("../migrations/sqlite/0010_job_config_reference.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
@@ -96,5 +101,69 @@ mod tests {
             assert_eq!(*version, i as i64 + 1);
             assert_eq!(files[i], format!("{version:04}_{name}.sql"));
         }
+    }
+
+    /// A key refers only to a job config that exists (migration 0010), whatever the order of
+    /// a concurrent delete and attach; foreign keys are off so that only the triggers act.
+    #[tokio::test]
+    async fn a_key_cannot_refer_to_a_missing_job_config() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        apply_sqlite(&pool).await.unwrap();
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let insert = "INSERT INTO aws_keys (id, kms_id, region, key_id, arn, record_json, created_at, updated_at, job_config_id) VALUES (?, 'k', 'r', ?, 'a', '{}', 't', 't', ?)";
+        let err = sqlx::query(insert)
+            .bind("1")
+            .bind("kid1")
+            .bind("no-such-config")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        sqlx::query("INSERT INTO job_configs (id, name, operation, record_json, created_at, updated_at) VALUES ('c1', 'n', 'cckm_key_rotation', '{}', 't', 't')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for (id, config) in [("1", Some("c1")), ("2", None)] {
+            sqlx::query(insert)
+                .bind(id)
+                .bind(format!("kid{id}"))
+                .bind(config)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let attach = "UPDATE aws_keys SET job_config_id = ? WHERE id = ?";
+        assert!(
+            sqlx::query(attach)
+                .bind("gone-config")
+                .bind("2")
+                .execute(&pool)
+                .await
+                .is_err()
+        );
+        sqlx::query(attach)
+            .bind("c1")
+            .bind("2")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // A key left referring to a deleted config (a gone key) can still be saved unchanged.
+        sqlx::query("DELETE FROM job_configs WHERE id = 'c1'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(attach)
+            .bind("c1")
+            .bind("1")
+            .execute(&pool)
+            .await
+            .unwrap();
     }
 }

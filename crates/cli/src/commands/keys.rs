@@ -234,6 +234,54 @@ pub enum KeysCommand {
     RotationStatus { id: String },
     /// Rotate the key material now (on demand).
     RotateMaterial { id: String },
+    /// Rotate the key the CCKM way: a new AWS key replaces it and takes its aliases; the old
+    /// key stays enabled so old ciphertexts still decrypt (shows the new key).
+    Rotate {
+        id: String,
+        /// Where the new key's material comes from (EXTERNAL keys): local (Keyward's vault)
+        /// or hsm-luna.
+        #[arg(long, value_parser = ["local", "hsm-luna"])]
+        source_key_tier: Option<String>,
+        /// The source key (name or id) whose material goes into the new key (default: a
+        /// new one).
+        #[arg(long, value_name = "NAME|ID")]
+        source_key_id: Option<String>,
+        /// Disable encryption with the old key in this account (it can still decrypt).
+        #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
+        disable_encrypt: bool,
+        /// Disable encryption with the old key in every account.
+        #[arg(long)]
+        disable_encrypt_on_all_accounts: bool,
+        /// The new key's description.
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        validity: ValidityArgs,
+        /// The old key keeps a timestamped alias (<alias>-rotated-<time>); its aliases move
+        /// to the new key either way.
+        #[arg(long)]
+        retain_alias: bool,
+    },
+    /// Attach the key to a scheduled rotation job (a cckm_key_rotation job config).
+    EnableRotationJob {
+        id: String,
+        /// The job config (id or name).
+        #[arg(long, value_name = "ID_OR_NAME")]
+        job_config: String,
+        /// Where the new keys' material comes from: local (the default) or hsm-luna.
+        #[arg(long, value_parser = ["local", "hsm-luna"])]
+        key_source: Option<String>,
+        /// On each rotation, disable encryption with the old key in this account.
+        #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
+        disable_encrypt: bool,
+        /// On each rotation, disable encryption with the old key in every account.
+        #[arg(long)]
+        disable_encrypt_on_all_accounts: bool,
+    },
+    /// Detach the key from its scheduled rotation job.
+    DisableRotationJob { id: String },
+    /// The key's rotations (as the old or the new key), oldest first.
+    Rotations { id: String },
     /// Re-read the key from AWS.
     Refresh { id: String },
     /// Replicate a multi-Region primary key to another Region; shows the replica.
@@ -363,7 +411,8 @@ async fn key_id(s: &Session, id: &str) -> Result<String, String> {
     }
 }
 
-fn text(v: &Value) -> String {
+/// A JSON value as a table cell: strings bare, arrays joined with commas, null empty.
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -418,6 +467,18 @@ fn key_rows(k: &Value) -> Vec<(&'static str, String)> {
         ("gone", text(&k["gone"])),
         ("synced_at", text(&k["synced_at"])),
     ]);
+    for field in [
+        "job_config_id",
+        "rotation_status",
+        "rotated_from",
+        "rotated_to",
+        "rotated_at",
+    ] {
+        let value = text(&k[field]);
+        if !value.is_empty() {
+            rows.push((field, value));
+        }
+    }
     rows
 }
 
@@ -488,6 +549,44 @@ fn show_expiring(out: &Output, v: &Value) {
         &json!({"total": v["total"], "resources": rows}),
         &["id", "alias", "KeyID", "ValidTo", "local_key_name"],
     );
+}
+
+/// The table of a key's rotations.
+fn show_rotations(out: &Output, v: &Value) {
+    if out.json {
+        return out.print_json(v);
+    }
+    let rows: Vec<Value> = v["resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let at = match r["aws_param"]["RotationDate"].as_str() {
+                        Some(d) => d.to_string(),
+                        None => text(&r["createdAt"]),
+                    };
+                    json!({
+                        "ID": r["id"],
+                        "TYPE": r["rotation_type"],
+                        "STATUS": r["status"],
+                        "FROM": r["rotated_from"],
+                        "TO": r["rotated_to"],
+                        "AT": at,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.list(
+        &json!({"total": v["total"], "resources": rows}),
+        &["ID", "TYPE", "STATUS", "FROM", "TO", "AT"],
+    );
+    // A failed rotation's reason.
+    for r in v["resources"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        if let Some(e) = r["error"].as_str().filter(|e| !e.is_empty()) {
+            println!("{}: {e}", text(&r["id"]));
+        }
+    }
 }
 
 pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
@@ -677,6 +776,91 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
         }
         KeysCommand::RotateMaterial { id } => {
             show_key(out, &action(id, "rotate-material", json!({})).await?);
+        }
+        KeysCommand::Rotate {
+            id,
+            source_key_tier,
+            source_key_id,
+            disable_encrypt,
+            disable_encrypt_on_all_accounts,
+            description,
+            validity,
+            retain_alias,
+        } => {
+            let mut body = json!({});
+            for (k, v) in [
+                ("source_key_tier", source_key_tier),
+                ("source_key_id", source_key_id),
+                ("description", description),
+            ] {
+                if let Some(v) = v {
+                    body[k] = Value::String(v);
+                }
+            }
+            for (k, on) in [
+                ("disable_encrypt", disable_encrypt),
+                (
+                    "disable_encrypt_on_all_accounts",
+                    disable_encrypt_on_all_accounts,
+                ),
+                ("retain_alias", retain_alias),
+            ] {
+                if on {
+                    body[k] = Value::Bool(true);
+                }
+            }
+            validity.add_to(&mut body)?;
+            let old = key_id(&s, &id).await?;
+            let new = s
+                .call(
+                    Method::POST,
+                    &format!("{BASE}/{}/rotate", segment(&old)),
+                    Some(&body),
+                )
+                .await?;
+            show_key(out, &new);
+            if !out.json {
+                println!("rotated {old} -> {}", text(&new["id"]));
+            }
+        }
+        KeysCommand::EnableRotationJob {
+            id,
+            job_config,
+            key_source,
+            disable_encrypt,
+            disable_encrypt_on_all_accounts,
+        } => {
+            let mut body = json!({
+                "job_config_id": job_config,
+                "auto_rotate_disable_encrypt": disable_encrypt,
+                "auto_rotate_disable_encrypt_on_all_accounts": disable_encrypt_on_all_accounts,
+            });
+            if let Some(k) = key_source {
+                body["auto_rotate_key_source"] = Value::String(k);
+            }
+            show_key(out, &action(id, "enable-rotation-job", body).await?);
+        }
+        KeysCommand::DisableRotationJob { id } => {
+            let id = key_id(&s, &id).await?;
+            let k = s
+                .call(
+                    Method::POST,
+                    &format!("{BASE}/{}/disable-rotation-job", segment(&id)),
+                    None,
+                )
+                .await?;
+            show_key(out, &k);
+        }
+        KeysCommand::Rotations { id } => {
+            let id = key_id(&s, &id).await?;
+            let v = s
+                .call(
+                    Method::GET,
+                    &format!("{BASE}/{}/rotations?limit=-1&sort=createdAt", segment(&id)),
+                    None,
+                )
+                .await?;
+            show_rotations(out, &v);
         }
         KeysCommand::Refresh { id } => show_key(out, &action(id, "refresh", json!({})).await?),
         KeysCommand::Replicate {

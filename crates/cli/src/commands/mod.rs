@@ -3,6 +3,7 @@
 pub mod connections;
 pub mod keys;
 pub mod kms;
+pub mod scheduler;
 pub mod sync;
 pub mod users;
 pub mod vault;

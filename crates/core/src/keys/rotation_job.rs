@@ -1,7 +1,7 @@
 //! `enable-rotation-job` / `disable-rotation-job`: attach a key to a `cckm_key_rotation`
 //! job config, or detach it. Only Keyward's record changes (nothing is sent to AWS); the
-//! record and its audit are stored in one transaction. Nothing rotates the key yet: the
-//! scheduler and `rotate` are not built.
+//! record and its audit are stored in one transaction, which refuses a config deleted
+//! meanwhile. The scheduler's runs of the config rotate the attached keys (`scheduler::runs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -88,9 +88,14 @@ impl Keyward {
                 auto_rotate_disable_encrypt_on_all_accounts: on_all,
             });
             rec.updated_at = self.now();
-            let draft = self.draft(caller, name, &rec.aws.metadata.arn, Outcome::Success, config.id);
-            self.ports.store.update_key(&rec, Some(&draft)).await?;
-            Ok(rec)
+            let draft = self.draft(caller, name, &rec.aws.metadata.arn, Outcome::Success, config.id.clone());
+            match self.ports.store.update_key(&rec, Some(&draft)).await {
+                Err(CoreError::Conflict(_)) => Err(CoreError::invalid(format!(
+                    "job_config_id: job config '{}' was deleted meanwhile",
+                    config.name
+                ))),
+                other => other.map(|()| rec),
+            }
         })
         .await
     }
