@@ -603,3 +603,92 @@ async fn every_minute_configs_fire_in_real_time() {
         .body;
     assert_eq!(job["overall_status"], "completed", "{job}");
 }
+
+/// `expire_in`: a run rotates only keys whose material expires within the window, and gives
+/// the new material the job's `expiration`.
+#[tokio::test]
+async fn expire_in_rotates_only_keys_expiring_within_the_window() {
+    let (server, admin, _aws) = setup().await;
+    let mut body = rotation_config("expiring");
+    body["cckm_key_rotation_params"]["expire_in"] = json!("7d");
+    let config = server.post(CONFIGS, &admin, body).await.expect(201).body;
+    let soon = server
+        .post(
+            UPLOAD,
+            &admin,
+            json!({"kms": "kms", "region": REGION, "key_expiration": true, "valid_to": future_days(3),
+                   "aws_param": {"Alias": unique("soon")}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let later = byok_key(&server, &admin, &unique("later")).await;
+    let native = native_key(&server, &admin, &unique("native")).await;
+    for k in [&soon, &later, &native] {
+        server
+            .post(
+                &format!("{KEYS}/{}/enable-rotation-job", id_of(k)),
+                &admin,
+                json!({"job_config_id": id_of(&config)}),
+            )
+            .await
+            .expect(200);
+    }
+    let started = server
+        .post(
+            &format!("{CONFIGS}/{}/run", id_of(&config)),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let run = wait_run(&server, &admin, started["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let status_of = |k: &Value| {
+        run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key_id"] == k["id"])
+            .map(|r| r["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status_of(&soon), "rotated", "{run}");
+    assert_eq!(status_of(&later), "skipped", "{run}");
+    assert_eq!(status_of(&native), "skipped", "{run}");
+    assert_eq!(run["message"], "1 rotated, 0 failed, 2 skipped");
+    let new_id = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key_id"] == soon["id"])
+        .unwrap()["new_key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new = server
+        .get(&format!("{KEYS}/{new_id}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    let valid_to =
+        chrono::DateTime::parse_from_rfc3339(new["aws_param"]["ValidTo"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+    let expected = Utc::now() + chrono::Duration::days(30);
+    assert!(
+        (valid_to - expected).num_seconds().abs() < 300,
+        "ValidTo {valid_to} is not 30 days ahead"
+    );
+
+    // The run's start and end are in the audit trail.
+    let audit = server
+        .get("/api/v1/audit/records?limit=-1", &admin)
+        .await
+        .expect(200)
+        .body
+        .to_string();
+    assert!(audit.contains("job-run.start"), "no job-run.start record");
+    assert!(audit.contains("job-run.finish"), "no job-run.finish record");
+}

@@ -269,11 +269,23 @@ pub trait Store: Send + Sync {
     // --- scheduler job runs. A scheduled run's (job config, scheduled time) is unique, so
     // among several nodes sharing the store exactly one claims it; the lease says which node
     // runs it and until when (renewed while it runs, taken over once expired).
-    /// Inserts a run holding `lease`; false when a run of the same config at the same
-    /// scheduled time exists already (another node claimed it).
-    async fn claim_job_run(&self, run: &JobRun, lease: &Lease) -> CoreResult<bool>;
-    /// Saves a run's progress while `lease` holds it; false if the lease was lost.
-    async fn update_job_run(&self, run: &JobRun, lease: &Lease) -> CoreResult<bool>;
+    /// Inserts a run holding `lease`, with its audit record; false (and nothing written) when
+    /// a run of the same config at the same scheduled time exists already (another node
+    /// claimed it).
+    async fn claim_job_run(
+        &self,
+        run: &JobRun,
+        lease: &Lease,
+        audit: &AuditDraft,
+    ) -> CoreResult<bool>;
+    /// Saves a run's progress while `lease` holds it (with an audit record when given, in the
+    /// same transaction); false if the lease was lost.
+    async fn update_job_run(
+        &self,
+        run: &JobRun,
+        lease: &Lease,
+        audit: Option<&AuditDraft>,
+    ) -> CoreResult<bool>;
     async fn get_job_run(&self, id: &str) -> CoreResult<Option<JobRun>>;
     async fn list_job_runs(
         &self,

@@ -708,12 +708,17 @@ impl Store for SqliteStore {
         self.job_config_delete(id, audit).await
     }
 
-    async fn claim_job_run(&self, run: &JobRun, lease: &Lease) -> Result<bool> {
-        self.job_run_claim(run, lease).await
+    async fn claim_job_run(&self, run: &JobRun, lease: &Lease, audit: &AuditDraft) -> Result<bool> {
+        self.job_run_claim(run, lease, audit).await
     }
 
-    async fn update_job_run(&self, run: &JobRun, lease: &Lease) -> Result<bool> {
-        self.job_run_update(run, lease).await
+    async fn update_job_run(
+        &self,
+        run: &JobRun,
+        lease: &Lease,
+        audit: Option<&AuditDraft>,
+    ) -> Result<bool> {
+        self.job_run_update(run, lease, audit).await
     }
 
     async fn get_job_run(&self, id: &str) -> Result<Option<JobRun>> {

@@ -183,7 +183,6 @@ impl Keyward {
                 })?;
                 let run =
                     self.new_run(&config, TRIGGER_MANUAL, None, &caller.principal.username)?;
-                self.ports.store.claim_job_run(&run, &self.lease()).await?;
                 let draft = self.draft(
                     caller,
                     "job-run.start",
@@ -191,7 +190,10 @@ impl Keyward {
                     Outcome::Success,
                     format!("run {}", run.id),
                 );
-                self.ports.store.append_audit(&draft).await?;
+                self.ports
+                    .store
+                    .claim_job_run(&run, &self.lease(), &draft)
+                    .await?;
                 Ok(run)
             })
             .await?;
@@ -258,8 +260,21 @@ impl Keyward {
 
     /// Saves a run's progress; an error if another node took it over.
     async fn save_run(&self, run: &mut JobRun) -> CoreResult<()> {
+        self.save_run_audited(run, None).await
+    }
+
+    async fn save_run_audited(
+        &self,
+        run: &mut JobRun,
+        audit: Option<&crate::audit::AuditDraft>,
+    ) -> CoreResult<()> {
         run.updated_at = self.now();
-        if !self.ports.store.update_job_run(run, &self.lease()).await? {
+        if !self
+            .ports
+            .store
+            .update_job_run(run, &self.lease(), audit)
+            .await?
+        {
             return Err(CoreError::conflict(format!(
                 "job run {} was taken over by another node",
                 run.id
@@ -293,7 +308,19 @@ impl Keyward {
     async fn end_run(&self, mut run: JobRun, status: &str) -> CoreResult<JobRun> {
         run.status = status.into();
         run.finished_at = Some(self.now());
-        self.save_run(&mut run).await?;
+        let outcome = if status == RUN_COMPLETED {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        let draft = self.draft(
+            &scheduler_caller(&run.id),
+            "job-run.finish",
+            &run.job_config_name,
+            outcome,
+            format!("run {}: {status}; {}", run.id, run.message),
+        );
+        self.save_run_audited(&mut run, Some(&draft)).await?;
         tracing::info!(run = %run.id, config = %run.job_config_name, status, "job run finished");
         Ok(run)
     }
@@ -558,7 +585,19 @@ impl Keyward {
                 continue;
             };
             let run = self.new_run(&config, TRIGGER_SCHEDULE, Some(at), "scheduler")?;
-            if self.ports.store.claim_job_run(&run, &self.lease()).await? {
+            let draft = self.draft(
+                &scheduler_caller(&run.id),
+                "job-run.start",
+                &config.name,
+                Outcome::Success,
+                format!("run {} scheduled for {}", run.id, ts(&at)),
+            );
+            if self
+                .ports
+                .store
+                .claim_job_run(&run, &self.lease(), &draft)
+                .await?
+            {
                 tracing::info!(run = %run.id, config = %config.name, scheduled_for = %at, "job run started");
                 mine.push(run.id);
             }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::CoreError;
+use keyward_core::audit::AuditDraft;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::Lease;
 use keyward_core::scheduler::runs::{JobRun, RUNNING};
@@ -25,8 +26,15 @@ fn enc(r: &JobRun) -> Result<String> {
 }
 
 impl SqliteStore {
-    pub(super) async fn job_run_claim(&self, r: &JobRun, lease: &Lease) -> Result<bool> {
-        let stmt = sqlx::query(
+    pub(super) async fn job_run_claim(
+        &self,
+        r: &JobRun,
+        lease: &Lease,
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let inserted = sqlx::query(
             "INSERT INTO job_runs (id, job_config_id, scheduled_for, status, record_json, lease_owner, lease_until, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (job_config_id, scheduled_for) DO NOTHING",
         )
         .bind(&r.id)
@@ -37,12 +45,28 @@ impl SqliteStore {
         .bind(&lease.owner)
         .bind(ts(&lease.until))
         .bind(ts(&r.created_at))
-        .bind(ts(&r.updated_at));
-        Ok(self.write_unaudited(stmt).await? > 0)
+        .bind(ts(&r.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0;
+        if inserted {
+            Self::append_in(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(inserted)
     }
 
-    pub(super) async fn job_run_update(&self, r: &JobRun, lease: &Lease) -> Result<bool> {
-        let stmt = sqlx::query(
+    pub(super) async fn job_run_update(
+        &self,
+        r: &JobRun,
+        lease: &Lease,
+        audit: Option<&AuditDraft>,
+    ) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let updated = sqlx::query(
             "UPDATE job_runs SET status = ?, record_json = ?, lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
         )
         .bind(&r.status)
@@ -50,8 +74,17 @@ impl SqliteStore {
         .bind(ts(&lease.until))
         .bind(ts(&r.updated_at))
         .bind(&r.id)
-        .bind(&lease.owner);
-        Ok(self.write_unaudited(stmt).await? > 0)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0;
+        if updated && let Some(a) = audit {
+            Self::append_in(&mut tx, a).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(updated)
     }
 
     pub(super) async fn job_run_get(&self, id: &str) -> Result<Option<JobRun>> {
