@@ -32,7 +32,8 @@ where
             } else if d.is_io() {
                 "the connection failed".into()
             } else {
-                "the request could not be sent".into()
+                "the connection closed without an answer (AWS may have carried out the request)"
+                    .into()
             },
         },
         SdkError::ResponseError(_) => CoreError::Aws {

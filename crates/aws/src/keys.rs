@@ -79,7 +79,13 @@ impl CloudKeys for AwsKms {
         if let Some(p) = &key.policy {
             req = req.policy(p);
         }
-        let out = call(self, t, "CreateKey", "Error Creating AWS Key", req.send()).await?;
+        // Not retried by the SDK: CreateKey is not idempotent, and a retry after an answer
+        // lost on the way back would make a second key. The caller sees the failure (and a
+        // rotation looks for the key it may have made by its tag).
+        let once = aws_sdk_kms::config::Builder::default()
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        let send = req.customize().config_override(once).send();
+        let out = call(self, t, "CreateKey", "Error Creating AWS Key", send).await?;
         out.key_metadata()
             .map(convert::metadata)
             .ok_or_else(|| CoreError::internal("CreateKey returned no key metadata"))

@@ -491,3 +491,101 @@ fn a_configured_hsm_that_cannot_be_used_fails_the_start() {
     let err = failed_start(&[("KEYWARD_PKCS11_MODULE", &hsm.module)]);
     assert!(err.contains("pkcs11_token"), "{err}");
 }
+
+/// The ARN of the key an alias points at, in LocalStack.
+async fn alias_target(alias: &str) -> String {
+    let (status, body) = kms_raw("DescribeKey", json!({"KeyId": alias})).await;
+    assert_eq!(status, 200, "DescribeKey {alias}: {body}");
+    body["KeyMetadata"]["Arn"].as_str().unwrap().to_string()
+}
+
+/// A BYOK key whose material is in the HSM is rotated to a new AWS key whose material is a new
+/// HSM key: with `source_key_tier: hsm-luna`, and again (its successor) with no tier, which
+/// takes the old key's source. The aliases move; ciphertexts made before still decrypt.
+#[tokio::test]
+async fn rotate_a_key_whose_material_is_in_the_hsm() {
+    let hsm = hsm();
+    let _token = TOKEN.lock().await;
+    let server = hsm.start_server();
+    let admin = setup(&server).await;
+    let alias = format!("alias/{}", unique("hsm-rotate"));
+    let old = server
+        .post(
+            UPLOAD,
+            &admin,
+            json!({"kms": "kms", "region": REGION, "source_key_tier": "hsm-luna",
+                   "key_expiration": true, "valid_to": future(60),
+                   "aws_param": {"Alias": alias, "Description": "hsm rotation"}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let old_label = format!("aws-{}", kid_of(&old));
+    assert_hsm_binding(&old, &hsm, &old_label);
+    let plaintext = "Z2VuZXJhdGlvbiBvbmU="; // "generation one"
+    let (status, enc) = kms_raw("Encrypt", json!({"KeyId": alias, "Plaintext": plaintext})).await;
+    assert_eq!(status, 200, "{enc}");
+    let blob = enc["CiphertextBlob"].clone();
+
+    let mut previous = old;
+    for body in [
+        json!({"source_key_tier": "hsm-luna", "key_expiration": true, "valid_to": future(30)}),
+        json!({}),
+    ] {
+        let new = server
+            .post(
+                &format!("{KEYS}/{}/rotate", id_of(&previous)),
+                &admin,
+                body.clone(),
+            )
+            .await
+            .expect(201)
+            .body;
+        let label = format!("aws-{}", kid_of(&new));
+        assert_ne!(kid_of(&new), kid_of(&previous), "{body}");
+        assert_hsm_binding(&new, &hsm, &label);
+        assert_ne!(
+            new["local_key_id"], previous["local_key_id"],
+            "the successor holds a new HSM key ({body})"
+        );
+        assert!(
+            hsm.secret_key_access(&label).is_some(),
+            "no secret key {label} in the token"
+        );
+        assert_eq!(new["aws_param"]["Origin"], "EXTERNAL", "{new}");
+        assert_eq!(new["rotated_from"], previous["id"], "{new}");
+        assert_eq!(alias_target(&alias).await, arn_of(&new), "{body}");
+        assert_round_trip(&kid_of(&new)).await;
+
+        let old_now = server
+            .get(&format!("{KEYS}/{}", id_of(&previous)), &admin)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(old_now["rotation_status"], "rotated", "{old_now}");
+        assert_eq!(old_now["rotated_to"], new["id"], "{old_now}");
+        assert_eq!(old_now["aws_param"]["KeyState"], "Enabled", "{old_now}");
+        // The old key keeps its HSM key: it still holds the material that key wraps.
+        assert_eq!(
+            old_now["local_key_id"], previous["local_key_id"],
+            "{old_now}"
+        );
+        let h = server
+            .get(&format!("{KEYS}/{}/rotations", id_of(&previous)), &admin)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(h["resources"][0]["status"], "completed", "{h}");
+        assert_eq!(h["resources"][0]["source_key_tier"], "hsm-luna", "{h}");
+        previous = new;
+    }
+    // Made under the first key: still decrypts after two rotations.
+    let (status, dec) = kms_raw("Decrypt", json!({"CiphertextBlob": blob})).await;
+    assert_eq!(status, 200, "{dec}");
+    assert_eq!(dec["Plaintext"], plaintext, "{dec}");
+    assert!(hsm.secret_key_access(&old_label).is_some());
+}
+
+fn arn_of(v: &Value) -> String {
+    v["aws_param"]["Arn"].as_str().expect("Arn").to_string()
+}

@@ -201,7 +201,7 @@ async fn rotate_native_key_moves_aliases_and_old_key_still_decrypts() {
             json!({"retain_alias": true, "disable_encrypt": true}),
         )
         .await
-        .expect(200)
+        .expect(201)
         .body;
     let new_id = id_of(&new);
     let new_arn = arn_of(&new);
@@ -287,7 +287,7 @@ async fn rotate_native_key_moves_aliases_and_old_key_still_decrypts() {
     let third = server
         .post(&format!("{KEYS}/{new_id}/rotate"), &admin, json!({}))
         .await
-        .expect(200)
+        .expect(201)
         .body;
     assert_eq!(third["rotated_from"], new_id.as_str());
     assert_eq!(
@@ -332,7 +332,7 @@ async fn rotate_byok_key_gives_the_successor_new_material() {
             json!({"key_expiration": true, "valid_to": valid_to, "description": "second generation"}),
         )
         .await
-        .expect(200)
+        .expect(201)
         .body;
     let np = &new["aws_param"];
     assert_eq!(np["Origin"], "EXTERNAL");

@@ -264,8 +264,20 @@ async fn job_config_validation() {
             "expiration",
         ),
         (
+            with(&|v| v["cckm_key_rotation_params"]["expiration"] = json!("400d")),
+            "1h to 365d",
+        ),
+        (
+            with(&|v| v["cckm_key_rotation_params"]["expiration"] = json!("0h")),
+            "1h to 365d",
+        ),
+        (
             with(&|v| v["cckm_key_rotation_params"]["expire_in"] = json!("soon")),
             "expire_in",
+        ),
+        (
+            with(&|v| v["cckm_key_rotation_params"]["expire_in"] = json!("366d")),
+            "at most 365d",
         ),
         (
             with(&|v| v["cckm_key_rotation_params"]["cloud_name"] = json!("gcp")),
@@ -436,6 +448,11 @@ async fn enable_then_seed_003_disable_rotation_job() {
             json!({"job_config_id": rot, "auto_rotate_key_source": "dsm"}),
             400,
             "auto_rotate_key_source",
+        ),
+        (
+            json!({"job_config_id": rot, "auto_rotate_key_source": "hsm-luna"}),
+            400,
+            "needs an HSM",
         ),
         (json!({"job_config_id": rot, "bogus": 1}), 400, "bogus"),
     ] {

@@ -314,11 +314,13 @@ pub trait Store: Send + Sync {
     /// Saves a step of a rotation in progress while `lease` holds it; false if it was lost.
     async fn update_rotation(&self, r: &KeyRotation, lease: &Lease) -> CoreResult<bool>;
     /// Closes a rotation (completed or failed) and saves the records it changed, with the
-    /// audit, in one transaction.
+    /// audit, in one transaction; a conflict (nothing written) unless it is still in progress
+    /// under `lease`.
     async fn finish_rotation(
         &self,
         r: &KeyRotation,
         keys: &[&KeyRecord],
+        lease: &Lease,
         audit: &AuditDraft,
     ) -> CoreResult<()>;
     async fn get_rotation(&self, id: &str) -> CoreResult<Option<KeyRotation>>;

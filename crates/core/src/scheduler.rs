@@ -288,11 +288,23 @@ impl Keyward {
                 }
                 let r = c.rotation.get_or_insert_with(RotationParams::default);
                 cloud("cckm_key_rotation_params.cloud_name", &r.cloud_name)?;
+                // AWS takes imported material valid for at most 365 days.
+                let year = chrono::Duration::days(crate::keys::import::MAX_VALIDITY_DAYS);
                 if let Some(x) = &r.expiration {
-                    parse_window("cckm_key_rotation_params.expiration", x)?;
+                    let d = parse_window("cckm_key_rotation_params.expiration", x)?;
+                    if d < chrono::Duration::hours(1) || d > year {
+                        return Err(CoreError::invalid(format!(
+                            "cckm_key_rotation_params.expiration: '{x}' must be from 1h to 365d (AWS keeps imported material at most 365 days)"
+                        )));
+                    }
                 }
                 if let Some(x) = &r.expire_in {
-                    parse_window("cckm_key_rotation_params.expire_in", x)?;
+                    let d = parse_window("cckm_key_rotation_params.expire_in", x)?;
+                    if d > year {
+                        return Err(CoreError::invalid(format!(
+                            "cckm_key_rotation_params.expire_in: '{x}' must be at most 365d"
+                        )));
+                    }
                 }
             }
             _ => {

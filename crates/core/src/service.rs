@@ -69,6 +69,23 @@ pub struct Keyward {
     pub(crate) settings: KeywardSettings,
     /// This process among the nodes sharing the store (the owner of its leases).
     pub(crate) node_id: String,
+    /// The runs and rotations this process is working on (its own scheduler tick must not take
+    /// them over when a lease runs out while a step is slow).
+    busy: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// Marks a run or rotation as worked on by this process until dropped.
+pub(crate) struct Busy {
+    id: String,
+    set: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.id);
+        }
+    }
 }
 
 impl Keyward {
@@ -77,7 +94,24 @@ impl Keyward {
             ports,
             settings,
             node_id: uuid::Uuid::new_v4().to_string(),
+            busy: Arc::default(),
         }
+    }
+
+    /// Marks `id` as worked on by this process; `None` if it is already.
+    pub(crate) fn work_on(&self, id: &str) -> Option<Busy> {
+        let mut set = self.busy.lock().ok()?;
+        if !set.insert(id.to_string()) {
+            return None;
+        }
+        Some(Busy {
+            id: id.to_string(),
+            set: Arc::clone(&self.busy),
+        })
+    }
+
+    pub(crate) fn is_busy(&self, id: &str) -> bool {
+        self.busy.lock().map(|s| s.contains(id)).unwrap_or(true)
     }
 
     /// A lease held by this node from now.

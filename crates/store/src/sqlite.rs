@@ -764,9 +764,10 @@ impl Store for SqliteStore {
         &self,
         r: &KeyRotation,
         keys: &[&KeyRecord],
+        lease: &Lease,
         audit: &AuditDraft,
     ) -> Result<()> {
-        self.rotation_finish(r, keys, audit).await
+        self.rotation_finish(r, keys, lease, audit).await
     }
 
     async fn get_rotation(&self, id: &str) -> Result<Option<KeyRotation>> {

@@ -489,3 +489,4 @@ pub async fn kms_raw_as(access_key_id: &str, operation: &str, body: Value) -> (u
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
+pub mod proxy;

@@ -534,12 +534,14 @@ impl Keyward {
         Ok(())
     }
 
-    /// The AWS key a rotation created, found by its tag (after a crash around CreateKey).
-    async fn find_rotation_key(
+    /// The AWS keys a rotation created, found by their tag (after a crash around CreateKey).
+    /// Normally none or one; more only if a CreateKey was sent again after its answer was lost.
+    async fn find_rotation_keys(
         &self,
         t: &ConnectionTarget,
         rotation_id: &str,
-    ) -> CoreResult<Option<String>> {
+    ) -> CoreResult<Vec<String>> {
+        let mut found = Vec::new();
         let mut marker: Option<String> = None;
         loop {
             let page = self.ports.keys.list_keys(t, marker.as_deref()).await?;
@@ -556,13 +558,26 @@ impl Keyward {
                     .iter()
                     .any(|(k, v)| k == ROTATION_TAG && v == rotation_id)
                 {
-                    return Ok(Some(key_id.clone()));
+                    found.push(key_id.clone());
                 }
             }
             match page.next_marker {
                 Some(m) => marker = Some(m),
-                None => return Ok(None),
+                None => return Ok(found),
             }
+        }
+    }
+
+    /// Schedules a key a rotation made but does not keep for deletion (7 days, AWS's least).
+    async fn delete_extra_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
+        match self.ports.keys.schedule_key_deletion(t, key_id, 7).await {
+            Ok(()) => Ok(()),
+            // Pending deletion already (an earlier attempt got that far).
+            Err(CoreError::Aws {
+                kind: AwsErrorKind::InvalidState,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -592,12 +607,17 @@ impl Keyward {
         let new_key_id = match r.new_key_id.clone() {
             Some(k) => k,
             None => {
-                let found = if r.create_sent {
-                    self.find_rotation_key(t, &r.id).await?
+                let mut found = if r.create_sent {
+                    self.find_rotation_keys(t, &r.id).await?
                 } else {
-                    None
+                    vec![]
                 };
-                let key_id = match found {
+                // Keep one successor; any other the rotation made goes away.
+                for extra in found.iter().skip(1) {
+                    tracing::warn!(rotation = %r.id, key_id = %extra, "a rotation made more than one key; scheduling the extra one for deletion");
+                    self.delete_extra_key(t, extra).await?;
+                }
+                let key_id = match found.drain(..).next() {
                     Some(k) => k,
                     None => {
                         r.create_sent = true;
@@ -761,7 +781,7 @@ impl Keyward {
         );
         self.ports
             .store
-            .finish_rotation(&r, &[&old, &new], &draft)
+            .finish_rotation(&r, &[&old, &new], &self.lease(), &draft)
             .await?;
         Ok(new)
     }
@@ -787,18 +807,28 @@ impl Keyward {
                 Outcome::Failure,
                 r.error.clone(),
             );
-            return self.ports.store.finish_rotation(&r, &[], &draft).await;
+            return self
+                .ports
+                .store
+                .finish_rotation(&r, &[], &self.lease(), &draft)
+                .await;
         };
         let ctx = self.record_context(&old).await?;
         let t = &ctx.target;
         let keys = &self.ports.keys;
-        let new_key_id = match &r.new_key_id {
-            Some(k) => Some(k.clone()),
-            None if r.create_sent => self.find_rotation_key(t, &r.id).await?,
-            None => None,
-        };
+        let mut made: Vec<String> = r.new_key_id.iter().cloned().collect();
+        if r.create_sent {
+            for k in self.find_rotation_keys(t, &r.id).await? {
+                if !made.contains(&k) {
+                    made.push(k);
+                }
+            }
+        }
+        for extra in made.iter().skip(1) {
+            self.delete_extra_key(t, extra).await?;
+        }
         let mut new_rec: Option<KeyRecord> = None;
-        if let Some(new_key_id) = &new_key_id {
+        if let Some(new_key_id) = made.first() {
             let on_new = keys.key_aliases(t, new_key_id).await?;
             for a in r.aliases.iter().filter(|a| on_new.contains(a)) {
                 keys.update_alias(t, a, &r.old_key_id).await?;
@@ -815,15 +845,7 @@ impl Keyward {
                         .await?;
                 }
             }
-            match keys.schedule_key_deletion(t, new_key_id, 7).await {
-                Ok(()) => {}
-                // Pending deletion already (an earlier attempt got that far).
-                Err(CoreError::Aws {
-                    kind: AwsErrorKind::InvalidState,
-                    ..
-                }) => {}
-                Err(e) => return Err(e),
-            }
+            self.delete_extra_key(t, new_key_id).await?;
             let record_id = r.new_key_record_id.clone().unwrap_or_default();
             if let Some(mut rec) = self.ports.store.get_key(&record_id).await? {
                 if let Ok(view) = self.read_back(t, new_key_id).await {
@@ -856,7 +878,10 @@ impl Keyward {
         if let Some(n) = &new_rec {
             changed.push(n);
         }
-        self.ports.store.finish_rotation(&r, &changed, &draft).await
+        self.ports
+            .store
+            .finish_rotation(&r, &changed, &self.lease(), &draft)
+            .await
     }
 
     /// Rotates a native symmetric key's material in place (RotateKeyOnDemand), recorded in the
@@ -929,14 +954,14 @@ impl Keyward {
                     r.status = COMPLETED.into();
                     rec.rotation_status = if before == STATUS_FAILED { String::new() } else { before };
                     let draft = self.draft(caller, "key.rotate-material", &r.old_arn, Outcome::Success, format!("rotation {}", r.id));
-                    self.ports.store.finish_rotation(&r, &[&rec], &draft).await
+                    self.ports.store.finish_rotation(&r, &[&rec], &self.lease(), &draft).await
                 }
                 Err(e) => {
                     r.status = FAILED.into();
                     r.error = public_message(e);
                     rec.rotation_status = STATUS_FAILED.into();
                     let draft = self.draft(caller, "key.rotate-abandon", &r.old_arn, Outcome::Failure, r.error.clone());
-                    self.ports.store.finish_rotation(&r, &[&rec], &draft).await
+                    self.ports.store.finish_rotation(&r, &[&rec], &self.lease(), &draft).await
                 }
             };
             outcome?;

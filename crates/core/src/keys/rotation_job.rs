@@ -61,6 +61,11 @@ impl Keyward {
                     KEY_SOURCES.join(", ")
                 )));
             }
+            if source == "hsm-luna" && self.ports.hsm.is_none() {
+                return Err(CoreError::invalid(
+                    "auto_rotate_key_source: hsm-luna needs an HSM, and none is configured in this Keyward (settings pkcs11_module, pkcs11_token, pkcs11_pin)",
+                ));
+            }
             let disable_encrypt = req.auto_rotate_disable_encrypt.unwrap_or(false);
             let on_all = req
                 .auto_rotate_disable_encrypt_on_all_accounts

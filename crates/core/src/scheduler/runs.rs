@@ -285,6 +285,9 @@ impl Keyward {
 
     /// Runs (or, after a takeover, resumes) a run this node holds, to its end.
     pub async fn execute_job_run(&self, id: &str) -> CoreResult<JobRun> {
+        let _busy = self
+            .work_on(id)
+            .ok_or_else(|| CoreError::conflict(format!("job run {id} is running here already")))?;
         let mut run = self
             .ports
             .store
@@ -603,6 +606,10 @@ impl Keyward {
             }
         }
         for run in self.ports.store.stale_job_runs(now).await? {
+            if self.is_busy(&run.id) {
+                // Running here: its lease ran out while a step was slow; renewed at the next.
+                continue;
+            }
             if self
                 .ports
                 .store

@@ -215,7 +215,7 @@ async fn action(
         "rotate" => {
             return match body::<RotateKey>(&bytes) {
                 Ok(req) => match s.keyward.rotate_key(&caller, &id, req).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
+                    Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),

@@ -82,7 +82,14 @@ impl SqliteStore {
         .bind(ts(&r.updated_at))
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
+        .map_err(|e| match db_err(e) {
+            // Another node began one between the check above and this insert.
+            CoreError::Conflict(_) => CoreError::conflict(format!(
+                "rotate: a rotation of key {} is in progress",
+                r.key_record_id
+            )),
+            other => other,
+        })?;
         super::keys::update_statement(old)?
             .execute(&mut *tx)
             .await
@@ -109,21 +116,31 @@ impl SqliteStore {
         &self,
         r: &KeyRotation,
         keys: &[&KeyRecord],
+        lease: &Lease,
         audit: &AuditDraft,
     ) -> Result<()> {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.pool().begin().await.map_err(db_err)?;
-        sqlx::query(
-            "UPDATE key_rotations SET new_key_record_id = ?, status = ?, record_json = ?, updated_at = ? WHERE id = ?",
+        let closed = sqlx::query(
+            "UPDATE key_rotations SET new_key_record_id = ?, status = ?, record_json = ?, updated_at = ? WHERE id = ? AND status = ? AND lease_owner = ?",
         )
         .bind(&r.new_key_record_id)
         .bind(&r.status)
         .bind(enc(r)?)
         .bind(ts(&r.updated_at))
         .bind(&r.id)
+        .bind(IN_PROGRESS)
+        .bind(&lease.owner)
         .execute(&mut *tx)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .rows_affected();
+        if closed == 0 {
+            return Err(CoreError::conflict(format!(
+                "rotation {} is no longer in progress under this node (taken over or closed)",
+                r.id
+            )));
+        }
         for k in keys {
             super::keys::update_statement(k)?
                 .execute(&mut *tx)
