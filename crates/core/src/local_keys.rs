@@ -197,14 +197,7 @@ impl Keyward {
         p: LocalKeyParams,
     ) -> CoreResult<(ListQuery, Page<(LocalKey, Vec<String>)>)> {
         caller.principal.require(Permission::ReadCckm)?;
-        let query = ListQuery::parse(
-            &keyward_api::list::PageParams {
-                skip: p.skip,
-                limit: p.limit,
-                sort: p.sort,
-            },
-            SORTABLE,
-        )?;
+        let query = ListQuery::parse_parts(p.skip, p.limit, p.sort, SORTABLE)?;
         let page = self
             .ports
             .store

@@ -31,6 +31,25 @@ impl Default for ListQuery {
 }
 
 impl ListQuery {
+    /// Every record, unpaged and in the store's order (for use cases, not for clients).
+    pub fn all() -> Self {
+        Self {
+            skip: 0,
+            limit: None,
+            sort: Vec::new(),
+        }
+    }
+
+    /// [`ListQuery::parse`] of the paging fields of a resource's own filter struct.
+    pub fn parse_parts(
+        skip: Option<i64>,
+        limit: Option<i64>,
+        sort: Option<String>,
+        sortable: &[&'static str],
+    ) -> CoreResult<Self> {
+        Self::parse(&PageParams { skip, limit, sort }, sortable)
+    }
+
     /// Validates the query parameters. `sortable` lists the fields this resource sorts by.
     pub fn parse(params: &PageParams, sortable: &[&'static str]) -> CoreResult<Self> {
         let skip = params.skip.unwrap_or(0);

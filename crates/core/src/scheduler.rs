@@ -13,6 +13,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::keys::filter::{KeyFilter, parse_window};
 use crate::paging::{ListQuery, Page};
 use crate::service::Keyward;
+use crate::service::rfc3339_secs;
 
 pub mod runs;
 pub mod timing;
@@ -108,10 +109,6 @@ pub struct JobConfig {
     pub updated_at: DateTime<Utc>,
 }
 
-fn ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 impl JobConfig {
     pub fn uri(&self) -> String {
         format!("kylo:kylo:scheduler:job-configs:{}", self.id)
@@ -134,10 +131,10 @@ impl JobConfig {
         );
         if let Some(o) = v.as_object_mut() {
             if let Some(d) = &self.start_date {
-                o.insert("start_date".into(), json!(ts(d)));
+                o.insert("start_date".into(), json!(rfc3339_secs(d)));
             }
             if let Some(d) = &self.end_date {
-                o.insert("end_date".into(), json!(ts(d)));
+                o.insert("end_date".into(), json!(rfc3339_secs(d)));
             }
             if let Some(r) = &self.rotation {
                 o.insert("cckm_key_rotation_params".into(), json!(r));
@@ -275,8 +272,8 @@ impl Keyward {
         {
             return Err(CoreError::invalid(format!(
                 "end_date: {} is not after start_date {}",
-                ts(e),
-                ts(s)
+                rfc3339_secs(e),
+                rfc3339_secs(s)
             )));
         }
         match c.operation.as_str() {

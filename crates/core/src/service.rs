@@ -232,3 +232,8 @@ pub(crate) fn resource(
 pub(crate) fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
+
+/// RFC 3339 to the second, as AWS writes times (`2026-11-27T21:05:09Z`).
+pub(crate) fn rfc3339_secs(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -311,15 +311,7 @@ impl Keyward {
     }
 
     async fn refuse_removing_last_admin(&self, user_id: &str) -> CoreResult<()> {
-        let all = self
-            .ports
-            .store
-            .list_users(&ListQuery {
-                skip: 0,
-                limit: None,
-                sort: vec![],
-            })
-            .await?;
+        let all = self.ports.store.list_users(&ListQuery::all()).await?;
         let other_admins = all
             .items
             .iter()

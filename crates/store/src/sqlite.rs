@@ -240,6 +240,49 @@ impl SqliteStore {
         Ok(Page { total, items })
     }
 
+    /// The rows of a leased table (job runs, rotations) still in `working` status whose lease
+    /// expired before `now`, oldest first.
+    async fn stale_leased<T>(
+        &self,
+        table: &str,
+        working: &str,
+        now: DateTime<Utc>,
+        map: fn(&SqliteRow) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let sql = format!(
+            "SELECT record_json FROM {table} WHERE status = ? AND lease_until < ? ORDER BY created_at"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(working)
+            .bind(ts(&now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(map).collect()
+    }
+
+    /// Takes over a row of a leased table still in `working` status whose lease expired
+    /// before `now` (a conditional UPDATE, so only one node wins); true if `lease` holds it.
+    async fn take_leased(
+        &self,
+        table: &str,
+        working: &str,
+        id: &str,
+        lease: &keyward_core::ports::Lease,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE {table} SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = ? AND lease_until < ?"
+        );
+        let stmt = sqlx::query(&sql)
+            .bind(&lease.owner)
+            .bind(ts(&lease.until))
+            .bind(id)
+            .bind(working)
+            .bind(ts(&now));
+        Ok(self.write_unaudited(stmt).await? > 0)
+    }
+
     async fn count(&self, sql: &str, bind: &str) -> Result<i64> {
         sqlx::query_scalar(sql)
             .bind(bind)

@@ -51,7 +51,12 @@ pub fn parse_window(field: &str, v: &str) -> CoreResult<chrono::Duration> {
     }
 }
 
-fn one_of(field: &str, v: Option<String>, allowed: &[&str]) -> CoreResult<Option<String>> {
+/// `v` if it is one of `allowed` (or absent); else a 400 naming the field and the values.
+pub(crate) fn one_of(
+    field: &str,
+    v: Option<String>,
+    allowed: &[&str],
+) -> CoreResult<Option<String>> {
     match v {
         Some(s) if !allowed.contains(&s.as_str()) => Err(CoreError::invalid(format!(
             "{field}: '{s}' is not one of {}",

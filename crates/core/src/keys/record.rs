@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::spec::key_type;
-use crate::service::rfc3339;
+use crate::service::{rfc3339, rfc3339_secs};
 
 /// One Region and key ARN of a multi-Region key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,10 +123,6 @@ pub struct MaterialBinding {
     pub imported_at: Option<DateTime<Utc>>,
 }
 
-fn aws_ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 impl KeyRecord {
     pub fn uri(&self) -> String {
         let kind = match &self.aws.metadata.multi_region_configuration {
@@ -144,14 +140,14 @@ impl KeyRecord {
         p.insert("KeyID".into(), json!(m.key_id));
         p.insert("Arn".into(), json!(m.arn));
         if let Some(d) = &m.creation_date {
-            p.insert("CreationDate".into(), json!(aws_ts(d)));
+            p.insert("CreationDate".into(), json!(rfc3339_secs(d)));
         }
         p.insert("Enabled".into(), json!(m.enabled));
         p.insert("Description".into(), json!(m.description));
         p.insert("KeyUsage".into(), json!(m.key_usage));
         p.insert("KeyState".into(), json!(m.key_state));
         if let Some(d) = &m.deletion_date {
-            p.insert("DeletionDate".into(), json!(aws_ts(d)));
+            p.insert("DeletionDate".into(), json!(rfc3339_secs(d)));
         }
         // What AWS reports; where it says nothing (the emulator keeps no ValidTo) but the key
         // holds expiring material Keyward imported, the expiry Keyward asked AWS for.
@@ -164,7 +160,7 @@ impl KeyRecord {
                 .filter(|_| expiring)
         });
         if let Some(d) = &valid_to {
-            p.insert("ValidTo".into(), json!(aws_ts(d)));
+            p.insert("ValidTo".into(), json!(rfc3339_secs(d)));
         }
         if let Some(w) = m.pending_deletion_window_in_days {
             p.insert("PendingDeletionWindowInDays".into(), json!(w));
@@ -221,7 +217,7 @@ impl KeyRecord {
             p.insert("RotationPeriodInDays".into(), json!(days));
         }
         if let Some(d) = &r.next_rotation_date {
-            p.insert("NextRotationDate".into(), json!(aws_ts(d)));
+            p.insert("NextRotationDate".into(), json!(rfc3339_secs(d)));
         }
         Value::Object(p)
     }
@@ -266,7 +262,7 @@ impl KeyRecord {
                 }
             }
             if let Some(d) = &self.aws.metadata.deletion_date {
-                obj.insert("deletion_date".into(), json!(aws_ts(d)));
+                obj.insert("deletion_date".into(), json!(rfc3339_secs(d)));
             }
             if let Some(f) = &self.rotated_from {
                 obj.insert("rotated_from".into(), json!(f));

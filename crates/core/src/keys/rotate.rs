@@ -26,6 +26,7 @@ use crate::error::{AwsErrorKind, CoreError, CoreResult};
 use crate::paging::{ListQuery, Page};
 use crate::ports::NewKey;
 use crate::service::Keyward;
+use crate::service::rfc3339_secs;
 
 /// Tag the new key carries while its rotation is in progress (value: the rotation's id).
 pub const ROTATION_TAG: &str = "keyward_rotation_id";
@@ -107,10 +108,6 @@ pub struct KeyRotation {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-fn aws_ts(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 impl KeyRotation {
     pub fn uri(&self) -> String {
         format!("kylo:kylo:cckm:aws-key-rotation:{}", self.id)
@@ -127,7 +124,7 @@ impl KeyRotation {
         );
         aws.insert(
             "RotationDate".into(),
-            json!(aws_ts(
+            json!(rfc3339_secs(
                 self.finished_at.as_ref().unwrap_or(&self.created_at)
             )),
         );
@@ -135,7 +132,7 @@ impl KeyRotation {
             aws.insert("RotationType".into(), json!("ON_DEMAND"));
         }
         if let Some(v) = &self.valid_to {
-            aws.insert("ValidTo".into(), json!(aws_ts(v)));
+            aws.insert("ValidTo".into(), json!(rfc3339_secs(v)));
             aws.insert("ExpirationModel".into(), json!("KEY_MATERIAL_EXPIRES"));
         }
         let mut v = crate::service::resource(

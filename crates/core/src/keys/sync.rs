@@ -132,7 +132,7 @@ impl Keyward {
             let containers: Vec<KmsContainer> = if req.synchronize_all {
                 self.ports
                     .store
-                    .list_kms(&ListQuery { skip: 0, limit: None, sort: vec![] })
+                    .list_kms(&ListQuery::all())
                     .await?
                     .items
             } else {
@@ -214,21 +214,12 @@ impl Keyward {
         p: SyncJobParams,
     ) -> CoreResult<(ListQuery, Page<SyncJob>)> {
         caller.principal.require(Permission::ReadCckm)?;
-        let query = ListQuery::parse(
-            &keyward_api::list::PageParams {
-                skip: p.skip,
-                limit: p.limit,
-                sort: p.sort,
-            },
-            SORTABLE,
+        let query = ListQuery::parse_parts(p.skip, p.limit, p.sort, SORTABLE)?;
+        super::filter::one_of(
+            "overall_status",
+            p.overall_status.clone(),
+            &[IN_PROGRESS, COMPLETED, FAILED],
         )?;
-        if let Some(s) = &p.overall_status
-            && ![IN_PROGRESS, COMPLETED, FAILED].contains(&s.as_str())
-        {
-            return Err(CoreError::invalid(format!(
-                "overall_status: '{s}' is not one of in_progress, completed, failed"
-            )));
-        }
         let kms_id = match &p.kms {
             Some(k) => Some(
                 self.find_kms(k)
@@ -278,16 +269,7 @@ impl Keyward {
         let page = self
             .ports
             .store
-            .list_sync_jobs(
-                None,
-                Some(IN_PROGRESS),
-                None,
-                &ListQuery {
-                    skip: 0,
-                    limit: None,
-                    sort: vec![],
-                },
-            )
+            .list_sync_jobs(None, Some(IN_PROGRESS), None, &ListQuery::all())
             .await?;
         let mut n = 0;
         for mut job in page.items {
@@ -517,14 +499,7 @@ impl Keyward {
         let known = self
             .ports
             .store
-            .list_keys(
-                &filter,
-                &ListQuery {
-                    skip: 0,
-                    limit: None,
-                    sort: vec![],
-                },
-            )
+            .list_keys(&filter, &ListQuery::all())
             .await?;
         for mut rec in known.items {
             if !present.contains(&rec.aws.metadata.key_id) {

@@ -266,14 +266,7 @@ impl Keyward {
         Ok(self
             .ports
             .store
-            .list_keys(
-                &filter,
-                &ListQuery {
-                    skip: 0,
-                    limit: None,
-                    sort: vec![],
-                },
-            )
+            .list_keys(&filter, &ListQuery::all())
             .await?
             .items)
     }

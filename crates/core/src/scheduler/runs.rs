@@ -24,6 +24,7 @@ use crate::keys::rotate::{COMPLETED, DenyEncrypt, RotationPlan};
 use crate::keys::sync::StartSync;
 use crate::paging::{ListQuery, Page};
 use crate::service::Keyward;
+use crate::service::rfc3339;
 
 pub const RUNNING: &str = "running";
 pub const RUN_COMPLETED: &str = "completed";
@@ -84,10 +85,6 @@ pub struct JobRun {
     pub updated_at: DateTime<Utc>,
 }
 
-fn ts(t: &DateTime<Utc>) -> String {
-    crate::service::rfc3339(t)
-}
-
 impl JobRun {
     pub fn uri(&self) -> String {
         format!("kylo:kylo:scheduler:job-runs:{}", self.id)
@@ -105,7 +102,7 @@ impl JobRun {
                 "operation": self.operation,
                 "trigger": self.trigger,
                 "status": self.status,
-                "started_at": ts(&self.started_at),
+                "started_at": rfc3339(&self.started_at),
                 "message": self.message,
                 "created_by": self.created_by,
                 "results": self.results,
@@ -113,10 +110,10 @@ impl JobRun {
         );
         if let Some(o) = v.as_object_mut() {
             if let Some(s) = &self.scheduled_for {
-                o.insert("scheduled_for".into(), json!(ts(s)));
+                o.insert("scheduled_for".into(), json!(rfc3339(s)));
             }
             if let Some(f) = &self.finished_at {
-                o.insert("finished_at".into(), json!(ts(f)));
+                o.insert("finished_at".into(), json!(rfc3339(f)));
             }
             if let Some(j) = &self.sync_job_id {
                 o.insert("sync_job_id".into(), json!(j));
@@ -225,22 +222,8 @@ impl Keyward {
         p: JobRunParams,
     ) -> CoreResult<(ListQuery, Page<JobRun>)> {
         caller.principal.require(Permission::ReadCckm)?;
-        let query = ListQuery::parse(
-            &keyward_api::list::PageParams {
-                skip: p.skip,
-                limit: p.limit,
-                sort: p.sort,
-            },
-            SORTABLE,
-        )?;
-        if let Some(s) = &p.status
-            && !STATUSES.contains(&s.as_str())
-        {
-            return Err(CoreError::invalid(format!(
-                "status: '{s}' is not one of {}",
-                STATUSES.join(", ")
-            )));
-        }
+        let query = ListQuery::parse_parts(p.skip, p.limit, p.sort, SORTABLE)?;
+        crate::keys::filter::one_of("status", p.status.clone(), STATUSES)?;
         let config_id = match &p.job_config_id {
             Some(c) => Some(
                 self.find_job_config(c)
@@ -384,11 +367,7 @@ impl Keyward {
                 gone: Some(false),
                 ..Default::default()
             };
-            let all = ListQuery {
-                skip: 0,
-                limit: None,
-                sort: vec![],
-            };
+            let all = ListQuery::all();
             let keys = self.ports.store.list_keys(&filter, &all).await?.items;
             run.targets = Some(
                 keys.into_iter()
@@ -454,14 +433,7 @@ impl Keyward {
             let mine = self
                 .ports
                 .store
-                .list_rotations(
-                    key_id,
-                    &ListQuery {
-                        skip: 0,
-                        limit: None,
-                        sort: vec![],
-                    },
-                )
+                .list_rotations(key_id, &ListQuery::all())
                 .await?
                 .items
                 .into_iter()
@@ -570,11 +542,7 @@ impl Keyward {
         let configs = self
             .ports
             .store
-            .list_job_configs(&ListQuery {
-                skip: 0,
-                limit: None,
-                sort: vec![],
-            })
+            .list_job_configs(&ListQuery::all())
             .await?
             .items;
         for config in configs {
@@ -593,7 +561,7 @@ impl Keyward {
                 "job-run.start",
                 &config.name,
                 Outcome::Success,
-                format!("run {} scheduled for {}", run.id, ts(&at)),
+                format!("run {} scheduled for {}", run.id, rfc3339(&at)),
             );
             if self
                 .ports

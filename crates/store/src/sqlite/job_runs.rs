@@ -148,15 +148,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn job_runs_stale(&self, now: DateTime<Utc>) -> Result<Vec<JobRun>> {
-        let rows = sqlx::query(
-            "SELECT record_json FROM job_runs WHERE status = ? AND lease_until < ? ORDER BY created_at",
-        )
-        .bind(RUNNING)
-        .bind(ts(&now))
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(job_run).collect()
+        self.stale_leased("job_runs", RUNNING, now, job_run).await
     }
 
     pub(super) async fn job_run_take(
@@ -165,14 +157,6 @@ impl SqliteStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let stmt = sqlx::query(
-            "UPDATE job_runs SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = ? AND lease_until < ?",
-        )
-        .bind(&lease.owner)
-        .bind(ts(&lease.until))
-        .bind(id)
-        .bind(RUNNING)
-        .bind(ts(&now));
-        Ok(self.write_unaudited(stmt).await? > 0)
+        self.take_leased("job_runs", RUNNING, id, lease, now).await
     }
 }

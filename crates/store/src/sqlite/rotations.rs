@@ -189,15 +189,8 @@ impl SqliteStore {
     }
 
     pub(super) async fn rotations_stale(&self, now: DateTime<Utc>) -> Result<Vec<KeyRotation>> {
-        let rows = sqlx::query(
-            "SELECT record_json FROM key_rotations WHERE status = ? AND lease_until < ? ORDER BY created_at",
-        )
-        .bind(IN_PROGRESS)
-        .bind(ts(&now))
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(rotation).collect()
+        self.stale_leased("key_rotations", IN_PROGRESS, now, rotation)
+            .await
     }
 
     pub(super) async fn rotation_take(
@@ -206,14 +199,7 @@ impl SqliteStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let stmt = sqlx::query(
-            "UPDATE key_rotations SET lease_owner = ?, lease_until = ? WHERE id = ? AND status = ? AND lease_until < ?",
-        )
-        .bind(&lease.owner)
-        .bind(ts(&lease.until))
-        .bind(id)
-        .bind(IN_PROGRESS)
-        .bind(ts(&now));
-        Ok(self.write_unaudited(stmt).await? > 0)
+        self.take_leased("key_rotations", IN_PROGRESS, id, lease, now)
+            .await
     }
 }
