@@ -171,12 +171,43 @@ impl SqliteStore {
         self.write(stmt, audit).await.map(|_| ())
     }
 
+    /// Saves a record. Where the record stands in a rotation (rotation_status, rotated_from,
+    /// rotated_to, rotated_at) is written only by the rotation journal's own transactions
+    /// (`begin_rotation`, `finish_rotation`): here it is kept as stored, so that a write from a
+    /// copy read before a rotation ended (a sync, an action) cannot undo what it recorded.
     pub(super) async fn key_update(&self, k: &KeyRecord, audit: Option<&AuditDraft>) -> Result<()> {
-        let stmt = update_statement(k)?;
-        match audit {
-            Some(a) => self.write(stmt, a).await.map(|_| ()),
-            None => self.write_unaudited(stmt).await.map(|_| ()),
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let stored = sqlx::query("SELECT record_json FROM aws_keys WHERE id = ?")
+            .bind(&k.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(record)
+            .transpose()?;
+        let merged;
+        let k = match stored {
+            Some(s) => {
+                merged = KeyRecord {
+                    rotation_status: s.rotation_status,
+                    rotated_from: s.rotated_from,
+                    rotated_to: s.rotated_to,
+                    rotated_at: s.rotated_at,
+                    ..k.clone()
+                };
+                &merged
+            }
+            None => k,
+        };
+        update_statement(k)?
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if let Some(a) = audit {
+            Self::append_in(&mut tx, a).await?;
         }
+        tx.commit().await.map_err(db_err)
     }
 
     pub(super) async fn key_get(&self, id: &str) -> Result<Option<KeyRecord>> {
