@@ -153,6 +153,8 @@ const SETTINGS: &[&str] = &[
     "pkcs11_module",
     "pkcs11_token",
     "pkcs11_pin",
+    "scheduler_tick_secs",
+    "scheduler_lease_secs",
 ];
 
 fn default_config() -> toml::Table {

@@ -41,7 +41,6 @@ pub enum KeyAction {
     Policy(PolicyInputs, bool),
     EnableAutoRotation(Option<i64>),
     DisableAutoRotation,
-    RotateMaterial,
     Refresh,
 }
 
@@ -60,7 +59,6 @@ impl KeyAction {
             Self::Policy(..) => "key.policy",
             Self::EnableAutoRotation(_) => "key.enable-auto-rotation",
             Self::DisableAutoRotation => "key.disable-auto-rotation",
-            Self::RotateMaterial => "key.rotate-material",
             Self::Refresh => "key.refresh",
         }
     }
@@ -459,12 +457,6 @@ impl Keyward {
                     )));
                 }
             }
-            KeyAction::RotateMaterial if m.key_spec != "SYMMETRIC_DEFAULT" => {
-                return Err(CoreError::invalid(format!(
-                    "rotate-material: only symmetric keys rotate on demand; this key is {}",
-                    m.key_spec
-                )));
-            }
             _ => {}
         }
         Ok(())
@@ -553,7 +545,6 @@ impl Keyward {
                     keys.enable_key_rotation(t, &key_id, p.map(|d| d as i32)).await?;
                 }
                 KeyAction::DisableAutoRotation => keys.disable_key_rotation(t, &key_id).await?,
-                KeyAction::RotateMaterial => keys.rotate_key_on_demand(t, &key_id).await?,
                 KeyAction::Refresh => {}
             }
             let view = match self.read_back(t, &key_id).await {

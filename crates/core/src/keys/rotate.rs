@@ -881,6 +881,11 @@ impl Keyward {
             .await
     }
 
+    /// `POST .../rotate-material`: RotateKeyOnDemand, recorded in the key's rotation history.
+    pub async fn rotate_material(&self, caller: &Caller, id: &str) -> CoreResult<KeyRecord> {
+        self.rotate_material_recorded(caller, id, None).await
+    }
+
     /// Rotates a native symmetric key's material in place (RotateKeyOnDemand), recorded in the
     /// key's rotation history.
     pub(crate) async fn rotate_material_recorded(
@@ -895,7 +900,7 @@ impl Keyward {
             let m = &rec.aws.metadata;
             if m.key_spec != "SYMMETRIC_DEFAULT" || m.origin != "AWS_KMS" {
                 return Err(CoreError::invalid(format!(
-                    "rotate_material: AWS rotates material in place only for symmetric keys with Origin AWS_KMS; this key is {} with Origin {}",
+                    "rotate-material: AWS rotates material in place only for symmetric keys with Origin AWS_KMS; this key is {} with Origin {}",
                     m.key_spec, m.origin
                 )));
             }

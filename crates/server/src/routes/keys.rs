@@ -183,7 +183,15 @@ async fn action(
         "enable-auto-rotation" => body::<wire::EnableAutoRotation>(&bytes)
             .map(|b| KeyAction::EnableAutoRotation(b.rotation_period_in_days)),
         "disable-auto-rotation" => no_body(&bytes).map(|_| KeyAction::DisableAutoRotation),
-        "rotate-material" => no_body(&bytes).map(|_| KeyAction::RotateMaterial),
+        "rotate-material" => {
+            return match no_body(&bytes) {
+                Ok(()) => match s.keyward.rotate_material(&caller, &id).await {
+                    Ok(rec) => Json(rec.render()).into_response(),
+                    Err(e) => ApiError(e).into_response(),
+                },
+                Err(m) => invalid_body(m),
+            };
+        }
         "refresh" => no_body(&bytes).map(|_| KeyAction::Refresh),
         "get-key-rotation-status" => {
             return match no_body(&bytes) {
