@@ -152,6 +152,15 @@ pub async fn build_with_clock(
         }
         Err(e) => tracing::error!(error = %e, "could not reconcile interrupted imports"),
     }
+    // Rotations whose lease has expired already (a long stop); fresher ones are taken over by
+    // the scheduler's tick once their lease runs out.
+    match keyward.reconcile_rotations().await {
+        Ok((0, 0)) => {}
+        Ok((done, failed)) => {
+            tracing::warn!(done, failed, "took over rotations interrupted by the last shutdown")
+        }
+        Err(e) => tracing::error!(error = %e, "could not take over interrupted rotations"),
+    }
     let interrupted = keyward.fail_interrupted_sync_jobs().await?;
     if interrupted > 0 {
         tracing::warn!(
