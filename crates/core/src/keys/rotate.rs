@@ -333,9 +333,12 @@ impl Keyward {
                 old.id
             )));
         }
-        if !matches!(m.key_state.as_str(), "Enabled" | "Disabled") {
+        // A BYOK key whose material expired or was deleted (PendingImport) is rotated too: its
+        // successor gets new material, which is what a rotation job is for.
+        let byok_without_material = m.key_state == "PendingImport" && old.material.is_some();
+        if !matches!(m.key_state.as_str(), "Enabled" | "Disabled") && !byok_without_material {
             return Err(CoreError::Unprocessable(format!(
-                "rotate: AWS key {} is {}; only Enabled or Disabled keys are rotated",
+                "rotate: AWS key {} is {}; only Enabled or Disabled keys (and BYOK keys whose material expired) are rotated",
                 m.arn, m.key_state
             )));
         }
