@@ -1,7 +1,10 @@
 //! Tables for people, JSON for scripts.
 
+use std::time::Duration;
+
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use serde_json::Value;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
 
 pub struct Output {
     pub json: bool,
@@ -39,6 +42,37 @@ impl Output {
         println!("{shown} of {total}");
     }
 
+    /// Prints a list envelope as a table of the given columns, a row made by `row` from each
+    /// resource; with --json the envelope as it is.
+    pub fn list_of(&self, envelope: &Value, columns: &[&str], row: impl Fn(&Value) -> Value) {
+        if self.json {
+            return self.print_json(envelope);
+        }
+        let rows: Vec<Value> = envelope["resources"]
+            .as_array()
+            .map(|a| a.iter().map(&row).collect())
+            .unwrap_or_default();
+        self.list(
+            &json!({"total": envelope["total"], "resources": rows}),
+            columns,
+        );
+    }
+
+    /// A spinner with the elapsed time and a message, ticking on its own; hidden with --json.
+    pub fn spinner(&self) -> ProgressBar {
+        let bar = if self.json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
     /// Prints one resource as a two-column table.
     pub fn object(&self, v: &Value) {
         if self.json {
@@ -70,7 +104,7 @@ impl Output {
 
     pub fn done(&self, message: &str) {
         if self.json {
-            self.print_json(&serde_json::json!({"status": "ok", "message": message}));
+            self.print_json(&json!({"status": "ok", "message": message}));
         } else {
             println!("{message}");
         }

@@ -12,8 +12,9 @@ mod common;
 
 use std::process::{Command, Stdio};
 
+use base64::Engine;
 use chrono::{Duration, SecondsFormat, Utc};
-use common::{Reply, Server, assert_json_shape, kms_endpoint, seed_example};
+use common::{Aws, DEFAULT_ACCESS_KEY, Reply, Server, assert_json_shape, kms_raw_as, seed_example};
 use serde_json::{Value, json};
 
 const VAULT: &str = "/api/v1/vault/keys2";
@@ -63,54 +64,11 @@ fn is_hex64(v: &Value) -> bool {
     })
 }
 
-const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn b64(data: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn unb64(s: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = B64.iter().position(|b| *b == c).expect("base64") as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
-/// A KMS container `kms` on a LocalStack connection (account 000000000000, the account of the
-/// access key the raw KMS requests below use).
+/// A KMS container `kms` on a LocalStack connection in LocalStack's default account (that of
+/// the raw KMS requests below).
 async fn setup(server: &Server) -> String {
     let admin = server.admin().await;
-    server.localstack_connection(&admin, "ls").await;
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": "000000000000", "connection": "ls", "regions": [REGION]}),
-        )
-        .await
-        .expect(201);
+    server.localstack_kms(&admin, &Aws::default_account()).await;
     admin
 }
 
@@ -185,31 +143,20 @@ async fn aws_calls(server: &Server, operation: &str) -> f64 {
         .sum()
 }
 
-/// A raw AWS JSON 1.1 request straight to LocalStack (it does not check signatures); returns
-/// the HTTP status and the body.
-async fn kms_raw(operation: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(kms_endpoint())
-        .header("X-Amz-Target", format!("TrentService.{operation}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/ap-south-1/kms/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("LocalStack answers");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+fn b64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+fn unb64(s: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64")
+}
+
+/// Encrypts with a key of LocalStack's default account; returns the ciphertext.
 async fn aws_encrypt(key_id: &str, plaintext: &[u8]) -> Vec<u8> {
-    let (status, body) = kms_raw(
+    let (status, body) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
         "Encrypt",
         json!({"KeyId": key_id, "Plaintext": b64(plaintext)}),
     )
@@ -220,7 +167,12 @@ async fn aws_encrypt(key_id: &str, plaintext: &[u8]) -> Vec<u8> {
 
 /// Decrypt; the error is AWS's error type.
 async fn aws_decrypt(blob: &[u8]) -> Result<Vec<u8>, String> {
-    let (status, body) = kms_raw("Decrypt", json!({"CiphertextBlob": b64(blob)})).await;
+    let (status, body) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
+        "Decrypt",
+        json!({"CiphertextBlob": b64(blob)}),
+    )
+    .await;
     if status == 200 {
         Ok(unb64(body["Plaintext"].as_str().expect("Plaintext")))
     } else {
@@ -229,12 +181,7 @@ async fn aws_decrypt(blob: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 async fn aws_key_state(key_id: &str) -> String {
-    let (status, body) = kms_raw("DescribeKey", json!({"KeyId": key_id})).await;
-    assert_eq!(status, 200, "{body}");
-    body["KeyMetadata"]["KeyState"]
-        .as_str()
-        .expect("KeyState")
-        .to_string()
+    Aws::default_account().key_state(key_id).await
 }
 
 /// The bytes of the database file and its WAL and shared-memory files.

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::proxy::{Lose, Proxy, Release};
-use common::{ADMIN_PASSWORD, Server, kms_endpoint};
+use common::{ADMIN_PASSWORD, Aws, DEFAULT_ACCESS_KEY, Server, kms_raw_as};
 use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/cckm/aws/keys";
@@ -37,42 +37,11 @@ fn random_hex32() -> String {
     )
 }
 
-/// A raw AWS JSON 1.1 request straight to LocalStack (not through the proxy); it does not
-/// check signatures.
-async fn kms_raw(operation: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(kms_endpoint())
-        .header("X-Amz-Target", format!("TrentService.{operation}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/ap-south-1/kms/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("LocalStack answers");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn aws_key_state(key_id: &str) -> String {
-    let (status, body) = kms_raw("DescribeKey", json!({"KeyId": key_id})).await;
-    assert_eq!(status, 200, "{body}");
-    body["KeyMetadata"]["KeyState"]
-        .as_str()
-        .expect("KeyState")
-        .to_string()
-}
-
 /// Encrypts with the key in LocalStack, and decrypts; returns the ciphertext (base64).
 async fn aws_round_trip(key_id: &str) -> String {
     // "keyward" in base64.
-    let (status, body) = kms_raw(
+    let (status, body) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
         "Encrypt",
         json!({"KeyId": key_id, "Plaintext": "a2V5d2FyZA=="}),
     )
@@ -84,7 +53,12 @@ async fn aws_round_trip(key_id: &str) -> String {
 }
 
 async fn aws_decrypt(blob: &str) -> Result<String, String> {
-    let (status, body) = kms_raw("Decrypt", json!({"CiphertextBlob": blob})).await;
+    let (status, body) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
+    )
+    .await;
     if status == 200 {
         Ok(body["Plaintext"].as_str().unwrap().to_string())
     } else {
@@ -116,6 +90,8 @@ async fn open_intents(data_dir: &Path) -> i64 {
 struct Setup {
     server: Server,
     admin: String,
+    /// LocalStack's default account, read directly (not through the proxy).
+    aws: Aws,
     /// Keyward's id of the EXTERNAL key, and AWS's.
     id: String,
     key_id: String,
@@ -127,28 +103,10 @@ struct Setup {
 async fn setup(proxy: &Proxy) -> Setup {
     let server = Server::start();
     let admin = server.admin().await;
+    let aws = Aws::default_account();
     server
-        .post(
-            "/api/v1/connectionmgmt/services/aws/connections",
-            &admin,
-            json!({
-                "name": "proxied",
-                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                "aws_region": REGION,
-                "endpoint_url": proxy.url,
-            }),
-        )
-        .await
-        .expect(201);
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": "000000000000", "connection": "proxied", "regions": [REGION]}),
-        )
-        .await
-        .expect(201);
+        .kms_through(&admin, &aws, "proxied", &proxy.url)
+        .await;
     let vk = server
         .post(
             VAULT,
@@ -175,6 +133,7 @@ async fn setup(proxy: &Proxy) -> Setup {
         proxy.seen()
     );
     Setup {
+        aws,
         id: key["id"].as_str().unwrap().to_string(),
         key_id: key["aws_param"]["KeyID"].as_str().unwrap().to_string(),
         vault_key_id: vk["id"].as_str().unwrap().to_string(),
@@ -228,7 +187,7 @@ async fn killed_before_aws_had_the_material_the_import_is_undone() {
         server.stderr()
     );
     assert_eq!(open_intents(&server.data_dir()).await, 0);
-    assert_eq!(aws_key_state(&s.key_id).await, "PendingImport");
+    assert_eq!(s.aws.key_state(&s.key_id).await, "PendingImport");
     let rec = server
         .get(&format!("{KEYS}/{}", s.id), &admin)
         .await
@@ -292,7 +251,7 @@ async fn killed_while_aws_imported_the_material_the_import_is_finished() {
     assert_eq!(open_intents(&dir.path().join("data")).await, 1);
     // AWS now really imports the material the dead server sent.
     assert_eq!(proxy.release(Release::Forward), Some(200));
-    assert_eq!(aws_key_state(&s.key_id).await, "Enabled");
+    assert_eq!(s.aws.key_state(&s.key_id).await, "Enabled");
 
     let (server, admin) = restart(dir).await;
     assert_eq!(open_intents(&server.data_dir()).await, 0);
@@ -318,11 +277,7 @@ async fn killed_while_aws_imported_the_material_the_import_is_finished() {
     assert_eq!(expiring["resources"][0]["id"], json!(s.id));
 
     // The audit trail says the import finished after a restart.
-    let records = server
-        .get("/api/v1/audit/records?limit=-1", &admin)
-        .await
-        .expect(200)
-        .body;
+    let records = server.audit_records(&admin).await;
     let finished: Vec<&Value> = records["resources"]
         .as_array()
         .unwrap()
@@ -396,7 +351,7 @@ async fn killed_after_aws_answered_the_import_is_finished() {
     let _ = import.await;
     assert_eq!(open_intents(&dir.path().join("data")).await, 1);
     assert_eq!(proxy.release(Release::Drop), None);
-    assert_eq!(aws_key_state(&s.key_id).await, "Enabled");
+    assert_eq!(s.aws.key_state(&s.key_id).await, "Enabled");
 
     let (server, admin) = restart(dir).await;
     assert_eq!(open_intents(&server.data_dir()).await, 0);
@@ -418,11 +373,7 @@ async fn killed_after_aws_answered_the_import_is_finished() {
 
 /// The `key.import-material` audit records.
 async fn import_audit(server: &Server, admin: &str) -> Vec<Value> {
-    let records = server
-        .get("/api/v1/audit/records?limit=-1", admin)
-        .await
-        .expect(200)
-        .body;
+    let records = server.audit_records(admin).await;
     records["resources"]
         .as_array()
         .unwrap()
@@ -457,7 +408,7 @@ async fn an_import_whose_answer_is_lost_is_finished_at_the_next_start() {
             .iter()
             .any(|t| t == "TrentService.ImportKeyMaterial")
     );
-    assert_eq!(aws_key_state(&s.key_id).await, "Enabled");
+    assert_eq!(s.aws.key_state(&s.key_id).await, "Enabled");
     assert_eq!(open_intents(&s.server.data_dir()).await, 1);
     s.server
         .delete(&format!("{VAULT}/{}", s.vault_key_id), &s.admin)
@@ -514,7 +465,7 @@ async fn an_import_whose_request_is_lost_is_dropped_at_the_next_start() {
         )
         .await;
     assert!(r.status.is_server_error(), "{} {}", r.status, r.body);
-    assert_eq!(aws_key_state(&s.key_id).await, "PendingImport");
+    assert_eq!(s.aws.key_state(&s.key_id).await, "PendingImport");
     assert_eq!(open_intents(&s.server.data_dir()).await, 1);
     s.server
         .delete(&format!("{VAULT}/{}", s.vault_key_id), &s.admin)

@@ -6,84 +6,12 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::cli_user::{Cli, ca_cert};
 use common::{ADMIN_PASSWORD, Server};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// A CLI user: its own config directory.
-struct Cli {
-    config: tempfile::TempDir,
-}
-
-impl Cli {
-    fn new() -> Self {
-        Self {
-            config: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config_dir(&self) -> &str {
-        self.config.path().to_str().unwrap()
-    }
-
-    fn credentials(&self) -> PathBuf {
-        self.config.path().join("credentials.json")
-    }
-
-    /// Runs `keyward ARGS` with this config directory; returns (success, stdout, stderr).
-    fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-        let mut all = vec![("KEYWARD_CONFIG_DIR", self.config_dir())];
-        all.extend_from_slice(envs);
-        common::cli(args, &all)
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let (ok, out, err) = self.run(args, envs);
-        assert!(ok, "keyward {args:?} failed:\nstdout: {out}\nstderr: {err}");
-        out
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let (ok, out, err) = self.run(args, envs);
-        assert!(!ok, "keyward {args:?} succeeded:\n{out}");
-        err
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(&[&["--json"], args].concat(), &[]);
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("keyward {args:?} --json is not JSON ({e}):\n{out}"))
-    }
-}
-
-fn ca_cert(server: &Server) -> String {
-    server
-        .data_dir()
-        .join("tls")
-        .join("cert.pem")
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
-fn login(cli: &Cli, server: &Server) {
-    cli.ok(
-        &[
-            "login",
-            "--url",
-            &server.url,
-            "--user",
-            "admin",
-            "--ca-cert",
-            &ca_cert(server),
-        ],
-        &[("KEYWARD_PASSWORD", ADMIN_PASSWORD)],
-    );
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -93,7 +21,7 @@ fn mode(path: &Path) -> u32 {
 async fn login_keeps_a_private_refresh_token_and_logout_revokes_it() {
     let server = Server::start();
     let cli = Cli::new();
-    let out = cli.ok(
+    let out = cli.ok_env(
         &[
             "login",
             "--url",
@@ -128,10 +56,10 @@ async fn login_keeps_a_private_refresh_token_and_logout_revokes_it() {
         .expect(200);
     assert_eq!(r.body["token_type"], "Bearer");
     // Commands use it.
-    let out = cli.ok(&["users", "list"], &[]);
+    let out = cli.ok(&["users", "list"]);
     assert!(out.contains("admin"), "{out}");
 
-    let out = cli.ok(&["logout"], &[]);
+    let out = cli.ok(&["logout"]);
     assert!(out.contains("logged out"), "{out}");
     assert!(!creds_path.exists(), "credentials file left behind");
     server
@@ -143,7 +71,7 @@ async fn login_keeps_a_private_refresh_token_and_logout_revokes_it() {
         )
         .await
         .expect_error(401, "");
-    let err = cli.fails(&["users", "list"], &[]);
+    let err = cli.fails(&["users", "list"]);
     assert!(err.contains("not logged in"), "{err}");
 }
 
@@ -152,14 +80,14 @@ async fn login_with_insecure_accepts_the_self_signed_certificate() {
     let server = Server::start();
     let cli = Cli::new();
     // Without --insecure or --ca-cert the self-signed certificate is refused.
-    let err = cli.fails(
+    let err = cli.fails_env(
         &["login", "--url", &server.url, "--user", "admin"],
         &[("KEYWARD_PASSWORD", ADMIN_PASSWORD)],
     );
     assert!(err.contains("--insecure"), "{err}");
     assert!(!cli.credentials().exists());
 
-    cli.ok(
+    cli.ok_env(
         &[
             "login",
             "--url",
@@ -179,7 +107,7 @@ async fn login_with_insecure_accepts_the_self_signed_certificate() {
 async fn a_wrong_password_fails_with_the_servers_message() {
     let server = Server::start();
     let cli = Cli::new();
-    let err = cli.fails(
+    let err = cli.fails_env(
         &[
             "login",
             "--url",
@@ -210,12 +138,11 @@ async fn a_wrong_password_fails_with_the_servers_message() {
 #[tokio::test]
 async fn connections_and_kms_containers() {
     let server = Server::start();
-    let cli = Cli::new();
-    login(&cli, &server);
+    let cli = Cli::login(&server);
     let endpoint = common::kms_endpoint();
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-    let out = cli.ok(
+    let out = cli.ok_env(
         &[
             "aws",
             "connections",
@@ -233,7 +160,7 @@ async fn connections_and_kms_containers() {
     assert!(out.contains("ls-conn"), "{out}");
     assert!(!out.contains(secret), "the secret is printed: {out}");
 
-    let out = cli.ok(&["aws", "connections", "list"], &[]);
+    let out = cli.ok(&["aws", "connections", "list"]);
     assert!(out.contains("ls-conn"), "{out}");
     assert!(out.contains("1 of 1"), "{out}");
 
@@ -255,26 +182,23 @@ async fn connections_and_kms_containers() {
         .expect(200);
     assert_eq!(stored.body["access_key_id"], "AKIAIOSFODNN7EXAMPLE");
 
-    let out = cli.ok(&["aws", "connections", "test", "ls-conn"], &[]);
+    let out = cli.ok(&["aws", "connections", "test", "ls-conn"]);
     assert!(out.contains("works"), "{out}");
 
-    let out = cli.ok(
-        &[
-            "aws",
-            "kms",
-            "create",
-            "kms",
-            "--account-id",
-            "000000000000",
-            "--connection",
-            "ls-conn",
-            "--region",
-            "ap-south-1",
-        ],
-        &[],
-    );
+    let out = cli.ok(&[
+        "aws",
+        "kms",
+        "create",
+        "kms",
+        "--account-id",
+        "000000000000",
+        "--connection",
+        "ls-conn",
+        "--region",
+        "ap-south-1",
+    ]);
     assert!(out.contains("kms"), "{out}");
-    let out = cli.ok(&["aws", "kms", "list"], &[]);
+    let out = cli.ok(&["aws", "kms", "list"]);
     assert!(out.contains("000000000000"), "{out}");
     assert!(out.contains("1 of 1"), "{out}");
     let kms = cli.json(&["aws", "kms", "get", "kms"]);
@@ -284,12 +208,12 @@ async fn connections_and_kms_containers() {
     let listed = cli.json(&["aws", "kms", "list"]);
     assert_eq!(listed["total"], 1);
 
-    cli.ok(&["aws", "kms", "delete", "kms"], &[]);
+    cli.ok(&["aws", "kms", "delete", "kms"]);
     let listed = cli.json(&["aws", "kms", "list"]);
     assert_eq!(listed["total"], 0, "{listed}");
-    cli.fails(&["aws", "kms", "get", "kms"], &[]);
+    cli.fails(&["aws", "kms", "get", "kms"]);
 
-    cli.ok(&["aws", "connections", "delete", "ls-conn"], &[]);
+    cli.ok(&["aws", "connections", "delete", "ls-conn"]);
     let listed = cli.json(&["aws", "connections", "list"]);
     assert_eq!(listed["total"], 0, "{listed}");
     server
@@ -304,10 +228,9 @@ async fn connections_and_kms_containers() {
 #[tokio::test]
 async fn a_failing_connection_test_exits_non_zero_with_awss_error() {
     let server = Server::start();
-    let cli = Cli::new();
-    login(&cli, &server);
+    let cli = Cli::login(&server);
     // Nothing listens on port 9 (discard) of 127.0.0.1 here, so AWS is unreachable.
-    cli.ok(
+    cli.ok_env(
         &[
             "aws",
             "connections",
@@ -325,15 +248,14 @@ async fn a_failing_connection_test_exits_non_zero_with_awss_error() {
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         )],
     );
-    let err = cli.fails(&["aws", "connections", "test", "dead"], &[]);
+    let err = cli.fails(&["aws", "connections", "test", "dead"]);
     assert!(err.contains("connection dead failed"), "{err}");
 }
 
 #[tokio::test]
 async fn errors_exit_non_zero_with_the_servers_message() {
     let server = Server::start();
-    let cli = Cli::new();
-    login(&cli, &server);
+    let cli = Cli::login(&server);
     let admin = server.admin().await;
     let r = server
         .get(
@@ -343,7 +265,7 @@ async fn errors_exit_non_zero_with_the_servers_message() {
         .await
         .expect(404);
     let message = r.body["message"].as_str().unwrap();
-    let err = cli.fails(&["aws", "connections", "get", "nope"], &[]);
+    let err = cli.fails(&["aws", "connections", "get", "nope"]);
     assert!(
         err.contains(message),
         "stderr {err:?} lacks the server's message {message:?}"
@@ -351,21 +273,18 @@ async fn errors_exit_non_zero_with_the_servers_message() {
     assert!(err.contains("404"), "{err}");
 
     // A KMS container on an unknown connection: the server's validation message.
-    let err = cli.fails(
-        &[
-            "aws",
-            "kms",
-            "create",
-            "k2",
-            "--account-id",
-            "000000000000",
-            "--connection",
-            "nope",
-            "--region",
-            "ap-south-1",
-        ],
-        &[],
-    );
+    let err = cli.fails(&[
+        "aws",
+        "kms",
+        "create",
+        "k2",
+        "--account-id",
+        "000000000000",
+        "--connection",
+        "nope",
+        "--region",
+        "ap-south-1",
+    ]);
     assert!(err.contains("nope"), "{err}");
     assert!(err.starts_with("error: "), "{err}");
 }
@@ -373,14 +292,13 @@ async fn errors_exit_non_zero_with_the_servers_message() {
 #[tokio::test]
 async fn users_create_list_passwd_delete() {
     let server = Server::start();
-    let cli = Cli::new();
-    login(&cli, &server);
+    let cli = Cli::login(&server);
 
-    cli.ok(
+    cli.ok_env(
         &["users", "create", "bob", "--group", "CCKM Users"],
         &[("KEYWARD_NEW_PASSWORD", "bob-password-1")],
     );
-    let out = cli.ok(&["users", "list"], &[]);
+    let out = cli.ok(&["users", "list"]);
     assert!(out.contains("bob"), "{out}");
     assert!(out.contains("CCKM Users"), "{out}");
     let listed = cli.json(&["users", "list"]);
@@ -403,13 +321,13 @@ async fn users_create_list_passwd_delete() {
         .to_string();
 
     // A duplicate is refused with the server's message.
-    let err = cli.fails(
+    let err = cli.fails_env(
         &["users", "create", "bob", "--group", "CCKM Users"],
         &[("KEYWARD_NEW_PASSWORD", "bob-password-2")],
     );
     assert!(err.contains("409"), "{err}");
 
-    cli.ok(
+    cli.ok_env(
         &["users", "passwd", "bob"],
         &[("KEYWARD_NEW_PASSWORD", "bob-password-2")],
     );
@@ -429,7 +347,7 @@ async fn users_create_list_passwd_delete() {
         .await
         .expect(401);
 
-    cli.ok(&["users", "delete", "bob"], &[]);
+    cli.ok(&["users", "delete", "bob"]);
     let listed = cli.json(&["users", "list"]);
     assert!(
         !listed["resources"]
@@ -443,6 +361,6 @@ async fn users_create_list_passwd_delete() {
         .login_reply("bob", "bob-password-2")
         .await
         .expect(401);
-    let err = cli.fails(&["users", "delete", "bob"], &[]);
+    let err = cli.fails(&["users", "delete", "bob"]);
     assert!(err.contains("bob"), "{err}");
 }

@@ -6,136 +6,16 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Server};
+use common::cli_user::{Cli, row};
+use common::{Aws, Server};
 use serde_json::Value;
 
 /// Known material given to the vault; it must never be printed.
 const MATERIAL: &str = "6b6579776172642d627965696f2d636c692d746573742d6d6174657269616c21";
 
-/// A CLI user with its own config directory, logged in to `server` as admin.
-struct Cli {
-    config: tempfile::TempDir,
-}
-
-impl Cli {
-    fn login(server: &Server) -> Self {
-        let cli = Self {
-            config: tempfile::tempdir().unwrap(),
-        };
-        let cert = server.data_dir().join("tls").join("cert.pem");
-        cli.ok_env(
-            &[
-                "login",
-                "--url",
-                &server.url,
-                "--user",
-                "admin",
-                "--ca-cert",
-                cert.to_str().unwrap(),
-            ],
-            &[("KEYWARD_PASSWORD", ADMIN_PASSWORD)],
-        );
-        cli
-    }
-
-    fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-        let mut all = vec![("KEYWARD_CONFIG_DIR", self.config.path().to_str().unwrap())];
-        all.extend_from_slice(envs);
-        let (ok, out, err) = common::cli(args, &all);
-        assert!(
-            !out.to_ascii_lowercase().contains(MATERIAL)
-                && !err.to_ascii_lowercase().contains(MATERIAL),
-            "keyward {args:?} printed the material:\nstdout: {out}\nstderr: {err}"
-        );
-        (ok, out, err)
-    }
-
-    fn ok_env(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let (ok, out, err) = self.run(args, envs);
-        assert!(ok, "keyward {args:?} failed:\nstdout: {out}\nstderr: {err}");
-        out
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_env(args, &[])
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args, &[]);
-        assert!(!ok, "keyward {args:?} succeeded:\n{out}");
-        err
-    }
-
-    /// Runs a command with --json; returns the parsed output.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(&[&["--json"], args].concat());
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("keyward {args:?} --json is not JSON ({e}):\n{out}"))
-    }
-
-    /// `keyward aws keys ARGS`.
-    fn keys(&self, args: &[&str]) -> String {
-        self.ok(&[&["aws", "keys"], args].concat())
-    }
-
-    fn keys_json(&self, args: &[&str]) -> Value {
-        self.json(&[&["aws", "keys"], args].concat())
-    }
-
-    fn keys_fail(&self, args: &[&str]) -> String {
-        self.fails(&[&["aws", "keys"], args].concat())
-    }
-
-    /// `keyward vault keys ARGS`.
-    fn vault(&self, args: &[&str]) -> String {
-        self.ok(&[&["vault", "keys"], args].concat())
-    }
-
-    fn vault_json(&self, args: &[&str]) -> Value {
-        self.json(&[&["vault", "keys"], args].concat())
-    }
-
-    fn vault_fail(&self, args: &[&str]) -> String {
-        self.fails(&[&["vault", "keys"], args].concat())
-    }
-}
-
-/// A LocalStack connection in an AWS account of its own (so no other test's keys are there)
-/// and the KMS container `kms` in ap-south-1, made with the CLI.
-fn container(cli: &Cli) {
-    let (access_key_id, account) = common::fresh_localstack_account();
-    cli.ok_env(
-        &[
-            "aws",
-            "connections",
-            "create",
-            "localstack",
-            "--access-key-id",
-            &access_key_id,
-            "--region",
-            "ap-south-1",
-            "--endpoint-url",
-            &common::kms_endpoint(),
-        ],
-        &[(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        )],
-    );
-    cli.ok(&[
-        "aws",
-        "kms",
-        "create",
-        "kms",
-        "--account-id",
-        &account,
-        "--connection",
-        "localstack",
-        "--region",
-        "ap-south-1",
-    ]);
+/// A CLI user logged in to `server` as admin, which must never print [`MATERIAL`].
+fn login(server: &Server) -> Cli {
+    Cli::new().never_printing(MATERIAL).logged_in_to(server)
 }
 
 /// A name no earlier run used (LocalStack keeps its aliases for its whole life).
@@ -145,17 +25,6 @@ fn unique(prefix: &str) -> String {
 
 fn state(k: &Value) -> &str {
     k["aws_param"]["KeyState"].as_str().unwrap()
-}
-
-/// The value in a two-column table's row `label`.
-fn row<'a>(table: &'a str, label: &str) -> &'a str {
-    table
-        .lines()
-        .find_map(|l| {
-            let cells: Vec<&str> = l.split(['│', '┆']).map(str::trim).collect();
-            (cells.len() >= 3 && cells[1] == label).then(|| cells[2])
-        })
-        .unwrap_or_else(|| panic!("no row {label:?} in\n{table}"))
 }
 
 /// The value of an unlabelled metric in `/metrics`.
@@ -177,7 +46,7 @@ async fn metric(server: &Server, name: &str) -> Option<f64> {
 #[tokio::test]
 async fn vault_keys_through_the_cli() {
     let server = Server::start();
-    let cli = Cli::login(&server);
+    let cli = login(&server);
 
     // Create with known material from an environment variable: a table of metadata.
     let out = cli.ok_env(
@@ -250,8 +119,8 @@ async fn vault_keys_through_the_cli() {
 #[tokio::test]
 async fn import_delete_upload_and_expiry_through_the_cli() {
     let server = Server::start();
-    let cli = Cli::login(&server);
-    container(&cli);
+    let cli = login(&server);
+    cli.localstack_kms(&Aws::fresh());
     cli.ok_env(
         &[
             "vault",

@@ -5,126 +5,13 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Server};
+use common::cli_user::{Cli, aliases, row};
+use common::{Aws, Server};
 use serde_json::Value;
-
-/// A CLI user with its own config directory, logged in to `server` as admin.
-struct Cli {
-    config: tempfile::TempDir,
-}
-
-impl Cli {
-    fn login(server: &Server) -> Self {
-        let cli = Self {
-            config: tempfile::tempdir().unwrap(),
-        };
-        let cert = server.data_dir().join("tls").join("cert.pem");
-        cli.ok_env(
-            &[
-                "login",
-                "--url",
-                &server.url,
-                "--user",
-                "admin",
-                "--ca-cert",
-                cert.to_str().unwrap(),
-            ],
-            &[("KEYWARD_PASSWORD", ADMIN_PASSWORD)],
-        );
-        cli
-    }
-
-    fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-        let mut all = vec![("KEYWARD_CONFIG_DIR", self.config.path().to_str().unwrap())];
-        all.extend_from_slice(envs);
-        common::cli(args, &all)
-    }
-
-    fn ok_env(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let (ok, out, err) = self.run(args, envs);
-        assert!(ok, "keyward {args:?} failed:\nstdout: {out}\nstderr: {err}");
-        out
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_env(args, &[])
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args, &[]);
-        assert!(!ok, "keyward {args:?} succeeded:\n{out}");
-        err
-    }
-
-    /// Runs a command with --json; returns the parsed output.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(&[&["--json"], args].concat());
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("keyward {args:?} --json is not JSON ({e}):\n{out}"))
-    }
-
-    /// `keyward aws keys ARGS`.
-    fn keys(&self, args: &[&str]) -> String {
-        self.ok(&[&["aws", "keys"], args].concat())
-    }
-
-    fn keys_json(&self, args: &[&str]) -> Value {
-        self.json(&[&["aws", "keys"], args].concat())
-    }
-
-    fn keys_fail(&self, args: &[&str]) -> String {
-        self.fails(&[&["aws", "keys"], args].concat())
-    }
-}
-
-/// A LocalStack connection and the KMS container `kms` in ap-south-1, made with the CLI.
-fn container(cli: &Cli) {
-    cli.ok_env(
-        &[
-            "aws",
-            "connections",
-            "create",
-            "localstack",
-            "--access-key-id",
-            "AKIAIOSFODNN7EXAMPLE",
-            "--region",
-            "ap-south-1",
-            "--endpoint-url",
-            &common::kms_endpoint(),
-        ],
-        &[(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        )],
-    );
-    cli.ok(&[
-        "aws",
-        "kms",
-        "create",
-        "kms",
-        "--account-id",
-        "000000000000",
-        "--connection",
-        "localstack",
-        "--region",
-        "ap-south-1",
-    ]);
-}
 
 /// A name no earlier run used (LocalStack keeps its aliases for its whole life).
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-fn aliases(k: &Value) -> Vec<String> {
-    k["aws_param"]["Alias"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no aws_param.Alias in {k}"))
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect()
 }
 
 fn tag(k: &Value, key: &str) -> Option<String> {
@@ -140,22 +27,11 @@ fn state(k: &Value) -> &str {
     k["aws_param"]["KeyState"].as_str().unwrap()
 }
 
-/// The value in a two-column table's row `label`.
-fn row<'a>(table: &'a str, label: &str) -> &'a str {
-    table
-        .lines()
-        .find_map(|l| {
-            let cells: Vec<&str> = l.split(['│', '┆']).map(str::trim).collect();
-            (cells.len() >= 3 && cells[1] == label).then(|| cells[2])
-        })
-        .unwrap_or_else(|| panic!("no row {label:?} in\n{table}"))
-}
-
 #[tokio::test]
 async fn key_lifecycle_through_the_cli() {
     let server = Server::start();
     let cli = Cli::login(&server);
-    container(&cli);
+    cli.localstack_kms(&Aws::default_account());
     let alias = unique("cli-key");
 
     // Create: a table of the key's main fields, not the nested JSON.
@@ -298,7 +174,7 @@ async fn key_lifecycle_through_the_cli() {
 async fn rotation_policy_public_key_and_alias_checks() {
     let server = Server::start();
     let cli = Cli::login(&server);
-    container(&cli);
+    cli.localstack_kms(&Aws::default_account());
     let alias = unique("cli-rot");
     let k = cli.keys_json(&[
         "create",
@@ -418,7 +294,7 @@ async fn rotation_policy_public_key_and_alias_checks() {
 async fn replicate_a_multi_region_key() {
     let server = Server::start();
     let cli = Cli::login(&server);
-    container(&cli);
+    cli.localstack_kms(&Aws::default_account());
     // A second Region for the replica.
     let admin = server.admin().await;
     server

@@ -12,123 +12,13 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Server};
+use common::cli_user::{Cli, aliases, row, table_row};
+use common::{Aws, Server};
 use serde_json::{Value, json};
-
-/// A CLI user with its own config directory (logged in to a server, or not at all).
-struct Cli {
-    config: tempfile::TempDir,
-}
-
-impl Cli {
-    /// A CLI that never logged in: whatever needs the server stops at "not logged in".
-    fn offline() -> Self {
-        Self {
-            config: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn login(server: &Server) -> Self {
-        let cli = Self::offline();
-        let cert = server.data_dir().join("tls").join("cert.pem");
-        cli.ok_env(
-            &[
-                "login",
-                "--url",
-                &server.url,
-                "--user",
-                "admin",
-                "--ca-cert",
-                cert.to_str().unwrap(),
-            ],
-            &[("KEYWARD_PASSWORD", ADMIN_PASSWORD)],
-        );
-        cli
-    }
-
-    fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-        let mut all = vec![("KEYWARD_CONFIG_DIR", self.config.path().to_str().unwrap())];
-        all.extend_from_slice(envs);
-        common::cli(args, &all)
-    }
-
-    fn ok_env(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
-        let (ok, out, err) = self.run(args, envs);
-        assert!(ok, "keyward {args:?} failed:\nstdout: {out}\nstderr: {err}");
-        out
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_env(args, &[])
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.run(args, &[]);
-        assert!(!ok, "keyward {args:?} succeeded:\n{out}");
-        err
-    }
-
-    /// Runs a command with --json; returns the parsed output.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(&[&["--json"], args].concat());
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("keyward {args:?} --json is not JSON ({e}):\n{out}"))
-    }
-
-    /// `keyward scheduler ARGS`.
-    fn sched(&self, args: &[&str]) -> String {
-        self.ok(&[&["scheduler"], args].concat())
-    }
-
-    fn sched_json(&self, args: &[&str]) -> Value {
-        self.json(&[&["scheduler"], args].concat())
-    }
-
-    fn sched_fail(&self, args: &[&str]) -> String {
-        self.fails(&[&["scheduler"], args].concat())
-    }
-
-    /// `keyward aws keys ARGS`.
-    fn keys(&self, args: &[&str]) -> String {
-        self.ok(&[&["aws", "keys"], args].concat())
-    }
-
-    fn keys_json(&self, args: &[&str]) -> Value {
-        self.json(&[&["aws", "keys"], args].concat())
-    }
-
-    fn keys_fail(&self, args: &[&str]) -> String {
-        self.fails(&[&["aws", "keys"], args].concat())
-    }
-}
 
 /// A name no earlier run used (LocalStack keeps its aliases for its whole life).
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// The value in a two-column table's row `label`.
-fn row<'a>(table: &'a str, label: &str) -> &'a str {
-    table
-        .lines()
-        .find_map(|l| {
-            let cells: Vec<&str> = l.split(['│', '┆']).map(str::trim).collect();
-            (cells.len() >= 3 && cells[1] == label).then(|| cells[2])
-        })
-        .unwrap_or_else(|| panic!("no row {label:?} in\n{table}"))
-}
-
-/// The cells of a list table's rows whose first cell is `first`.
-fn table_row(table: &str, first: &str) -> Vec<String> {
-    table
-        .lines()
-        .find_map(|l| {
-            let cells: Vec<String> = l.split(['│', '┆']).map(|c| c.trim().to_string()).collect();
-            (cells.len() >= 3 && cells[1] == first).then(|| cells[1..cells.len() - 1].to_vec())
-        })
-        .unwrap_or_else(|| panic!("no row starting with {first:?} in\n{table}"))
 }
 
 fn id_of(v: &Value) -> String {
@@ -138,42 +28,55 @@ fn id_of(v: &Value) -> String {
         .to_string()
 }
 
-fn aliases(k: &Value) -> Vec<String> {
-    k["aws_param"]["Alias"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no aws_param.Alias in {k}"))
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// A LocalStack connection in an AWS account of its own and the KMS container `kms` over
-/// ap-south-1 (made through the API: the CLI's own commands for them are tested elsewhere).
-async fn container(server: &Server) {
+/// A server with a LocalStack connection in an AWS account of its own and the KMS container
+/// `kms` over ap-south-1 (made through the API: the CLI's own commands for them are tested
+/// elsewhere), and a CLI logged in to it.
+async fn start_with_container() -> (Server, Cli) {
+    let server = Server::start();
     let admin = server.admin().await;
-    let (_, account) = server.localstack_account_connection(&admin, "ls").await;
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": account, "connection": "ls", "regions": ["ap-south-1"]}),
-        )
-        .await
-        .expect(201);
+    server.localstack_kms(&admin, &Aws::fresh()).await;
+    let cli = Cli::login(&server);
+    (server, cli)
 }
 
-/// A rotation config made with the CLI; returns its JSON.
-fn rotation_config(cli: &Cli, name: &str) -> Value {
-    cli.sched_json(&[
+/// The arguments of `keyward scheduler` that create a job config: `configs create --name NAME
+/// --operation OPERATION --run-at RUN_AT EXTRA...`.
+fn create_args<'a>(
+    name: &'a str,
+    operation: &'a str,
+    run_at: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
         "configs",
         "create",
         "--name",
         name,
         "--operation",
-        "rotation",
+        operation,
         "--run-at",
-        "0 9 * * sat",
+        run_at,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A key in `kms` / ap-south-1 with this alias, made with the CLI; returns its JSON.
+fn create_key(cli: &Cli, alias: &str) -> Value {
+    cli.keys_json(&[
+        "create",
+        "--kms",
+        "kms",
+        "--region",
+        "ap-south-1",
+        "--alias",
+        alias,
     ])
+}
+
+/// A rotation config made with the CLI; returns its JSON.
+fn rotation_config(cli: &Cli, name: &str) -> Value {
+    cli.sched_json(&create_args(name, "rotation", "0 9 * * sat", &[]))
 }
 
 // --- no server needed -------------------------------------------------------------------
@@ -181,7 +84,7 @@ fn rotation_config(cli: &Cli, name: &str) -> Value {
 #[test]
 fn create_refuses_flags_of_the_other_operation_before_any_request() {
     // Not logged in: a mistake is reported before the CLI would need the server.
-    let cli = Cli::offline();
+    let cli = Cli::new();
     let create = |extra: &[&str]| {
         let mut args = vec![
             "scheduler",
@@ -287,7 +190,7 @@ fn create_refuses_flags_of_the_other_operation_before_any_request() {
 
 #[test]
 fn conflicting_rotation_flags_are_refused_by_clap() {
-    let cli = Cli::offline();
+    let cli = Cli::new();
     let refused = |args: &[&str], needle: &str| {
         let (ok, out, err) = cli.run(args, &[]);
         assert!(!ok, "{args:?} succeeded: {out}");
@@ -366,27 +269,24 @@ async fn job_configs_through_the_cli() {
     let sync = unique("sync");
 
     // Create: a table of the config's fields.
-    let out = cli.sched(&[
-        "configs",
-        "create",
-        "--name",
+    let out = cli.sched(&create_args(
         &rot,
-        "--operation",
         "rotation",
-        "--run-at",
         "0 9 * * sat",
-        "--description",
-        "weekly",
-        "--start-date",
-        "2025-01-01T00:00:00Z",
-        "--end-date",
-        "2030-01-01T00:00:00Z",
-        "--expiration",
-        "30d",
-        "--expire-in",
-        "12h",
-        "--retain-alias",
-    ]);
+        &[
+            "--description",
+            "weekly",
+            "--start-date",
+            "2025-01-01T00:00:00Z",
+            "--end-date",
+            "2030-01-01T00:00:00Z",
+            "--expiration",
+            "30d",
+            "--expire-in",
+            "12h",
+            "--retain-alias",
+        ],
+    ));
     assert_eq!(row(&out, "name"), rot, "{out}");
     assert_eq!(row(&out, "operation"), "cckm_key_rotation", "{out}");
     assert_eq!(row(&out, "run_at"), "0 9 * * sat", "{out}");
@@ -401,18 +301,12 @@ async fn job_configs_through_the_cli() {
     let rot_id = row(&out, "id").to_string();
 
     // --json is the server's record; only the params of the operation are sent.
-    let c = cli.sched_json(&[
-        "configs",
-        "create",
-        "--name",
+    let c = cli.sched_json(&create_args(
         &sync,
-        "--operation",
         "sync",
-        "--run-at",
         "*/15 * * * *",
-        "--synchronize-all",
-        "--disabled",
-    ]);
+        &["--synchronize-all", "--disabled"],
+    ));
     assert_eq!(c["operation"], "cckm_synchronization", "{c}");
     assert_eq!(c["disabled"], true, "{c}");
     assert_eq!(c["run_at"], "*/15 * * * *", "{c}");
@@ -422,43 +316,19 @@ async fn job_configs_through_the_cli() {
     let sync_id = id_of(&c);
 
     // The server's refusals: its message and a non-zero exit.
-    let err = cli.sched_fail(&[
-        "configs",
-        "create",
-        "--name",
-        &unique("bad"),
-        "--operation",
-        "rotation",
-        "--run-at",
-        "every day",
-    ]);
+    let err = cli.sched_fail(&create_args(&unique("bad"), "rotation", "every day", &[]));
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains("run_at"), "{err}");
     assert!(err.contains("400"), "{err}");
-    let err = cli.sched_fail(&[
-        "configs",
-        "create",
-        "--name",
-        &rot,
-        "--operation",
-        "rotation",
-        "--run-at",
-        "0 9 * * sat",
-    ]);
+    let err = cli.sched_fail(&create_args(&rot, "rotation", "0 9 * * sat", &[]));
     assert!(err.contains("already exists"), "{err}");
     assert!(err.contains("409"), "{err}");
-    let err = cli.sched_fail(&[
-        "configs",
-        "create",
-        "--name",
+    let err = cli.sched_fail(&create_args(
         &unique("bad"),
-        "--operation",
         "sync",
-        "--run-at",
         "0 9 * * sat",
-        "--kms",
-        "no-such-container",
-    ]);
+        &["--kms", "no-such-container"],
+    ));
     assert!(err.contains("no-such-container"), "{err}");
 
     // List: the columns, one row per config.
@@ -510,36 +380,20 @@ async fn job_configs_through_the_cli() {
 /// Needs LocalStack's KMS.
 #[tokio::test]
 async fn attach_and_detach_a_rotation_job() {
-    let server = Server::start();
-    container(&server).await;
-    let cli = Cli::login(&server);
+    let (_server, cli) = start_with_container().await;
     let config = rotation_config(&cli, &unique("rot"));
     let config_id = id_of(&config);
-    let sync = cli.sched_json(&[
-        "configs",
-        "create",
-        "--name",
+    let sync = cli.sched_json(&create_args(
         &unique("sync"),
-        "--operation",
         "sync",
-        "--run-at",
         "0 * * * *",
-        "--kms",
-        "kms",
-    ]);
+        &["--kms", "kms"],
+    ));
     // The container is stored by its id, not its name.
     let kms = &sync["cckm_synchronization_params"]["kms"];
     assert!(kms[0].is_string() && kms[0] != "kms", "{sync}");
     let alias = unique("cli-job");
-    let key = cli.keys_json(&[
-        "create",
-        "--kms",
-        "kms",
-        "--region",
-        "ap-south-1",
-        "--alias",
-        &alias,
-    ]);
+    let key = create_key(&cli, &alias);
     let id = id_of(&key);
 
     // Attach by the config's name (and the key by its alias): the table shows the job.
@@ -687,22 +541,9 @@ async fn run_a_rotation_config_with_no_keys() {
 /// inventory synchronisation.
 #[tokio::test]
 async fn run_a_sync_config() {
-    let server = Server::start();
-    container(&server).await;
-    let cli = Cli::login(&server);
+    let (_server, cli) = start_with_container().await;
     let name = unique("sync");
-    cli.sched(&[
-        "configs",
-        "create",
-        "--name",
-        &name,
-        "--operation",
-        "sync",
-        "--run-at",
-        "0 3 * * *",
-        "--kms",
-        "kms",
-    ]);
+    cli.sched(&create_args(&name, "sync", "0 3 * * *", &["--kms", "kms"]));
     let out = cli.sched(&["configs", "run", &name, "--wait"]);
     assert_eq!(row(&out, "status"), "completed", "{out}");
     assert_eq!(row(&out, "operation"), "cckm_synchronization", "{out}");
@@ -712,19 +553,9 @@ async fn run_a_sync_config() {
 /// NEEDS THE SERVER SIDE OF ROTATE, and LocalStack's KMS.
 #[tokio::test]
 async fn rotate_a_key_through_the_cli() {
-    let server = Server::start();
-    container(&server).await;
-    let cli = Cli::login(&server);
+    let (_server, cli) = start_with_container().await;
     let alias = unique("cli-rotate");
-    let old = id_of(&cli.keys_json(&[
-        "create",
-        "--kms",
-        "kms",
-        "--region",
-        "ap-south-1",
-        "--alias",
-        &alias,
-    ]));
+    let old = id_of(&create_key(&cli, &alias));
 
     // The new key's table, and which key replaced which.
     let out = cli.keys(&[
@@ -803,21 +634,11 @@ async fn rotate_a_key_through_the_cli() {
 /// config rotates the keys attached to it.
 #[tokio::test]
 async fn a_rotation_run_rotates_the_attached_keys() {
-    let server = Server::start();
-    container(&server).await;
-    let cli = Cli::login(&server);
+    let (_server, cli) = start_with_container().await;
     let name = unique("rot");
     let config = rotation_config(&cli, &name);
     let alias = unique("cli-run");
-    let old = id_of(&cli.keys_json(&[
-        "create",
-        "--kms",
-        "kms",
-        "--region",
-        "ap-south-1",
-        "--alias",
-        &alias,
-    ]));
+    let old = id_of(&create_key(&cli, &alias));
     cli.keys(&["enable-rotation-job", &old, "--job-config", &name]);
 
     let run = cli.sched_json(&["configs", "run", &name, "--wait"]);
@@ -847,22 +668,12 @@ async fn a_rotation_run_rotates_the_attached_keys() {
 /// `configs run --wait` shows the run and exits non-zero naming that key.
 #[tokio::test]
 async fn a_run_with_a_failed_key_exits_non_zero() {
-    let server = Server::start();
-    container(&server).await;
-    let cli = Cli::login(&server);
+    let (_server, cli) = start_with_container().await;
     let name = unique("rot");
     rotation_config(&cli, &name);
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let k = cli.keys_json(&[
-            "create",
-            "--kms",
-            "kms",
-            "--region",
-            "ap-south-1",
-            "--alias",
-            &unique("cli-fail"),
-        ]);
+        let k = create_key(&cli, &unique("cli-fail"));
         let id = id_of(&k);
         cli.keys(&["enable-rotation-job", &id, "--job-config", &name]);
         ids.push(id);
@@ -901,9 +712,7 @@ async fn a_run_with_a_failed_key_exits_non_zero() {
 /// EXTERNAL key with new material from the vault and the expiry asked for.
 #[tokio::test]
 async fn rotate_a_byok_key_with_an_expiry() {
-    let server = Server::start();
-    container(&server).await;
-    let cli = Cli::login(&server);
+    let (_server, cli) = start_with_container().await;
     let old = id_of(&cli.keys_json(&[
         "upload",
         "--kms",

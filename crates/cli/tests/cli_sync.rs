@@ -4,22 +4,15 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Server, cli};
+use common::cli_user::Cli;
+use common::{Aws, Server};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn sync_command_reports_the_finished_job_and_refresh_marks_gone() {
     let server = Server::start();
     let admin = server.admin().await;
-    let (_conn, account) = server.localstack_account_connection(&admin, "ls").await;
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": account, "connection": "ls", "regions": ["ap-south-1"]}),
-        )
-        .await
-        .expect(201);
+    server.localstack_kms(&admin, &Aws::fresh()).await;
     let key = server
         .post(
             "/api/v1/cckm/aws/keys",
@@ -30,47 +23,20 @@ async fn sync_command_reports_the_finished_job_and_refresh_marks_gone() {
         .expect(201)
         .body;
 
-    let config = tempfile::tempdir().unwrap();
-    let cfg = config.path().to_str().unwrap();
-    let cert = server.data_dir().join("tls").join("cert.pem");
-    let (ok, _, err) = cli(
-        &[
-            "login",
-            "--url",
-            &server.url,
-            "--user",
-            "admin",
-            "--ca-cert",
-            cert.to_str().unwrap(),
-        ],
-        &[
-            ("KEYWARD_CONFIG_DIR", cfg),
-            ("KEYWARD_PASSWORD", ADMIN_PASSWORD),
-        ],
-    );
-    assert!(ok, "{err}");
+    let cli = Cli::login(&server);
 
-    let (ok, out, err) = cli(
-        &["aws", "sync", "--kms", "kms"],
-        &[("KEYWARD_CONFIG_DIR", cfg)],
-    );
+    let (ok, out, err) = cli.run(&["aws", "sync", "--kms", "kms"], &[]);
     assert!(ok, "{out}\n{err}");
     assert!(
         out.contains("synchronization completed: 1 keys seen, 0 new, 0 gone"),
         "{out}"
     );
-    let (ok, out, err) = cli(
-        &["--json", "aws", "sync", "--all"],
-        &[("KEYWARD_CONFIG_DIR", cfg)],
-    );
+    let (ok, out, err) = cli.run(&["--json", "aws", "sync", "--all"], &[]);
     assert!(ok, "{err}");
     let job: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(job["overall_status"], "completed");
     assert_eq!(job["synchronize_all"], true);
-    let (ok, _, err) = cli(
-        &["aws", "sync", "--kms", "nope"],
-        &[("KEYWARD_CONFIG_DIR", cfg)],
-    );
+    let (ok, _, err) = cli.run(&["aws", "sync", "--kms", "nope"], &[]);
     assert!(!ok);
     assert!(err.contains("kms:"), "{err}");
 

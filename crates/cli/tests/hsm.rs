@@ -11,7 +11,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use chrono::{Duration, SecondsFormat, Utc};
-use common::{Reply, Server, kms_endpoint};
+use common::{Aws, DEFAULT_ACCESS_KEY, Reply, Server, kms_raw_as};
 use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/cckm/aws/keys";
@@ -126,19 +126,11 @@ fn future(days: i64) -> String {
     (Utc::now() + Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// A KMS container `kms` on a LocalStack connection (account 000000000000, the account of the
-/// access key the raw KMS requests below use).
+/// A KMS container `kms` on a LocalStack connection in LocalStack's default account (that of
+/// the raw KMS requests below).
 async fn setup(server: &Server) -> String {
     let admin = server.admin().await;
-    server.localstack_connection(&admin, "ls").await;
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": "000000000000", "connection": "ls", "regions": [REGION]}),
-        )
-        .await
-        .expect(201);
+    server.localstack_kms(&admin, &Aws::default_account()).await;
     admin
 }
 
@@ -174,34 +166,22 @@ fn kid_of(v: &Value) -> String {
     v["aws_param"]["KeyID"].as_str().expect("KeyID").to_string()
 }
 
-/// A raw AWS JSON 1.1 request straight to LocalStack (it does not check signatures).
-async fn kms_raw(operation: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(kms_endpoint())
-        .header("X-Amz-Target", format!("TrentService.{operation}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/ap-south-1/kms/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("LocalStack answers");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 /// AWS encrypts with the key and decrypts the result back: the imported material works.
 async fn assert_round_trip(key_id: &str) {
     let plaintext = "aHNtIHJvdW5kIHRyaXA="; // "hsm round trip"
-    let (status, enc) = kms_raw("Encrypt", json!({"KeyId": key_id, "Plaintext": plaintext})).await;
+    let (status, enc) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
+        "Encrypt",
+        json!({"KeyId": key_id, "Plaintext": plaintext}),
+    )
+    .await;
     assert_eq!(status, 200, "Encrypt with {key_id}: {enc}");
-    let (status, dec) = kms_raw("Decrypt", json!({"CiphertextBlob": enc["CiphertextBlob"]})).await;
+    let (status, dec) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
+        "Decrypt",
+        json!({"CiphertextBlob": enc["CiphertextBlob"]}),
+    )
+    .await;
     assert_eq!(status, 200, "Decrypt: {dec}");
     assert_eq!(dec["Plaintext"], plaintext, "{dec}");
 }
@@ -492,13 +472,6 @@ fn a_configured_hsm_that_cannot_be_used_fails_the_start() {
     assert!(err.contains("pkcs11_token"), "{err}");
 }
 
-/// The ARN of the key an alias points at, in LocalStack.
-async fn alias_target(alias: &str) -> String {
-    let (status, body) = kms_raw("DescribeKey", json!({"KeyId": alias})).await;
-    assert_eq!(status, 200, "DescribeKey {alias}: {body}");
-    body["KeyMetadata"]["Arn"].as_str().unwrap().to_string()
-}
-
 /// A BYOK key whose material is in the HSM is rotated to a new AWS key whose material is a new
 /// HSM key: with `source_key_tier: hsm-luna`, and again (its successor) with no tier, which
 /// takes the old key's source. The aliases move; ciphertexts made before still decrypt.
@@ -523,7 +496,12 @@ async fn rotate_a_key_whose_material_is_in_the_hsm() {
     let old_label = format!("aws-{}", kid_of(&old));
     assert_hsm_binding(&old, &hsm, &old_label);
     let plaintext = "Z2VuZXJhdGlvbiBvbmU="; // "generation one"
-    let (status, enc) = kms_raw("Encrypt", json!({"KeyId": alias, "Plaintext": plaintext})).await;
+    let (status, enc) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
+        "Encrypt",
+        json!({"KeyId": alias, "Plaintext": plaintext}),
+    )
+    .await;
     assert_eq!(status, 200, "{enc}");
     let blob = enc["CiphertextBlob"].clone();
 
@@ -554,7 +532,11 @@ async fn rotate_a_key_whose_material_is_in_the_hsm() {
         );
         assert_eq!(new["aws_param"]["Origin"], "EXTERNAL", "{new}");
         assert_eq!(new["rotated_from"], previous["id"], "{new}");
-        assert_eq!(alias_target(&alias).await, arn_of(&new), "{body}");
+        assert_eq!(
+            Aws::default_account().alias_target(&alias).await,
+            arn_of(&new),
+            "{body}"
+        );
         assert_round_trip(&kid_of(&new)).await;
 
         let old_now = server
@@ -580,7 +562,12 @@ async fn rotate_a_key_whose_material_is_in_the_hsm() {
         previous = new;
     }
     // Made under the first key: still decrypts after two rotations.
-    let (status, dec) = kms_raw("Decrypt", json!({"CiphertextBlob": blob})).await;
+    let (status, dec) = kms_raw_as(
+        DEFAULT_ACCESS_KEY,
+        "Decrypt",
+        json!({"CiphertextBlob": blob}),
+    )
+    .await;
     assert_eq!(status, 200, "{dec}");
     assert_eq!(dec["Plaintext"], plaintext, "{dec}");
     assert!(hsm.secret_key_access(&old_label).is_some());

@@ -6,7 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{ADMIN_PASSWORD, Server, cli};
+use common::cli_user::Cli;
+use common::{ADMIN_PASSWORD, Server};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -142,11 +143,7 @@ async fn rotate_kek_reseals_everything_and_survives_a_restart() {
     );
 
     // The audit trail has the rotation.
-    let audit = server
-        .get("/api/v1/audit/records?limit=-1", &admin2)
-        .await
-        .expect(200)
-        .body;
+    let audit = server.audit_records(&admin2).await;
     assert!(
         audit["resources"]
             .as_array()
@@ -163,26 +160,8 @@ async fn rotate_kek_reseals_everything_and_survives_a_restart() {
     connection_works(&server, &admin).await;
 
     // The CLI rotates on the server it is logged in to.
-    let config = tempfile::tempdir().unwrap();
-    let cfg = config.path().to_str().unwrap();
-    let cert = server.data_dir().join("tls").join("cert.pem");
-    let (ok, _, err) = cli(
-        &[
-            "login",
-            "--url",
-            &server.url,
-            "--user",
-            "admin",
-            "--ca-cert",
-            cert.to_str().unwrap(),
-        ],
-        &[
-            ("KEYWARD_CONFIG_DIR", cfg),
-            ("KEYWARD_PASSWORD", ADMIN_PASSWORD),
-        ],
-    );
-    assert!(ok, "{err}");
-    let (ok, out, err) = cli(&["admin", "rotate-kek"], &[("KEYWARD_CONFIG_DIR", cfg)]);
+    let cli = Cli::login(&server);
+    let (ok, out, err) = cli.run(&["admin", "rotate-kek"], &[]);
     assert!(ok, "{err}");
     assert!(out.contains("key-encryption key 3 is active"), "{out}");
     assert!(

@@ -18,34 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{Reply, Server};
+use common::{DEFAULT_ACCESS_KEY, Reply, Server, tag_pairs};
 use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/cckm/aws/keys";
-const KMS: &str = "/api/v1/cckm/aws/kms";
 const VERIFY: &str = "/api/v1/cckm/aws/alias/verify";
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn kms_container(
-    server: &Server,
-    token: &str,
-    name: &str,
-    connection: &str,
-    account: &str,
-    regions: &[&str],
-) -> Value {
-    server
-        .post(
-            KMS,
-            token,
-            json!({"name": name, "account_id": account, "connection": connection, "regions": regions}),
-        )
-        .await
-        .expect(201)
-        .body
 }
 
 /// A server, an admin token, a LocalStack connection `ls` in an account of its own, and a KMS
@@ -54,7 +34,9 @@ async fn setup(regions: &[&str]) -> (Server, String, String) {
     let server = Server::start();
     let token = server.admin().await;
     let (_, account) = server.localstack_account_connection(&token, "ls").await;
-    kms_container(&server, &token, "kms", "ls", &account, regions).await;
+    server
+        .kms_container(&token, "kms", "ls", &account, regions)
+        .await;
     (server, token, account)
 }
 
@@ -111,17 +93,7 @@ fn without_sync_times(k: &Value) -> Value {
 }
 
 fn tags_of(k: &Value) -> Vec<(String, String)> {
-    let mut t: Vec<(String, String)> = k["aws_param"]["Tags"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no Tags in {k}"))
-        .iter()
-        .map(|t| {
-            (
-                t["TagKey"].as_str().unwrap().to_string(),
-                t["TagValue"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut t = tag_pairs(&k["aws_param"]["Tags"]);
     t.sort();
     t
 }
@@ -644,7 +616,9 @@ async fn refresh_rereads_aws() {
     assert_eq!(without_sync_times(&same), without_sync_times(&key));
     assert_ne!(same["synced_at"], key["synced_at"]);
 
-    kms_container(&server, &token, "mirror", "ls", &account, &["ap-south-1"]).await;
+    server
+        .kms_container(&token, "mirror", "ls", &account, &["ap-south-1"])
+        .await;
     let job = server
         .post(
             "/api/v1/cckm/aws/synchronization-jobs",
@@ -1243,28 +1217,23 @@ async fn fake_aws_multi_region_key() -> (FakeKms, Server, String, Value, Value) 
     let server = Server::start();
     let token = server.admin().await;
     server
-        .post(
-            "/api/v1/connectionmgmt/services/aws/connections",
+        .aws_connection(
             &token,
-            json!({
-                "name": "fake-aws",
-                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                "aws_region": "us-east-1",
-                "endpoint_url": fake.url,
-            }),
+            "fake-aws",
+            DEFAULT_ACCESS_KEY,
+            "us-east-1",
+            &fake.url,
         )
-        .await
-        .expect(201);
-    kms_container(
-        &server,
-        &token,
-        "kms",
-        "fake-aws",
-        FAKE_ACCOUNT,
-        &["us-east-1", "eu-west-1"],
-    )
-    .await;
+        .await;
+    server
+        .kms_container(
+            &token,
+            "kms",
+            "fake-aws",
+            FAKE_ACCOUNT,
+            &["us-east-1", "eu-west-1"],
+        )
+        .await;
     let primary = server
         .post(
             KEYS,

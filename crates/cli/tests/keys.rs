@@ -14,36 +14,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Reply, Server, assert_json_shape, seed_example};
+use common::{Reply, Server, assert_json_shape, seed_example, tag_pairs};
 use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/cckm/aws/keys";
-const KMS: &str = "/api/v1/cckm/aws/kms";
 const SEED_004: &str = include_str!("fixtures/seeds/004_8f4ee90fcafdcf76.txt");
 
 /// A unique alias name (without `alias/`).
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// Creates a KMS container and returns its JSON.
-async fn kms_container(
-    server: &Server,
-    token: &str,
-    name: &str,
-    connection: &str,
-    account: &str,
-    regions: &[&str],
-) -> Value {
-    server
-        .post(
-            KMS,
-            token,
-            json!({"name": name, "account_id": account, "connection": connection, "regions": regions}),
-        )
-        .await
-        .expect(201)
-        .body
 }
 
 /// A server, an admin token, a LocalStack connection in an account of its own and a KMS
@@ -52,7 +31,9 @@ async fn setup(regions: &[&str]) -> (Server, String, String, Value) {
     let server = Server::start();
     let token = server.admin().await;
     let (_, account) = server.localstack_account_connection(&token, "ls").await;
-    let kms = kms_container(&server, &token, "kms", "ls", &account, regions).await;
+    let kms = server
+        .kms_container(&token, "kms", "ls", &account, regions)
+        .await;
     (server, token, account, kms)
 }
 
@@ -361,17 +342,7 @@ async fn create_options_are_applied_in_aws() {
     assert_eq!(cfg["PrimaryKey"]["Arn"], p["Arn"]);
     assert_eq!(cfg["ReplicaKeys"], json!([]));
     assert_eq!(p["Description"], "payments data key");
-    let mut tags: Vec<(String, String)> = p["Tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["TagKey"].as_str().unwrap().to_string(),
-                t["TagValue"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut tags = tag_pairs(&p["Tags"]);
     tags.sort();
     assert_eq!(
         tags,
@@ -707,7 +678,9 @@ async fn get_and_forget_leaves_the_aws_key() {
 #[tokio::test]
 async fn list_filters_paging_and_sorting() {
     let (server, token, account, kms) = setup(&["ap-south-1", "us-east-1"]).await;
-    let other = kms_container(&server, &token, "other", "ls", &account, &["ap-south-1"]).await;
+    let other = server
+        .kms_container(&token, "other", "ls", &account, &["ap-south-1"])
+        .await;
     let a1 = unique("sym");
     let a2 = unique("rsa");
     let sym = create_ok(

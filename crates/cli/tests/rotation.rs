@@ -11,9 +11,8 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use chrono::{SecondsFormat, Utc};
-use common::{Server, kms_raw_as, seed_example};
+use common::{Aws, Server, seed_example};
 use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/cckm/aws/keys";
@@ -40,66 +39,13 @@ fn future_days(days: i64) -> String {
     (Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The test's AWS account in LocalStack, as its access key id.
-struct Aws {
-    access_key: String,
-}
-
-impl Aws {
-    async fn call(&self, op: &str, body: Value) -> (u16, Value) {
-        kms_raw_as(&self.access_key, op, body).await
-    }
-
-    /// Encrypts with a key id, ARN or alias; returns (ciphertext, the ARN of the key used).
-    async fn encrypt(&self, key: &str, plaintext: &[u8]) -> (String, String) {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(plaintext);
-        let (status, body) = self
-            .call("Encrypt", json!({"KeyId": key, "Plaintext": b64}))
-            .await;
-        assert_eq!(status, 200, "Encrypt with {key}: {body}");
-        (
-            body["CiphertextBlob"].as_str().unwrap().to_string(),
-            body["KeyId"].as_str().unwrap().to_string(),
-        )
-    }
-
-    async fn decrypt(&self, blob: &str) -> Vec<u8> {
-        let (status, body) = self.call("Decrypt", json!({"CiphertextBlob": blob})).await;
-        assert_eq!(status, 200, "Decrypt: {body}");
-        base64::engine::general_purpose::STANDARD
-            .decode(body["Plaintext"].as_str().unwrap())
-            .unwrap()
-    }
-
-    /// The ARN of the key an alias points at.
-    async fn alias_target(&self, alias: &str) -> String {
-        let (status, body) = self.call("DescribeKey", json!({"KeyId": alias})).await;
-        assert_eq!(status, 200, "DescribeKey {alias}: {body}");
-        body["KeyMetadata"]["Arn"].as_str().unwrap().to_string()
-    }
-
-    async fn key_count(&self) -> usize {
-        let (status, body) = self.call("ListKeys", json!({"Limit": 1000})).await;
-        assert_eq!(status, 200, "{body}");
-        body["Keys"].as_array().unwrap().len()
-    }
-}
-
 /// A server, an admin token, a LocalStack account with a connection, and a KMS container
 /// `kms` over ap-south-1.
 async fn setup_with(server: Server) -> (Server, String, Aws) {
     let admin = server.admin().await;
-    let (conn, account) = server.localstack_account_connection(&admin, "ls").await;
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": account, "connection": "ls", "regions": [REGION]}),
-        )
-        .await
-        .expect(201);
-    let access_key = conn["access_key_id"].as_str().unwrap().to_string();
-    (server, admin, Aws { access_key })
+    let aws = Aws::fresh();
+    server.localstack_kms(&admin, &aws).await;
+    (server, admin, aws)
 }
 
 async fn setup() -> (Server, String, Aws) {
@@ -683,12 +629,7 @@ async fn expire_in_rotates_only_keys_expiring_within_the_window() {
     );
 
     // The run's start and end are in the audit trail.
-    let audit = server
-        .get("/api/v1/audit/records?limit=-1", &admin)
-        .await
-        .expect(200)
-        .body
-        .to_string();
+    let audit = server.audit_records(&admin).await.to_string();
     assert!(audit.contains("job-run.start"), "no job-run.start record");
     assert!(audit.contains("job-run.finish"), "no job-run.finish record");
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Server, assert_json_shape, seed_example};
+use common::{Aws, Server, assert_json_shape, seed_example};
 use serde_json::{Value, json};
 
 const CONFIGS: &str = "/api/v1/scheduler/job-configs";
@@ -26,15 +26,7 @@ fn unique(prefix: &str) -> String {
 async fn setup() -> (Server, String) {
     let server = Server::start();
     let admin = server.admin().await;
-    let (_, account) = server.localstack_account_connection(&admin, "ls").await;
-    server
-        .post(
-            "/api/v1/cckm/aws/kms",
-            &admin,
-            json!({"name": "kms", "account_id": account, "connection": "ls", "regions": ["ap-south-1"]}),
-        )
-        .await
-        .expect(201);
+    server.localstack_kms(&admin, &Aws::fresh()).await;
     (server, admin)
 }
 
@@ -576,12 +568,7 @@ async fn enable_then_seed_003_disable_rotation_job() {
         .expect(204);
 
     // Both actions are audited.
-    let audit = server
-        .get("/api/v1/audit/records?limit=-1", &admin)
-        .await
-        .expect(200)
-        .body
-        .to_string();
+    let audit = server.audit_records(&admin).await.to_string();
     assert!(audit.contains("key.enable-rotation-job"), "{audit}");
     assert!(audit.contains("key.disable-rotation-job"), "{audit}");
 }

@@ -411,6 +411,20 @@ async fn key_id(s: &Session, id: &str) -> Result<String, String> {
     }
 }
 
+/// `METHOD /cckm/aws/keys/{id}{rest}` for the key given by its id or alias/NAME; returns the
+/// server's answer.
+async fn key_call(
+    s: &Session,
+    method: Method,
+    id: &str,
+    rest: &str,
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    let id = key_id(s, id).await?;
+    s.call(method, &format!("{BASE}/{}{rest}", segment(&id)), body)
+        .await
+}
+
 /// A JSON value as a table cell: strings bare, arrays joined with commas, null empty.
 pub(super) fn text(v: &Value) -> String {
     match v {
@@ -489,98 +503,67 @@ fn show_key(out: &Output, k: &Value) {
 
 /// The list's table: one flat row per key.
 fn show_list(out: &Output, v: &Value) {
-    if out.json {
-        return out.print_json(v);
-    }
-    let rows: Vec<Value> = v["resources"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|k| {
-                    let p = &k["aws_param"];
-                    json!({
-                        "id": k["id"],
-                        "alias": p["Alias"],
-                        "KeyID": p["KeyID"],
-                        "region": k["region"],
-                        "KeyState": p["KeyState"],
-                        "KeySpec": p["CustomerMasterKeySpec"],
-                        "kms": k["kms"],
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.list(
-        &json!({"total": v["total"], "resources": rows}),
+    out.list_of(
+        v,
         &[
             "id", "alias", "KeyID", "region", "KeyState", "KeySpec", "kms",
         ],
+        |k| {
+            let p = &k["aws_param"];
+            json!({
+                "id": k["id"],
+                "alias": p["Alias"],
+                "KeyID": p["KeyID"],
+                "region": k["region"],
+                "KeyState": p["KeyState"],
+                "KeySpec": p["CustomerMasterKeySpec"],
+                "kms": k["kms"],
+            })
+        },
     );
 }
 
 /// The table of keys whose imported material expires soon.
 fn show_expiring(out: &Output, v: &Value) {
-    if out.json {
-        return out.print_json(v);
-    }
-    let rows: Vec<Value> = v["resources"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|k| {
-                    let p = &k["aws_param"];
-                    let valid_to = match p["ValidTo"].as_str() {
-                        Some(t) => t.to_string(),
-                        None => "n/a (not reported by AWS)".to_string(),
-                    };
-                    json!({
-                        "id": k["id"],
-                        "alias": p["Alias"],
-                        "KeyID": p["KeyID"],
-                        "ValidTo": valid_to,
-                        "local_key_name": k["local_key_name"],
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.list(
-        &json!({"total": v["total"], "resources": rows}),
+    out.list_of(
+        v,
         &["id", "alias", "KeyID", "ValidTo", "local_key_name"],
+        |k| {
+            let p = &k["aws_param"];
+            let valid_to = match p["ValidTo"].as_str() {
+                Some(t) => t.to_string(),
+                None => "n/a (not reported by AWS)".to_string(),
+            };
+            json!({
+                "id": k["id"],
+                "alias": p["Alias"],
+                "KeyID": p["KeyID"],
+                "ValidTo": valid_to,
+                "local_key_name": k["local_key_name"],
+            })
+        },
     );
 }
 
 /// The table of a key's rotations.
 fn show_rotations(out: &Output, v: &Value) {
-    if out.json {
-        return out.print_json(v);
-    }
-    let rows: Vec<Value> = v["resources"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    let at = match r["aws_param"]["RotationDate"].as_str() {
-                        Some(d) => d.to_string(),
-                        None => text(&r["createdAt"]),
-                    };
-                    json!({
-                        "ID": r["id"],
-                        "TYPE": r["rotation_type"],
-                        "STATUS": r["status"],
-                        "FROM": r["rotated_from"],
-                        "TO": r["rotated_to"],
-                        "AT": at,
-                    })
-                })
-                .collect()
+    out.list_of(v, &["ID", "TYPE", "STATUS", "FROM", "TO", "AT"], |r| {
+        let at = match r["aws_param"]["RotationDate"].as_str() {
+            Some(d) => d.to_string(),
+            None => text(&r["createdAt"]),
+        };
+        json!({
+            "ID": r["id"],
+            "TYPE": r["rotation_type"],
+            "STATUS": r["status"],
+            "FROM": r["rotated_from"],
+            "TO": r["rotated_to"],
+            "AT": at,
         })
-        .unwrap_or_default();
-    out.list(
-        &json!({"total": v["total"], "resources": rows}),
-        &["ID", "TYPE", "STATUS", "FROM", "TO", "AT"],
-    );
+    });
+    if out.json {
+        return;
+    }
     // A failed rotation's reason.
     for r in v["resources"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
         if let Some(e) = r["error"].as_str().filter(|e| !e.is_empty()) {
@@ -594,15 +577,7 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
     // POST /cckm/aws/keys/{id}/<action> with a body; returns the server's answer.
     let action = |id: String, name: &'static str, body: Value| {
         let s = &s;
-        async move {
-            let id = key_id(s, &id).await?;
-            s.call(
-                Method::POST,
-                &format!("{BASE}/{}/{name}", segment(&id)),
-                Some(&body),
-            )
-            .await
-        }
+        async move { key_call(s, Method::POST, &id, &format!("/{name}"), Some(&body)).await }
     };
     match cmd {
         KeysCommand::List {
@@ -644,13 +619,7 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
                 &s.call(Method::GET, &format!("{BASE}{query}"), None).await?,
             );
         }
-        KeysCommand::Get { id } => {
-            let id = key_id(&s, &id).await?;
-            let k = s
-                .call(Method::GET, &format!("{BASE}/{}", segment(&id)), None)
-                .await?;
-            show_key(out, &k);
-        }
+        KeysCommand::Get { id } => show_key(out, &key_call(&s, Method::GET, &id, "", None).await?),
         KeysCommand::Create {
             kms,
             region,
@@ -841,26 +810,12 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
             show_key(out, &action(id, "enable-rotation-job", body).await?);
         }
         KeysCommand::DisableRotationJob { id } => {
-            let id = key_id(&s, &id).await?;
-            let k = s
-                .call(
-                    Method::POST,
-                    &format!("{BASE}/{}/disable-rotation-job", segment(&id)),
-                    None,
-                )
-                .await?;
+            let k = key_call(&s, Method::POST, &id, "/disable-rotation-job", None).await?;
             show_key(out, &k);
         }
         KeysCommand::Rotations { id } => {
-            let id = key_id(&s, &id).await?;
-            let v = s
-                .call(
-                    Method::GET,
-                    &format!("{BASE}/{}/rotations?limit=-1&sort=createdAt", segment(&id)),
-                    None,
-                )
-                .await?;
-            show_rotations(out, &v);
+            let rest = "/rotations?limit=-1&sort=createdAt";
+            show_rotations(out, &key_call(&s, Method::GET, &id, rest, None).await?);
         }
         KeysCommand::Refresh { id } => show_key(out, &action(id, "refresh", json!({})).await?),
         KeysCommand::Replicate {
@@ -904,14 +859,7 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
             );
         }
         KeysCommand::PublicKey { id } => {
-            let id = key_id(&s, &id).await?;
-            let v = s
-                .call(
-                    Method::GET,
-                    &format!("{BASE}/{}/download-public-key", segment(&id)),
-                    None,
-                )
-                .await?;
+            let v = key_call(&s, Method::GET, &id, "/download-public-key", None).await?;
             if out.json {
                 out.print_json(&v);
             } else {

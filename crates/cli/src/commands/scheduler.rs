@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -254,29 +253,15 @@ fn show_config(out: &Output, c: &Value) {
 }
 
 fn show_configs(out: &Output, v: &Value) {
-    if out.json {
-        return out.print_json(v);
-    }
-    let rows: Vec<Value> = v["resources"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    json!({
-                        "ID": c["id"],
-                        "NAME": c["name"],
-                        "OPERATION": short_operation(&c["operation"]),
-                        "RUN AT": c["run_at"],
-                        "DISABLED": c["disabled"],
-                    })
-                })
-                .collect()
+    out.list_of(v, &["ID", "NAME", "OPERATION", "RUN AT", "DISABLED"], |c| {
+        json!({
+            "ID": c["id"],
+            "NAME": c["name"],
+            "OPERATION": short_operation(&c["operation"]),
+            "RUN AT": c["run_at"],
+            "DISABLED": c["disabled"],
         })
-        .unwrap_or_default();
-    out.list(
-        &json!({"total": v["total"], "resources": rows}),
-        &["ID", "NAME", "OPERATION", "RUN AT", "DISABLED"],
-    );
+    });
 }
 
 /// `2 rotated, 1 failed` from a run's results; `none` without results.
@@ -368,32 +353,22 @@ fn show_run(out: &Output, run: &Value) {
 }
 
 fn show_runs(out: &Output, v: &Value) {
-    if out.json {
-        return out.print_json(v);
-    }
-    let rows: Vec<Value> = v["resources"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    json!({
-                        "ID": r["id"],
-                        "CONFIG": run_config(r),
-                        "TRIGGER": r["trigger"],
-                        "STATUS": r["status"],
-                        "STARTED": r["started_at"],
-                        "FINISHED": r["finished_at"],
-                        "KEYS": results_summary(r),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.list(
-        &json!({"total": v["total"], "resources": rows}),
+    out.list_of(
+        v,
         &[
             "ID", "CONFIG", "TRIGGER", "STATUS", "STARTED", "FINISHED", "KEYS",
         ],
+        |r| {
+            json!({
+                "ID": r["id"],
+                "CONFIG": run_config(r),
+                "TRIGGER": r["trigger"],
+                "STATUS": r["status"],
+                "STARTED": r["started_at"],
+                "FINISHED": r["finished_at"],
+                "KEYS": results_summary(r),
+            })
+        },
     );
 }
 
@@ -437,16 +412,7 @@ async fn follow(s: &Session, out: &Output, mut run: Value) -> Result<Value, Stri
     if id.is_empty() {
         return Err(format!("the server's job run has no id: {run}"));
     }
-    let bar = if out.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let bar = out.spinner();
     while run["status"] == "running" {
         bar.set_message(format!(
             "job run {id} running; keys: {}",
@@ -459,6 +425,12 @@ async fn follow(s: &Session, out: &Output, mut run: Value) -> Result<Value, Stri
     }
     bar.finish_and_clear();
     Ok(run)
+}
+
+/// `GET /scheduler/job-configs/{config}`: a config by its id or name.
+async fn get_config(s: &Session, config: &str) -> Result<Value, String> {
+    s.call(Method::GET, &format!("{CONFIGS}/{}", segment(config)), None)
+        .await
 }
 
 pub async fn run(cmd: SchedulerCommand, out: &Output) -> Result<(), String> {
@@ -480,16 +452,7 @@ pub async fn run(cmd: SchedulerCommand, out: &Output) -> Result<(), String> {
                     .await?;
                 show_configs(out, &v);
             }
-            ConfigsCommand::Get { config } => {
-                let c = s
-                    .call(
-                        Method::GET,
-                        &format!("{CONFIGS}/{}", segment(&config)),
-                        None,
-                    )
-                    .await?;
-                show_config(out, &c);
-            }
+            ConfigsCommand::Get { config } => show_config(out, &get_config(&s, &config).await?),
             ConfigsCommand::Delete { config } => {
                 s.call(
                     Method::DELETE,
@@ -500,14 +463,7 @@ pub async fn run(cmd: SchedulerCommand, out: &Output) -> Result<(), String> {
                 out.done(&format!("job config {config} deleted"));
             }
             ConfigsCommand::Run { config, wait } => {
-                let c = s
-                    .call(
-                        Method::GET,
-                        &format!("{CONFIGS}/{}", segment(&config)),
-                        None,
-                    )
-                    .await?;
-                let id = text(&c["id"]);
+                let id = text(&get_config(&s, &config).await?["id"]);
                 let mut run = s
                     .call(
                         Method::POST,
@@ -530,14 +486,7 @@ pub async fn run(cmd: SchedulerCommand, out: &Output) -> Result<(), String> {
                 if let Some(config) = config {
                     // A name becomes its config's id; a deleted config's runs are still
                     // listed by the id given.
-                    let id = match s
-                        .call(
-                            Method::GET,
-                            &format!("{CONFIGS}/{}", segment(&config)),
-                            None,
-                        )
-                        .await
-                    {
+                    let id = match get_config(&s, &config).await {
                         Ok(c) => c["id"].as_str().map_or(config.clone(), String::from),
                         Err(_) => config,
                     };

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -62,16 +61,7 @@ pub async fn run(args: SyncArgs, out: &Output) -> Result<(), String> {
         }
         return Ok(());
     }
-    let bar = if out.json {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let bar = out.spinner();
     while job["overall_status"] == "in_progress" {
         bar.set_message(status_line(&job));
         tokio::time::sleep(Duration::from_millis(500)).await;

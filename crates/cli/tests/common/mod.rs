@@ -12,7 +12,21 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 
+pub mod aws;
+pub mod cli_user;
+pub mod proxy;
+
+pub use aws::Aws;
+
 pub const ADMIN_PASSWORD: &str = "test-admin-password-1";
+
+/// The access key id of LocalStack's default account ([`DEFAULT_ACCOUNT`]), which every test
+/// that uses it shares (see [`fresh_localstack_account`] for one of a test's own).
+pub const DEFAULT_ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+/// LocalStack's default account: that of [`DEFAULT_ACCESS_KEY`].
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// The secret access key of the tests' AWS connections (LocalStack does not check it).
+pub const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 pub fn keyward_bin() -> &'static str {
     env!("CARGO_BIN_EXE_keyward")
@@ -282,22 +296,92 @@ impl Server {
         self.login(username, &password).await
     }
 
-    /// Creates an AWS connection to LocalStack and returns its JSON.
-    pub async fn localstack_connection(&self, token: &str, name: &str) -> Value {
+    /// Creates an AWS connection `name` with this access key id (and [`SECRET_ACCESS_KEY`]) in
+    /// `region`, to `endpoint_url`: LocalStack, or a test's proxy or responder standing in for
+    /// AWS. Returns its JSON.
+    pub async fn aws_connection(
+        &self,
+        token: &str,
+        name: &str,
+        access_key_id: &str,
+        region: &str,
+        endpoint_url: &str,
+    ) -> Value {
         self.post(
             "/api/v1/connectionmgmt/services/aws/connections",
             token,
             json!({
                 "name": name,
-                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
-                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                "aws_region": "ap-south-1",
-                "endpoint_url": kms_endpoint(),
+                "access_key_id": access_key_id,
+                "secret_access_key": SECRET_ACCESS_KEY,
+                "aws_region": region,
+                "endpoint_url": endpoint_url,
             }),
         )
         .await
         .expect(201)
         .body
+    }
+
+    /// Creates an AWS connection to LocalStack (its default account) and returns its JSON.
+    pub async fn localstack_connection(&self, token: &str, name: &str) -> Value {
+        self.aws_connection(
+            token,
+            name,
+            DEFAULT_ACCESS_KEY,
+            "ap-south-1",
+            &kms_endpoint(),
+        )
+        .await
+    }
+
+    /// Creates the KMS container `name` on `connection` for `account`, over `regions`; returns
+    /// its JSON.
+    pub async fn kms_container(
+        &self,
+        token: &str,
+        name: &str,
+        connection: &str,
+        account: &str,
+        regions: &[&str],
+    ) -> Value {
+        self.post(
+            "/api/v1/cckm/aws/kms",
+            token,
+            json!({"name": name, "account_id": account, "connection": connection, "regions": regions}),
+        )
+        .await
+        .expect(201)
+        .body
+    }
+
+    /// An AWS connection `connection` as `aws`'s account to `endpoint_url` (LocalStack, or the
+    /// tests' proxy in front of it) and the KMS container `kms` over ap-south-1 on it.
+    pub async fn kms_through(&self, token: &str, aws: &Aws, connection: &str, endpoint_url: &str) {
+        self.aws_connection(
+            token,
+            connection,
+            &aws.access_key,
+            "ap-south-1",
+            endpoint_url,
+        )
+        .await;
+        self.kms_container(token, "kms", connection, &aws.account, &["ap-south-1"])
+            .await;
+    }
+
+    /// A LocalStack connection `ls` as `aws`'s account and the KMS container `kms` over
+    /// ap-south-1 on it.
+    pub async fn localstack_kms(&self, token: &str, aws: &Aws) {
+        self.kms_through(token, aws, "ls", &kms_endpoint()).await;
+    }
+
+    /// Every audit record (`GET /api/v1/audit/records?limit=-1`), the whole list envelope.
+    pub async fn audit_records(&self, token: &str) -> Value {
+        self.get("/api/v1/audit/records?limit=-1", token)
+            .await
+            .expect(200)
+            .body
     }
 }
 
@@ -377,20 +461,8 @@ impl Server {
     pub async fn localstack_account_connection(&self, token: &str, name: &str) -> (Value, String) {
         let (access_key_id, account) = fresh_localstack_account();
         let conn = self
-            .post(
-                "/api/v1/connectionmgmt/services/aws/connections",
-                token,
-                json!({
-                    "name": name,
-                    "access_key_id": access_key_id,
-                    "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                    "aws_region": "ap-south-1",
-                    "endpoint_url": kms_endpoint(),
-                }),
-            )
-            .await
-            .expect(201)
-            .body;
+            .aws_connection(token, name, &access_key_id, "ap-south-1", &kms_endpoint())
+            .await;
         (conn, account)
     }
 }
@@ -489,4 +561,17 @@ pub async fn kms_raw_as(access_key_id: &str, operation: &str, body: Value) -> (u
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
-pub mod proxy;
+
+/// AWS's `[{TagKey, TagValue}]` as (key, value) pairs, in order.
+pub fn tag_pairs(tags: &Value) -> Vec<(String, String)> {
+    tags.as_array()
+        .unwrap_or_else(|| panic!("no tag list: {tags}"))
+        .iter()
+        .map(|t| {
+            (
+                t["TagKey"].as_str().unwrap().to_string(),
+                t["TagValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
