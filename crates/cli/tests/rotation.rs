@@ -633,3 +633,81 @@ async fn expire_in_rotates_only_keys_expiring_within_the_window() {
     assert!(audit.contains("job-run.start"), "no job-run.start record");
     assert!(audit.contains("job-run.finish"), "no job-run.finish record");
 }
+
+/// `rotate-material` (RotateKeyOnDemand) is entered in the key's rotation history, and a BYOK
+/// key whose material was deleted (PendingImport, as when it expires) is rotated: its
+/// successor gets new material and the alias.
+#[tokio::test]
+async fn material_rotations_are_recorded_and_a_byok_key_without_material_is_rotated() {
+    let (server, admin, aws) = setup().await;
+    let native = native_key(&server, &admin, &unique("native")).await;
+    let k = server
+        .post(
+            &format!("{KEYS}/{}/rotate-material", id_of(&native)),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(k["id"], native["id"]);
+    assert_eq!(k["rotation_status"], "");
+    let h = server
+        .get(&format!("{KEYS}/{}/rotations", id_of(&native)), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(h["total"], 1, "{h}");
+    assert_eq!(h["resources"][0]["rotation_type"], "material");
+    assert_eq!(h["resources"][0]["status"], "completed");
+    assert_eq!(h["resources"][0]["aws_param"]["RotationType"], "ON_DEMAND");
+    assert!(h["resources"][0].get("rotated_to").is_none(), "{h}");
+
+    let alias = unique("expired");
+    let byok = byok_key(&server, &admin, &alias).await;
+    let gone = server
+        .post(
+            &format!("{KEYS}/{}/delete-material", id_of(&byok)),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(gone["aws_param"]["KeyState"], "PendingImport");
+    let new = server
+        .post(
+            &format!("{KEYS}/{}/rotate", id_of(&byok)),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(new["aws_param"]["KeyState"], "Enabled", "{new}");
+    assert_ne!(new["local_key_id"], byok["local_key_id"]);
+    assert_eq!(
+        aws.alias_target(&format!("alias/{alias}")).await,
+        arn_of(&new)
+    );
+    let (blob, used) = aws.encrypt(&format!("alias/{alias}"), b"fresh").await;
+    assert_eq!(used, arn_of(&new));
+    assert_eq!(aws.decrypt(&blob).await, b"fresh");
+    // A native key still must be Enabled or Disabled.
+    server
+        .post(
+            &format!("{KEYS}/{}/schedule-deletion", id_of(&native)),
+            &admin,
+            json!({"days": 7}),
+        )
+        .await
+        .expect(200);
+    server
+        .post(
+            &format!("{KEYS}/{}/rotate", id_of(&native)),
+            &admin,
+            json!({}),
+        )
+        .await
+        .expect_error(422, "PendingDeletion");
+}
