@@ -65,6 +65,11 @@ pub(crate) fn json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&get::<String>(row, col)?).map_err(|_| decode_err(col))
 }
 
+/// A record as the JSON stored in its row; `what` names it in the error.
+pub(crate) fn encode<T: serde::Serialize>(v: &T, what: &str) -> Result<String, CoreError> {
+    serde_json::to_string(v).map_err(|e| CoreError::internal(format!("encoding a {what}: {e}")))
+}
+
 pub fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }

@@ -4,7 +4,6 @@ use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::scheduler::JobConfig;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
@@ -13,13 +12,11 @@ use crate::rows::{db_err, ts};
 type Result<T> = std::result::Result<T, CoreError>;
 
 fn job_config(row: &SqliteRow) -> Result<JobConfig> {
-    let json: String = row.try_get("record_json").map_err(db_err)?;
-    serde_json::from_str(&json)
-        .map_err(|_| CoreError::internal("database: stored job config is malformed"))
+    crate::rows::json(row, "record_json")
 }
 
-fn enc(c: &JobConfig) -> Result<String> {
-    serde_json::to_string(c).map_err(|e| CoreError::internal(format!("encoding a job config: {e}")))
+fn enc(v: &JobConfig) -> Result<String> {
+    crate::rows::encode(v, "job config")
 }
 
 impl SqliteStore {

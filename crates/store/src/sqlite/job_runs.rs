@@ -7,7 +7,6 @@ use keyward_core::audit::AuditDraft;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::Lease;
 use keyward_core::scheduler::runs::{JobRun, RUNNING};
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
@@ -16,13 +15,11 @@ use crate::rows::{db_err, opt_ts, parse_ts, ts};
 type Result<T> = std::result::Result<T, CoreError>;
 
 fn job_run(row: &SqliteRow) -> Result<JobRun> {
-    let json: String = row.try_get("record_json").map_err(db_err)?;
-    serde_json::from_str(&json)
-        .map_err(|_| CoreError::internal("database: stored job run is malformed"))
+    crate::rows::json(row, "record_json")
 }
 
-fn enc(r: &JobRun) -> Result<String> {
-    serde_json::to_string(r).map_err(|e| CoreError::internal(format!("encoding a job run: {e}")))
+fn enc(v: &JobRun) -> Result<String> {
+    crate::rows::encode(v, "job run")
 }
 
 impl SqliteStore {

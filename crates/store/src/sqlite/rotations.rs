@@ -7,7 +7,6 @@ use keyward_core::keys::KeyRecord;
 use keyward_core::keys::rotate::{COMPLETED, IN_PROGRESS, KeyRotation, TYPE_NEW_KEY};
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::Lease;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
@@ -16,14 +15,11 @@ use crate::rows::{db_err, ts};
 type Result<T> = std::result::Result<T, CoreError>;
 
 fn rotation(row: &SqliteRow) -> Result<KeyRotation> {
-    let json: String = row.try_get("record_json").map_err(db_err)?;
-    serde_json::from_str(&json)
-        .map_err(|_| CoreError::internal("database: stored key rotation is malformed"))
+    crate::rows::json(row, "record_json")
 }
 
-fn enc(r: &KeyRotation) -> Result<String> {
-    serde_json::to_string(r)
-        .map_err(|e| CoreError::internal(format!("encoding a key rotation: {e}")))
+fn enc(v: &KeyRotation) -> Result<String> {
+    crate::rows::encode(v, "key rotation")
 }
 
 impl SqliteStore {
