@@ -157,7 +157,11 @@ pub async fn build_with_clock(
     match keyward.reconcile_rotations().await {
         Ok((0, 0)) => {}
         Ok((done, failed)) => {
-            tracing::warn!(done, failed, "took over rotations interrupted by the last shutdown")
+            tracing::warn!(
+                done,
+                failed,
+                "took over rotations interrupted by the last shutdown"
+            )
         }
         Err(e) => tracing::error!(error = %e, "could not take over interrupted rotations"),
     }
