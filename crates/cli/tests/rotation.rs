@@ -130,7 +130,11 @@ async fn rotate_native_key_moves_aliases_and_old_key_still_decrypts() {
         ),
         (json!({"source_key_tier": "local"}), 400, "source_key_tier"),
         (json!({"valid_to": future_days(10)}), 400, "valid_to"),
-        (json!({"retain_alias": "yes"}), 400, "expected a boolean"),
+        (
+            json!({"retain_alias": "yes"}),
+            400,
+            "retain_alias: invalid type",
+        ),
         (json!({"frobnicate": 1}), 400, "frobnicate"),
     ] {
         server

@@ -559,3 +559,33 @@ async fn a_create_key_whose_answer_is_lost_leaves_no_successor() {
         "a successor of the failed rotation is left: {made:?}"
     );
 }
+
+/// A client that gives up (closes its connection) in the middle of a rotation does not stop
+/// it: the rotation runs on a task of its own and ends, on this server, without a restart
+/// (its scheduler is off, so nothing else could finish it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_does_not_stop_the_rotation() {
+    let proxy = Proxy::start();
+    let (server, admin, aws) = setup(&proxy).await;
+    let alias = unique("gave-up");
+    let old = native_key(&server, &admin, &proxy, &alias).await;
+    let old_id = id_of(&old);
+    let (rotate, _) =
+        rotate_until_held(&server, &admin, &proxy, &old_id, json!({}), "UpdateAlias").await;
+    rotate.abort();
+    let _ = rotate.await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.release(Release::Forward);
+    let rec = wait_rotated(&server, &admin, &old_id, &proxy).await;
+    let new_id = rec["rotated_to"].as_str().unwrap();
+    let new = server
+        .get(&format!("{KEYS}/{new_id}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        aws.alias_target(&format!("alias/{alias}")).await,
+        arn_of(&new)
+    );
+    assert_eq!(aws.key_count().await, 2);
+}

@@ -152,13 +152,21 @@ impl KeyRotation {
             }),
         );
         if let Some(o) = v.as_object_mut() {
+            let completed = self.status == COMPLETED;
             if let Some(n) = &self.new_key_record_id
                 && !material
+                && completed
             {
                 o.insert("rotated_to".into(), json!(n));
             }
             if let Some(a) = &self.new_arn {
-                o.insert("rotated_to_arn".into(), json!(a));
+                // A failed rotation's new key was scheduled for deletion.
+                let field = if completed {
+                    "rotated_to_arn"
+                } else {
+                    "abandoned_key_arn"
+                };
+                o.insert(field.into(), json!(a));
             }
             if let Some(j) = &self.job_run_id {
                 o.insert("job_run_id".into(), json!(j));
@@ -287,7 +295,7 @@ fn public_message(e: &CoreError) -> String {
 impl Keyward {
     /// `POST /cckm/aws/keys/{id}/rotate`: returns the new key's record.
     pub async fn rotate_key(
-        &self,
+        self: &std::sync::Arc<Self>,
         caller: &Caller,
         id: &str,
         req: RotateKey,
@@ -315,7 +323,15 @@ impl Keyward {
             },
             job_run_id: None,
         };
-        self.rotate_with(caller, id, plan).await
+        // The rotation runs on its own task: a client that disconnects (which drops this
+        // request's future) does not stop it between two AWS steps.
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let (me, caller, id) = (std::sync::Arc::clone(self), caller.clone(), id.to_string());
+        self.ports.background.spawn(Box::pin(async move {
+            let _ = tx.send(me.rotate_with(&caller, &id, plan).await);
+        }));
+        rx.await
+            .map_err(|_| CoreError::internal("the rotation task stopped without an answer"))?
     }
 
     /// Checks a rotation before anything is sent to AWS.
@@ -327,12 +343,8 @@ impl Keyward {
                 old.id
             )));
         }
-        if old.rotation_status == STATUS_ROTATING {
-            return Err(CoreError::conflict(format!(
-                "rotate: a rotation of key {} is in progress",
-                old.id
-            )));
-        }
+        // Whether a rotation is in progress is the store's to say (begin_rotation), not the
+        // record's rotation_status, which a concurrent write may have left stale.
         // A BYOK key whose material expired or was deleted (PendingImport) is rotated too: its
         // successor gets new material, which is what a rotation job is for.
         let byok_without_material = m.key_state == "PendingImport" && old.material.is_some();
@@ -453,6 +465,11 @@ impl Keyward {
             caller.principal.require(Permission::ManageCckm)?;
             let mut old = self.key_for_action(id).await?;
             self.check_rotation(&old, &plan).await?;
+            // What AWS says now (aliases or tags may have changed outside Keyward).
+            let ctx = self.record_context(&old).await?;
+            old.aws = self.read_back(&ctx.target, &old.aws.metadata.key_id).await?;
+            old.synced_at = self.now();
+            self.check_rotation(&old, &plan).await?;
             let now = self.now();
             let byok = old.aws.metadata.origin == "EXTERNAL";
             let r = KeyRotation {
@@ -504,6 +521,7 @@ impl Keyward {
                 Outcome::Success,
                 format!("rotation {}", r.id),
             );
+            let _busy = self.work_on(&r.id);
             self.ports
                 .store
                 .begin_rotation(&r, &old, &self.lease(), &draft)
@@ -795,6 +813,8 @@ impl Keyward {
         mut r: KeyRotation,
         cause: &CoreError,
     ) -> CoreResult<()> {
+        // Only the holder undoes: a node that lost the rotation to another must not.
+        self.save_rotation(&mut r).await?;
         let Some(mut old) = self.ports.store.get_key(&r.key_record_id).await? else {
             // The old key's record was forgotten meanwhile: only the journal closes.
             r.status = FAILED.into();
@@ -907,12 +927,6 @@ impl Keyward {
                     m.key_spec, m.origin
                 )));
             }
-            if rec.rotation_status == STATUS_ROTATING {
-                return Err(CoreError::conflict(format!(
-                    "rotate: a rotation of key {} is in progress",
-                    rec.id
-                )));
-            }
             let now = self.now();
             let mut r = KeyRotation {
                 id: self.new_id()?,
@@ -982,6 +996,9 @@ impl Keyward {
         let (mut done, mut failed) = (0, 0);
         let now = self.now();
         for r in self.ports.store.stale_rotations(now).await? {
+            let Some(_busy) = self.work_on(&r.id) else {
+                continue;
+            };
             if !self
                 .ports
                 .store

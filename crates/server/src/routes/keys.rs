@@ -39,7 +39,8 @@ async fn create(
     Authed(caller): Authed,
     ApiJson(req): ApiJson<wire::CreateKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let rec = s.keyward.create_key(&caller, req).await?;
+    let k = s.keyward.clone();
+    let rec = detached(async move { k.create_key(&caller, req).await }).await?;
     Ok((StatusCode::CREATED, Json(rec.render())))
 }
 
@@ -92,7 +93,8 @@ async fn upload_key(
     Authed(caller): Authed,
     ApiJson(req): ApiJson<UploadKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let rec = s.keyward.upload_key(&caller, req).await?;
+    let k = s.keyward.clone();
+    let rec = detached(async move { k.upload_key(&caller, req).await }).await?;
     Ok((StatusCode::CREATED, Json(rec.render())))
 }
 
@@ -104,6 +106,21 @@ async fn verify_alias(
     Ok(Json(s.keyward.verify_alias(&caller, req).await?))
 }
 
+/// Runs a use case that makes several AWS calls on a task of its own, so that a client that
+/// disconnects (which drops the request's future) does not stop it between two calls.
+async fn detached<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, keyward_core::CoreError>> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(r) => r.map_err(ApiError),
+        Err(e) => Err(ApiError(keyward_core::CoreError::internal(format!(
+            "the request's task stopped: {e}"
+        )))),
+    }
+}
+
 /// Parses an action's body; an empty body counts as `{}`.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
     let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -111,7 +128,18 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
     } else {
         bytes
     };
-    serde_json::from_slice(slice).map_err(|e| format!("request body: {e}"))
+    // The error names the field at fault (`retain_alias: invalid type ...`).
+    let mut de = serde_json::Deserializer::from_slice(slice);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("request body: {}", e.into_inner())
+        } else {
+            format!("request body: {path}: {}", e.into_inner())
+        }
+    })?;
+    de.end().map_err(|e| format!("request body: {e}"))?;
+    Ok(value)
 }
 
 fn invalid_body(message: String) -> Response {
@@ -129,9 +157,10 @@ fn no_body(bytes: &Bytes) -> Result<(), String> {
 }
 
 async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Response {
-    match s.keyward.key_action(caller, id, action).await {
+    let (k, caller, id) = (s.keyward.clone(), caller.clone(), id.to_string());
+    match detached(async move { k.key_action(&caller, &id, action).await }).await {
         Ok(rec) => Json(rec.render()).into_response(),
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -146,6 +175,7 @@ async fn action(
         Ok(b) => b,
         Err(e) => return body_read_rejection(e.status()),
     };
+    let k = s.keyward.clone();
     let parsed: Result<KeyAction, String> = match name.as_str() {
         "schedule-deletion" => {
             body::<wire::ScheduleDeletion>(&bytes).map(|b| KeyAction::ScheduleDeletion(b.days))
@@ -204,10 +234,12 @@ async fn action(
         }
         "replicate-key" => {
             return match body::<wire::ReplicateKey>(&bytes) {
-                Ok(req) => match s.keyward.replicate_key(&caller, &id, req).await {
-                    Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
-                    Err(e) => ApiError(e).into_response(),
-                },
+                Ok(req) => {
+                    match detached(async move { k.replicate_key(&caller, &id, req).await }).await {
+                        Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
+                        Err(e) => e.into_response(),
+                    }
+                }
                 Err(m) => invalid_body(m),
             };
         }
@@ -240,19 +272,25 @@ async fn action(
         }
         "import-material" => {
             return match body::<ImportMaterial>(&bytes) {
-                Ok(req) => match s.keyward.import_material(&caller, &id, req).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
-                    Err(e) => ApiError(e).into_response(),
-                },
+                Ok(req) => {
+                    match detached(async move { k.import_material(&caller, &id, req).await }).await
+                    {
+                        Ok(rec) => Json(rec.render()).into_response(),
+                        Err(e) => e.into_response(),
+                    }
+                }
                 Err(m) => invalid_body(m),
             };
         }
         "delete-material" => {
             return match body::<DeleteMaterial>(&bytes) {
-                Ok(req) => match s.keyward.delete_material(&caller, &id, req).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
-                    Err(e) => ApiError(e).into_response(),
-                },
+                Ok(req) => {
+                    match detached(async move { k.delete_material(&caller, &id, req).await }).await
+                    {
+                        Ok(rec) => Json(rec.render()).into_response(),
+                        Err(e) => e.into_response(),
+                    }
+                }
                 Err(m) => invalid_body(m),
             };
         }
