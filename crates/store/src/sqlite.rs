@@ -112,6 +112,17 @@ impl SqliteStore {
         })
     }
 
+    /// A transaction that reads before it writes: BEGIN IMMEDIATE takes SQLite's write lock at
+    /// once (waiting up to the busy timeout), so that what it reads is still current when it
+    /// writes; a deferred one would fail with "database is locked" if another connection wrote
+    /// in between.
+    async fn begin_read_then_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

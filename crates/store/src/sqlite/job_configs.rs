@@ -80,7 +80,7 @@ impl SqliteStore {
     /// not gone is attached to it (a conflict; nothing is written).
     pub(super) async fn job_config_delete(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_read_then_write().await?;
         let attached: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM aws_keys WHERE job_config_id = ? AND gone = 0",
         )

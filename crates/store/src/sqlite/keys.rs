@@ -177,7 +177,7 @@ impl SqliteStore {
     /// copy read before a rotation ended (a sync, an action) cannot undo what it recorded.
     pub(super) async fn key_update(&self, k: &KeyRecord, audit: Option<&AuditDraft>) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.begin_read_then_write().await?;
         let stored = sqlx::query("SELECT record_json FROM aws_keys WHERE id = ?")
             .bind(&k.id)
             .fetch_optional(&mut *tx)

@@ -31,7 +31,7 @@ impl SqliteStore {
         audit: &AuditDraft,
     ) -> Result<()> {
         let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let mut tx = self.begin_read_then_write().await?;
         let open: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM key_rotations WHERE key_record_id = ? AND status = ?",
         )
