@@ -321,30 +321,13 @@ impl Keyward {
                 _ => Default::default(),
             };
             let record = KeyRecord {
-                id: self.new_id()?,
-                kms_id: ctx.kms.id.clone(),
-                kms_name: ctx.kms.name.clone(),
-                region: req.region.clone(),
-                cloud_name: ctx.connection.cloud_name.clone(),
-                created_at: now,
-                updated_at: now,
-                synced_at: now,
-                gone: false,
-                key_material_origin: if origin == "AWS_KMS" { "native".into() } else { "unknown".into() },
-                rotation_status: String::new(),
-                job_config_id: None,
-                rotation_job: None,
-                rotated_from: None,
-                rotated_to: None,
-                rotated_at: None,
                 key_admins: principals.key_admins,
                 key_admins_roles: principals.key_admins_roles,
                 key_users: principals.key_users,
                 key_users_roles: principals.key_users_roles,
                 external_accounts: principals.external_accounts,
                 policy_template_id: template_id.clone(),
-                material: None,
-                aws: view,
+                ..KeyRecord::new(self.new_id()?, &ctx.kms, &req.region, &ctx.connection.cloud_name, now, view)
             };
             if let Some(t) = &template_id {
                 self.ports.store.mark_template_verified(t).await?;
@@ -742,30 +725,8 @@ impl Keyward {
                 .unwrap_or_else(|_| AwsKeyView { metadata: meta.clone(), ..Default::default() });
             let now = self.now();
             let record = KeyRecord {
-                id: self.new_id()?,
-                kms_id: replica_ctx.kms.id.clone(),
-                kms_name: replica_ctx.kms.name.clone(),
-                region: req.replica_region.clone(),
-                cloud_name: replica_ctx.connection.cloud_name.clone(),
-                created_at: now,
-                updated_at: now,
-                synced_at: now,
-                gone: false,
                 key_material_origin: primary.key_material_origin.clone(),
-                rotation_status: String::new(),
-                job_config_id: None,
-                rotation_job: None,
-                rotated_from: None,
-                rotated_to: None,
-                rotated_at: None,
-                key_admins: vec![],
-                key_admins_roles: vec![],
-                key_users: vec![],
-                key_users_roles: vec![],
-                external_accounts: vec![],
-                policy_template_id: None,
-                material: None,
-                aws: view,
+                ..KeyRecord::new(self.new_id()?, &replica_ctx.kms, &req.replica_region, &replica_ctx.connection.cloud_name, now, view)
             };
             let draft = self.draft(caller, "key.replicate", &record.aws.metadata.arn, Outcome::Success, format!("replica of {}", m.arn));
             let record = self.record_new_key(record, &draft).await?;

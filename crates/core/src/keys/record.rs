@@ -124,6 +124,46 @@ pub struct MaterialBinding {
 }
 
 impl KeyRecord {
+    /// The record of a key just made in, or found in, AWS: in a container and Region, read
+    /// back as `aws`, with nothing of Keyward's own set yet. Its material is `native` when AWS
+    /// made it, else `unknown` until Keyward imports some.
+    pub fn new(
+        id: String,
+        kms: &crate::kms::KmsContainer,
+        region: &str,
+        cloud_name: &str,
+        now: DateTime<Utc>,
+        aws: AwsKeyView,
+    ) -> Self {
+        let native = aws.metadata.origin == "AWS_KMS";
+        Self {
+            id,
+            kms_id: kms.id.clone(),
+            kms_name: kms.name.clone(),
+            region: region.to_string(),
+            cloud_name: cloud_name.to_string(),
+            created_at: now,
+            updated_at: now,
+            synced_at: now,
+            gone: false,
+            key_material_origin: if native { "native" } else { "unknown" }.into(),
+            rotation_status: String::new(),
+            job_config_id: None,
+            key_admins: vec![],
+            key_admins_roles: vec![],
+            key_users: vec![],
+            key_users_roles: vec![],
+            external_accounts: vec![],
+            policy_template_id: None,
+            material: None,
+            rotation_job: None,
+            rotated_from: None,
+            rotated_to: None,
+            rotated_at: None,
+            aws,
+        }
+    }
+
     pub fn uri(&self) -> String {
         let kind = match &self.aws.metadata.multi_region_configuration {
             Some(c) if c.key_type == "REPLICA" => "aws-replica-key",

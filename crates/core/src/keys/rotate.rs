@@ -69,6 +69,21 @@ pub enum DenyEncrypt {
     AllAccounts,
 }
 
+impl DenyEncrypt {
+    /// The scope the two exclusive flags ask for (`<prefix>disable_encrypt`,
+    /// `<prefix>disable_encrypt_on_all_accounts`); a 400 naming them when both are set.
+    pub fn from_flags(prefix: &str, account: bool, all_accounts: bool) -> CoreResult<Option<Self>> {
+        match (account, all_accounts) {
+            (true, true) => Err(CoreError::invalid(format!(
+                "{prefix}disable_encrypt_on_all_accounts: give it or {prefix}disable_encrypt, not both"
+            ))),
+            (_, true) => Ok(Some(Self::AllAccounts)),
+            (true, false) => Ok(Some(Self::Account)),
+            (false, false) => Ok(None),
+        }
+    }
+}
+
 /// One rotation: the journal entry while it is in progress, then its history record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRotation {
@@ -301,26 +316,18 @@ impl Keyward {
         req: RotateKey,
     ) -> CoreResult<KeyRecord> {
         caller.principal.require(Permission::ManageCckm)?;
-        if req.disable_encrypt.unwrap_or(false)
-            && req.disable_encrypt_on_all_accounts.unwrap_or(false)
-        {
-            return Err(CoreError::invalid(
-                "disable_encrypt_on_all_accounts: give it or disable_encrypt, not both",
-            ));
-        }
+        let disable_encrypt = DenyEncrypt::from_flags(
+            "",
+            req.disable_encrypt.unwrap_or(false),
+            req.disable_encrypt_on_all_accounts.unwrap_or(false),
+        )?;
         let plan = RotationPlan {
             source_key_tier: req.source_key_tier,
             source_key_id: req.source_key_id,
             valid_to: check_expiry(req.key_expiration, req.valid_to.as_deref(), self.now())?,
             description: req.description,
             retain_alias: req.retain_alias.unwrap_or(false),
-            disable_encrypt: if req.disable_encrypt_on_all_accounts.unwrap_or(false) {
-                Some(DenyEncrypt::AllAccounts)
-            } else if req.disable_encrypt.unwrap_or(false) {
-                Some(DenyEncrypt::Account)
-            } else {
-                None
-            },
+            disable_encrypt,
             job_run_id: None,
         };
         // The rotation runs on its own task: a client that disconnects (which drops this
@@ -679,34 +686,22 @@ impl Keyward {
                 let view = self.read_back(t, &new_key_id).await?;
                 let now = self.now();
                 let rec = KeyRecord {
-                    id: new_record_id.clone(),
-                    kms_id: old.kms_id.clone(),
-                    kms_name: old.kms_name.clone(),
-                    region: old.region.clone(),
-                    cloud_name: old.cloud_name.clone(),
-                    created_at: now,
-                    updated_at: now,
-                    synced_at: now,
-                    gone: false,
-                    key_material_origin: if view.metadata.origin == "AWS_KMS" {
-                        "native".into()
-                    } else {
-                        "unknown".into()
-                    },
                     rotation_status: STATUS_ROTATING.into(),
-                    job_config_id: None,
-                    rotation_job: None,
                     key_admins: old.key_admins.clone(),
                     key_admins_roles: old.key_admins_roles.clone(),
                     key_users: old.key_users.clone(),
                     key_users_roles: old.key_users_roles.clone(),
                     external_accounts: old.external_accounts.clone(),
                     policy_template_id: old.policy_template_id.clone(),
-                    material: None,
                     rotated_from: Some(old.id.clone()),
-                    rotated_to: None,
-                    rotated_at: None,
-                    aws: view,
+                    ..KeyRecord::new(
+                        new_record_id.clone(),
+                        &ctx.kms,
+                        &old.region,
+                        &old.cloud_name,
+                        now,
+                        view,
+                    )
                 };
                 let draft = self.draft(
                     caller,

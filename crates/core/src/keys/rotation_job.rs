@@ -70,11 +70,7 @@ impl Keyward {
             let on_all = req
                 .auto_rotate_disable_encrypt_on_all_accounts
                 .unwrap_or(false);
-            if disable_encrypt && on_all {
-                return Err(CoreError::invalid(
-                    "auto_rotate_disable_encrypt_on_all_accounts: give it or auto_rotate_disable_encrypt, not both",
-                ));
-            }
+            super::rotate::DenyEncrypt::from_flags("auto_rotate_", disable_encrypt, on_all)?;
             let config = self.find_job_config(wanted).await?.ok_or_else(|| {
                 CoreError::invalid(format!(
                     "job_config_id: no job config has the id or name '{wanted}'"

@@ -430,37 +430,14 @@ impl Keyward {
                     self.ports.store.update_key(&rec, None).await?;
                 }
                 None => {
-                    let origin = view.metadata.origin.clone();
-                    let rec = KeyRecord {
-                        id: self.new_id()?,
-                        kms_id: kms.id.clone(),
-                        kms_name: kms.name.clone(),
-                        region: region.to_string(),
-                        cloud_name: ctx.connection.cloud_name.clone(),
-                        created_at: now,
-                        updated_at: now,
-                        synced_at: now,
-                        gone: false,
-                        key_material_origin: if origin == "AWS_KMS" {
-                            "native".into()
-                        } else {
-                            "unknown".into()
-                        },
-                        rotation_status: String::new(),
-                        job_config_id: None,
-                        rotation_job: None,
-                        rotated_from: None,
-                        rotated_to: None,
-                        rotated_at: None,
-                        key_admins: vec![],
-                        key_admins_roles: vec![],
-                        key_users: vec![],
-                        key_users_roles: vec![],
-                        external_accounts: vec![],
-                        policy_template_id: None,
-                        material: None,
-                        aws: view,
-                    };
+                    let rec = KeyRecord::new(
+                        self.new_id()?,
+                        &kms,
+                        region,
+                        &ctx.connection.cloud_name,
+                        now,
+                        view,
+                    );
                     let draft = self.draft(
                         &Caller::system(),
                         "key.discover",

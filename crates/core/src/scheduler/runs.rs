@@ -493,12 +493,12 @@ impl Keyward {
                 valid_to,
                 description: None,
                 retain_alias: params.aws_param.retain_alias,
-                disable_encrypt: if !encrypting {
-                    None
-                } else if settings.auto_rotate_disable_encrypt_on_all_accounts {
-                    Some(DenyEncrypt::AllAccounts)
-                } else if settings.auto_rotate_disable_encrypt {
-                    Some(DenyEncrypt::Account)
+                disable_encrypt: if encrypting {
+                    DenyEncrypt::from_flags(
+                        "auto_rotate_",
+                        settings.auto_rotate_disable_encrypt,
+                        settings.auto_rotate_disable_encrypt_on_all_accounts,
+                    )?
                 } else {
                     None
                 },
