@@ -326,7 +326,13 @@ async fn rotate_byok_key_gives_the_successor_new_material() {
 async fn a_run_rotates_each_attached_key_and_records_the_results() {
     let (server, admin, aws) = setup().await;
     let config = server
-        .post(CONFIGS, &admin, rotation_config("yearly"))
+        .post(
+            CONFIGS,
+            &admin,
+            json!({"name": "yearly", "operation": "cckm_key_rotation", "run_at": "0 3 1 1 *",
+                   "cckm_key_rotation_params": {"expiration": "30d",
+                                                "aws_param": {"retain_alias": true}}}),
+        )
         .await
         .expect(201)
         .body;
@@ -337,11 +343,14 @@ async fn a_run_rotates_each_attached_key_and_records_the_results() {
     let c = native_key(&server, &admin, &c_alias).await;
     let d = native_key(&server, &admin, &d_alias).await;
     for k in [&a, &b, &c, &d] {
+        // A's rotations also deny new encryptions with the old key, in every account.
+        let all_accounts = k["id"] == a["id"];
         server
             .post(
                 &format!("{KEYS}/{}/enable-rotation-job", id_of(k)),
                 &admin,
-                json!({"job_config_id": config_id, "auto_rotate_key_source": "local"}),
+                json!({"job_config_id": config_id, "auto_rotate_key_source": "local",
+                       "auto_rotate_disable_encrypt_on_all_accounts": all_accounts}),
             )
             .await
             .expect(200);
@@ -447,6 +456,33 @@ async fn a_run_rotates_each_attached_key_and_records_the_results() {
     assert!(
         old_a.get("job_config_id").is_none(),
         "the job moved to the new key"
+    );
+    // The job's retain_alias and the key's auto_rotate_disable_encrypt_on_all_accounts.
+    let kept = old_a["aws_param"]["Alias"][0].as_str().unwrap_or_default();
+    assert!(
+        kept.starts_with(&format!("alias/{a_alias}-rotated-")),
+        "{old_a}"
+    );
+    assert_eq!(aws.alias_target(kept).await, arn_of(&a));
+    let deny = old_a["aws_param"]["Policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["Sid"] == "KeywardDenyEncryptAfterRotation")
+        .cloned()
+        .unwrap_or_else(|| panic!("no deny statement in {old_a}"));
+    assert_eq!(deny["Principal"]["AWS"], "*", "{deny}");
+    // B's old key got no deny statement (its job settings do not ask for one).
+    let old_b = server
+        .get(&format!("{KEYS}/{}", id_of(&b)), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        !old_b["aws_param"]["Policy"]
+            .to_string()
+            .contains("KeywardDenyEncrypt"),
+        "{old_b}"
     );
     // C was not touched.
     assert_eq!(
