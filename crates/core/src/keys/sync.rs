@@ -432,7 +432,7 @@ impl Keyward {
                 None => {
                     let rec = KeyRecord::new(
                         self.new_id()?,
-                        &kms,
+                        kms,
                         region,
                         &ctx.connection.cloud_name,
                         now,
