@@ -21,6 +21,10 @@ pub struct UserCreate {
 pub struct UserUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Required when a user changes their own password (an admin resetting another user's
+    /// password does not give it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,4 +45,17 @@ pub struct User {
     pub last_login: Option<String>,
     pub failed_logins_count: i64,
     pub locked_until: Option<String>,
+}
+
+/// `PATCH /api/v1/auth/changepw`: a user changes their own password, proving the current one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub username: String,
+    /// The current password.
+    pub password: String,
+    pub new_password: String,
+    /// Accepted as CipherTrust's clients send it; only `local_account` exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_domain: Option<String>,
 }

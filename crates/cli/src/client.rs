@@ -204,9 +204,33 @@ pub struct Session {
     url: String,
     jwt: String,
     refresh_token_id: String,
+    username: String,
 }
 
 impl Session {
+    /// The user this session logged in as.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// Calls a route that takes no token (`/api/v1{path}`) on the session's server.
+    pub async fn call_without_token(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, String> {
+        let url = format!("{}/api/v1{}", self.url, path);
+        let resp = self
+            .client
+            .request(method, &url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| describe_send_error(&self.url, e))?;
+        answer(resp).await
+    }
+
     pub async fn load() -> Result<Self, String> {
         let path = credentials_path()?;
         let text = fs::read_to_string(&path).map_err(|_| {
@@ -224,6 +248,7 @@ impl Session {
             url: creds.url,
             jwt: tokens["jwt"].as_str().unwrap_or_default().to_string(),
             refresh_token_id: creds.refresh_token_id,
+            username: creds.username,
         })
     }
 
@@ -243,14 +268,19 @@ impl Session {
             .send()
             .await
             .map_err(|e| describe_send_error(&self.url, e))?;
-        if !resp.status().is_success() {
-            return Err(error_of(resp).await);
-        }
-        if resp.status() == StatusCode::NO_CONTENT {
-            return Ok(Value::Null);
-        }
-        resp.json()
-            .await
-            .map_err(|e| format!("unreadable response: {e}"))
+        answer(resp).await
     }
+}
+
+/// The JSON body of a successful answer (`Null` for 204), or the server's error.
+async fn answer(resp: reqwest::Response) -> Result<Value, String> {
+    if !resp.status().is_success() {
+        return Err(error_of(resp).await);
+    }
+    if resp.status() == StatusCode::NO_CONTENT {
+        return Ok(Value::Null);
+    }
+    resp.json()
+        .await
+        .map_err(|e| format!("unreadable response: {e}"))
 }

@@ -577,12 +577,12 @@ async fn password_change_revokes_refresh_tokens() {
         .to_string();
     let id = sub.strip_prefix("local|").unwrap();
 
-    // The user changes their own password.
+    // The user changes their own password (proving the current one: issue 9).
     server
         .patch(
             &format!("/api/v1/usermgmt/users/{id}"),
             a["jwt"].as_str().unwrap(),
-            json!({"password": "erin-password-2"}),
+            json!({"password": "erin-password-2", "current_password": "erin-password-1"}),
         )
         .await
         .expect(200);

@@ -1,13 +1,16 @@
 //! Logging in: the password and refresh-token grants, login throttling and lockout, refresh
 //! token revocation, and turning a bearer token back into a [`Principal`].
 
+use std::sync::atomic::Ordering;
+
 use chrono::{DateTime, Duration, Utc};
 use keyward_api::auth::{TokenRequest, TokenResponse};
 
 use crate::audit::{Caller, Outcome};
 use crate::authz::{Permission, Principal};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::AccessClaims;
+use crate::login_limits::{LoginPolicy, LoginRefusal, Refused};
+use crate::ports::{AccessClaims, PasswordSlot};
 use crate::secret::SecretString;
 use crate::service::Keyward;
 use crate::users::User;
@@ -24,20 +27,20 @@ pub struct RefreshToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-const WRONG_CREDENTIALS: &str = "Wrong username or password.";
+pub(crate) const WRONG_CREDENTIALS: &str = "Wrong username or password.";
 const INVALID_REFRESH: &str = "Invalid refresh token: it is unknown, expired or revoked.";
-/// The longest wait imposed between two failed attempts before the lock.
-const MAX_SLOWDOWN_SECS: i64 = 60;
 
 /// A well-formed argon2id hash of a random password, verified against when the user does not
 /// exist, so that an unknown user costs the same time as a wrong password.
 pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$qVQmuK2XMhbRbn/xQ+6e2V7kThRjNOr0Ki6SvP5HEW8";
 
 impl Keyward {
-    /// `POST /api/v1/auth/tokens`.
+    /// `POST /api/v1/auth/tokens`. `client` is the caller's network address (the limit on
+    /// failed logins per address).
     pub async fn issue_token(
         &self,
         req: TokenRequest,
+        client: &str,
         request_id: &str,
     ) -> CoreResult<TokenResponse> {
         match req.grant_type.as_deref().unwrap_or("password") {
@@ -55,7 +58,8 @@ impl Keyward {
                         "connection: '{c}' is not available; only local_account is"
                     )));
                 }
-                self.password_grant(&username, &password, request_id).await
+                self.password_grant(&username, &password, client, request_id)
+                    .await
             }
             "refresh_token" => {
                 let token = req
@@ -84,51 +88,135 @@ impl Keyward {
         )
     }
 
-    /// How long the user must still wait before another attempt, if at all.
-    fn login_wait(&self, user: &User, now: DateTime<Utc>) -> Option<CoreError> {
-        if let Some(until) = user.locked_until
-            && until > now
-        {
-            let secs = (until - now).num_seconds().max(1);
-            return Some(CoreError::TooManyAttempts {
-                message: format!(
-                    "user {} is locked after {} failed logins; try again in {secs} s or ask an admin to reset the password",
-                    user.username, user.failed_logins
-                ),
-                retry_after_secs: secs as u64,
-            });
+    pub(crate) fn login_policy(&self) -> LoginPolicy {
+        LoginPolicy {
+            slowdown_after: self.settings.login_slowdown_after,
+            lock_after: self.settings.login_lock_after,
+            lock_secs: self.settings.login_lock_secs,
+            source_burst: self.settings.login_source_burst,
+            source_interval_secs: self.settings.login_source_interval_secs,
         }
-        let over = user.failed_logins - self.settings.login_slowdown_after;
-        if over >= 0
-            && let Some(last) = user.last_failed_at
-        {
-            let wait = 1i64 << over.clamp(0, 6);
-            let wait = wait.min(MAX_SLOWDOWN_SECS);
-            let ready = last + Duration::seconds(wait);
-            if ready > now {
-                let secs = (ready - now).num_seconds().max(1);
-                return Some(CoreError::TooManyAttempts {
-                    message: format!(
-                        "too many failed logins for user {}; try again in {secs} s",
-                        user.username
-                    ),
-                    retry_after_secs: secs as u64,
-                });
+    }
+
+    /// Counts a refusal for /metrics and turns it into the client's error. Refusals made before
+    /// a password check are not audited one by one: a flood must not grow the trail.
+    fn refuse(&self, refused: Refused) -> CoreError {
+        if let Some(n) = self.login_refusals.get(refused.refusal as usize) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        refused.into()
+    }
+
+    /// A bounded place to check a password in, or 429 at once.
+    pub(crate) async fn password_slot(&self) -> CoreResult<PasswordSlot> {
+        match self.ports.passwords.slot().await {
+            Some(slot) => Ok(slot),
+            None => Err(self.refuse(Refused {
+                refusal: LoginRefusal::Busy,
+                retry_after_secs: 1,
+                message: "the server is busy checking passwords; try again in 1 s".into(),
+            })),
+        }
+    }
+
+    /// Takes one failed-login token from the client address's budget before a check.
+    async fn admit_source(&self, address: &str) -> CoreResult<()> {
+        let policy = self.login_policy();
+        let now = self.now();
+        let admitted = self
+            .ports
+            .store
+            .update_login_source(address, now, &|b| policy.admit_source(b, now))
+            .await?;
+        admitted.map(|_| ()).map_err(|r| self.refuse(r))
+    }
+
+    /// Gives the token back: the check succeeded, or did not happen.
+    async fn refund_source(&self, address: &str) -> CoreResult<()> {
+        let policy = self.login_policy();
+        let now = self.now();
+        self.ports
+            .store
+            .update_login_source(address, now, &|b| Ok(policy.refund_source(b, now)))
+            .await?
+            .map(|_| ())
+            .map_err(CoreError::from)
+    }
+
+    /// Checks a user's password the way a login does: bounded, counted against the client
+    /// address and the user before the check (so concurrent guesses cannot outrun the limits),
+    /// cleared on success. Wrong passwords are audited as `action`.
+    pub(crate) async fn check_user_password(
+        &self,
+        user: &User,
+        password: &SecretString,
+        client: &str,
+        action: &str,
+        caller: &Caller,
+    ) -> CoreResult<()> {
+        let slot = self.password_slot().await?;
+        self.admit_source(client).await?;
+        let policy = self.login_policy();
+        let now = self.now();
+        let username = user.username.clone();
+        let admitted = self
+            .ports
+            .store
+            .admit_login(&user.id, &|c| policy.admit_user(&username, c, now))
+            .await;
+        let counters = match admitted {
+            Ok(Ok(c)) => c,
+            Ok(Err(refused)) => {
+                self.refund_source(client).await?;
+                return Err(self.refuse(refused));
             }
+            Err(e) => {
+                self.refund_source(client).await?;
+                return Err(e);
+            }
+        };
+        if self
+            .ports
+            .passwords
+            .verify(&slot, password, &user.password_hash)
+            .await
+        {
+            drop(slot);
+            self.ports
+                .store
+                .login_succeeded(&user.id, self.now())
+                .await?;
+            self.refund_source(client).await?;
+            return Ok(());
         }
-        None
+        drop(slot);
+        let mut detail = format!("wrong password ({} in a row)", counters.failed_logins);
+        if counters.locked_until.is_some() {
+            detail.push_str("; user locked");
+        }
+        let draft = self.draft(caller, action, &user.username, Outcome::Denied, detail);
+        self.ports.store.append_audit(&draft).await?;
+        Err(CoreError::Unauthorized(WRONG_CREDENTIALS.into()))
     }
 
     async fn password_grant(
         &self,
         username: &str,
         password: &SecretString,
+        client: &str,
         request_id: &str,
     ) -> CoreResult<TokenResponse> {
         let caller = self.login_caller(username, request_id);
         let store = &self.ports.store;
-        let Some(mut user) = store.get_user_by_name(username).await? else {
-            self.ports.passwords.verify(password, DUMMY_HASH).await;
+        let Some(user) = store.get_user_by_name(username).await? else {
+            // An unknown user costs the same as a wrong password, and the same budget.
+            let slot = self.password_slot().await?;
+            self.admit_source(client).await?;
+            self.ports
+                .passwords
+                .verify(&slot, password, DUMMY_HASH)
+                .await;
+            drop(slot);
             let draft = self.draft(
                 &caller,
                 "auth.login",
@@ -139,43 +227,10 @@ impl Keyward {
             store.append_audit(&draft).await?;
             return Err(CoreError::Unauthorized(WRONG_CREDENTIALS.into()));
         };
-        let now = self.now();
-        if let Some(err) = self.login_wait(&user, now) {
-            let draft = self.draft(
-                &caller,
-                "auth.login",
-                username,
-                Outcome::Denied,
-                err.to_string(),
-            );
-            store.append_audit(&draft).await?;
-            return Err(err);
-        }
-        if !self
-            .ports
-            .passwords
-            .verify(password, &user.password_hash)
-            .await
-        {
-            user.failed_logins += 1;
-            user.last_failed_at = Some(now);
-            let mut detail = format!("wrong password ({} in a row)", user.failed_logins);
-            if user.failed_logins >= self.settings.login_lock_after {
-                user.locked_until = Some(now + Duration::seconds(self.settings.login_lock_secs));
-                detail.push_str("; user locked");
-            }
-            store.update_login_state(&user).await?;
-            let draft = self.draft(&caller, "auth.login", username, Outcome::Denied, detail);
-            store.append_audit(&draft).await?;
-            return Err(CoreError::Unauthorized(WRONG_CREDENTIALS.into()));
-        }
+        self.check_user_password(&user, password, client, "auth.login", &caller)
+            .await?;
         // The password check takes a while: the token's life starts now, not before it.
         let now = self.now();
-        user.failed_logins = 0;
-        user.last_failed_at = None;
-        user.locked_until = None;
-        user.last_login = Some(now);
-        store.update_login_state(&user).await?;
 
         let refresh_secret = self.new_refresh_secret()?;
         let client_id = self.new_id()?;
@@ -185,11 +240,13 @@ impl Keyward {
             digest: self.ports.tokens.digest(refresh_secret.expose()),
             client_id: client_id.clone(),
             created_at: now,
-            expires_at: now + Duration::seconds(self.settings.refresh_token_ttl_secs),
+            expires_at: Duration::try_seconds(self.settings.refresh_token_ttl_secs)
+                .and_then(|d| now.checked_add_signed(d))
+                .ok_or_else(|| CoreError::internal("refresh_token_ttl_secs is out of range"))?,
             revoked_at: None,
         };
         let caller = Caller::new(self.principal_of(&user), request_id);
-        let draft = self.draft(&caller, "auth.login", username, Outcome::Success, "");
+        let draft = self.draft(&caller, "auth.login", &user.username, Outcome::Success, "");
         store.insert_refresh_token(&record, &draft).await?;
         self.token_response(&user, &record, refresh_secret, now)
     }
@@ -237,7 +294,7 @@ impl Keyward {
         Ok(SecretString::new(s))
     }
 
-    fn principal_of(&self, user: &User) -> Principal {
+    pub(crate) fn principal_of(&self, user: &User) -> Principal {
         Principal {
             user_id: user.id.clone(),
             username: user.username.clone(),

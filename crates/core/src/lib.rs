@@ -10,6 +10,7 @@ pub mod keks;
 pub mod keys;
 pub mod kms;
 pub mod local_keys;
+pub mod login_limits;
 pub mod paging;
 pub mod ports;
 pub mod scheduler;

@@ -15,6 +15,7 @@ use crate::keys::templates::PolicyTemplate;
 use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
 use crate::kms::KmsContainer;
 use crate::local_keys::LocalKey;
+use crate::login_limits::{LoginCounters, Refused, SourceBudget};
 use crate::paging::{ListQuery, Page};
 use crate::scheduler::JobConfig;
 use crate::scheduler::runs::JobRun;
@@ -98,12 +99,32 @@ pub struct SealedValue {
     pub sealed: Vec<u8>,
 }
 
-/// Password hashing (argon2id).
+/// One of the bounded places for a password check: held while hashing, released when dropped.
+pub struct PasswordSlot {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl PasswordSlot {
+    pub fn new(held: Box<dyn Send + Sync>) -> Self {
+        Self { _held: held }
+    }
+}
+
+impl std::fmt::Debug for PasswordSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordSlot")
+    }
+}
+
+/// Password hashing (argon2id). Hashing is expensive in time and memory, so it runs only in a
+/// slot: a bounded number run at once, a bounded number wait, the rest are refused at once.
 #[async_trait]
 pub trait Passwords: Send + Sync {
-    async fn hash(&self, password: &SecretString) -> CoreResult<String>;
+    /// Waits for a slot; `None` at once when as many checks as allowed are running or waiting.
+    async fn slot(&self) -> Option<PasswordSlot>;
+    async fn hash(&self, slot: &PasswordSlot, password: &SecretString) -> CoreResult<String>;
     /// False for a wrong password or a malformed hash.
-    async fn verify(&self, password: &SecretString, hash: &str) -> bool;
+    async fn verify(&self, slot: &PasswordSlot, password: &SecretString, hash: &str) -> bool;
 }
 
 /// Claims of an access token (a CipherTrust-style HS256 JWT).
@@ -169,8 +190,26 @@ pub trait Store: Send + Sync {
         revoke_refresh_tokens: bool,
         audit: &AuditDraft,
     ) -> CoreResult<()>;
-    /// Records a login attempt's effect on the counters (no audit: the caller audits).
-    async fn update_login_state(&self, user: &User) -> CoreResult<()>;
+    /// Counts a login attempt against the user before its password is checked, atomically:
+    /// `admit` sees the stored counters and returns the ones to store, or the refusal (nothing
+    /// is written then). No audit: the caller audits.
+    async fn admit_login(
+        &self,
+        user_id: &str,
+        admit: &(dyn Fn(LoginCounters) -> Result<LoginCounters, Refused> + Send + Sync),
+    ) -> CoreResult<Result<LoginCounters, Refused>>;
+    /// A password check succeeded: the failure counters are cleared, `last_login` set.
+    async fn login_succeeded(&self, user_id: &str, at: DateTime<Utc>) -> CoreResult<()>;
+    /// Clears a user's failure counters and lock (an admin's unlock; audited).
+    async fn unlock_user(&self, user_id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// Updates the failed-login budget of a client address atomically, as `update` decides.
+    /// Budgets that are full again at `now` are dropped in the same transaction.
+    async fn update_login_source(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        update: &(dyn Fn(SourceBudget) -> Result<SourceBudget, Refused> + Send + Sync),
+    ) -> CoreResult<Result<SourceBudget, Refused>>;
     async fn delete_user(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
 
     // --- refresh tokens

@@ -25,8 +25,12 @@ pub struct KeywardSettings {
     pub login_slowdown_after: i64,
     /// After this many consecutive failed logins, the user is locked.
     pub login_lock_after: i64,
-    /// How long a lock lasts, seconds.
+    /// How long a lock lasts, seconds; failures are forgotten this long after the last one.
     pub login_lock_secs: i64,
+    /// Failed logins one client address may make at once (its budget).
+    pub login_source_burst: i64,
+    /// After the budget is spent, one more failed login per this many seconds per address.
+    pub login_source_interval_secs: i64,
     /// How long a node holds a scheduled run or a rotation without renewing it before
     /// another node (or this one, restarted) may take it over, seconds.
     pub scheduler_lease_secs: i64,
@@ -40,6 +44,8 @@ impl Default for KeywardSettings {
             login_slowdown_after: 3,
             login_lock_after: 10,
             login_lock_secs: 900,
+            login_source_burst: 5,
+            login_source_interval_secs: 1200,
             scheduler_lease_secs: 300,
         }
     }
@@ -72,6 +78,8 @@ pub struct Keyward {
     /// The runs and rotations this process is working on (its own scheduler tick must not take
     /// them over when a lease runs out while a step is slow).
     busy: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Login attempts refused before their password was checked, by reason (for /metrics).
+    pub(crate) login_refusals: Arc<[std::sync::atomic::AtomicU64; 4]>,
 }
 
 /// Marks a run or rotation as worked on by this process until dropped.
@@ -95,7 +103,18 @@ impl Keyward {
             settings,
             node_id: uuid::Uuid::new_v4().to_string(),
             busy: Arc::default(),
+            login_refusals: Arc::default(),
         }
+    }
+
+    /// How many login attempts were refused before their password was checked, by reason,
+    /// since this process started.
+    pub fn login_refusals(&self) -> Vec<(crate::login_limits::LoginRefusal, u64)> {
+        crate::login_limits::LoginRefusal::ALL
+            .iter()
+            .zip(self.login_refusals.iter())
+            .map(|(r, n)| (*r, n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
     }
 
     /// Marks `id` as worked on by this process; `None` if it is already.

@@ -136,6 +136,9 @@ impl Keyward {
                 (SecretString::new(s), true)
             }
         };
+        let slot = self.password_slot().await?;
+        let password_hash = self.ports.passwords.hash(&slot, &password).await?;
+        drop(slot);
         let now = self.now();
         let user = User {
             id: self.new_id()?,
@@ -143,7 +146,7 @@ impl Keyward {
             name: "Administrator".into(),
             email: String::new(),
             groups: vec![GROUP_ADMIN.into()],
-            password_hash: self.ports.passwords.hash(&password).await?,
+            password_hash,
             created_at: now,
             updated_at: now,
             last_login: None,
@@ -192,6 +195,9 @@ impl Keyward {
                 )));
             }
             let password = SecretString::new(req.password);
+            let slot = self.password_slot().await?;
+            let password_hash = self.ports.passwords.hash(&slot, &password).await?;
+            drop(slot);
             let now = self.now();
             let user = User {
                 id: self.new_id()?,
@@ -199,7 +205,7 @@ impl Keyward {
                 name,
                 email,
                 groups,
-                password_hash: self.ports.passwords.hash(&password).await?,
+                password_hash,
                 created_at: now,
                 updated_at: now,
                 last_login: None,
@@ -239,12 +245,16 @@ impl Keyward {
     }
 
     /// Admins may change anything; a user may change their own name, e-mail and password.
-    /// A password change revokes the user's refresh tokens.
+    /// Changing one's own password needs the current one (`current_password`), admins too, so a
+    /// stolen access token cannot become a permanent takeover; an admin resetting another
+    /// user's password does not give it. A password change clears the lock and revokes the
+    /// user's refresh tokens.
     pub async fn update_user(
         &self,
         caller: &Caller,
         id: &str,
         req: wire::UserUpdate,
+        client: &str,
     ) -> CoreResult<User> {
         let id = bare_user_id(id).to_string();
         self.audited(caller, "user.update", &id.clone(), async move {
@@ -280,12 +290,26 @@ impl Keyward {
             let mut new_password = false;
             if let Some(pw) = req.password {
                 check_password("password", &pw)?;
-                user.password_hash = self.ports.passwords.hash(&SecretString::new(pw)).await?;
-                user.failed_logins = 0;
-                user.locked_until = None;
-                user.last_failed_at = None;
+                if is_self {
+                    let current = req.current_password.map(SecretString::new).ok_or_else(|| {
+                        CoreError::invalid("current_password: required to change your own password")
+                    })?;
+                    self.check_user_password(&user, &current, client, "user.update", caller)
+                        .await
+                        .map_err(|e| match e {
+                            CoreError::Unauthorized(_) => {
+                                CoreError::Forbidden("current_password: wrong password".into())
+                            }
+                            other => other,
+                        })?;
+                }
+                user.password_hash = self.hash_new_password(SecretString::new(pw)).await?;
                 new_password = true;
                 changed.push("password");
+            } else if req.current_password.is_some() {
+                return Err(CoreError::invalid(
+                    "current_password: give it only together with password",
+                ));
             }
             if changed.is_empty() {
                 return Err(CoreError::invalid(
@@ -308,6 +332,75 @@ impl Keyward {
             Ok(user)
         })
         .await
+    }
+
+    async fn hash_new_password(&self, password: SecretString) -> CoreResult<String> {
+        let slot = self.password_slot().await?;
+        self.ports.passwords.hash(&slot, &password).await
+    }
+
+    /// `PATCH /api/v1/auth/changepw` (CipherTrust's): anyone who knows a user's current
+    /// password may set a new one, with no token. The check counts against the login limits.
+    pub async fn change_password(
+        &self,
+        req: wire::ChangePassword,
+        client: &str,
+        request_id: &str,
+    ) -> CoreResult<()> {
+        if req.username.is_empty() {
+            return Err(CoreError::invalid("username: required"));
+        }
+        if let Some(d) = req.auth_domain.as_deref().filter(|d| !d.is_empty())
+            && d != "local_account"
+        {
+            return Err(CoreError::invalid(format!(
+                "auth_domain: '{d}' is not available; only local_account is"
+            )));
+        }
+        check_password("new_password", &req.new_password)?;
+        let caller = Caller::new(
+            crate::authz::Principal {
+                user_id: String::new(),
+                username: req.username.clone(),
+                groups: vec![],
+            },
+            request_id,
+        );
+        let current = SecretString::new(req.password);
+        let Some(mut user) = self.ports.store.get_user_by_name(&req.username).await? else {
+            // As costly as a wrong password, and counted the same way.
+            let slot = self.password_slot().await?;
+            self.ports
+                .passwords
+                .verify(&slot, &current, crate::auth::DUMMY_HASH)
+                .await;
+            let draft = self.draft(
+                &caller,
+                "user.change-password",
+                &req.username,
+                Outcome::Denied,
+                "unknown user",
+            );
+            self.ports.store.append_audit(&draft).await?;
+            return Err(CoreError::Unauthorized(
+                crate::auth::WRONG_CREDENTIALS.into(),
+            ));
+        };
+        self.check_user_password(&user, &current, client, "user.change-password", &caller)
+            .await?;
+        user.password_hash = self
+            .hash_new_password(SecretString::new(req.new_password))
+            .await?;
+        user.updated_at = self.now();
+        let caller = Caller::new(self.principal_of(&user), request_id);
+        let draft = self.draft(
+            &caller,
+            "user.change-password",
+            &user.username,
+            Outcome::Success,
+            "",
+        );
+        self.ports.store.update_user(&user, true, &draft).await
     }
 
     async fn refuse_removing_last_admin(&self, user_id: &str) -> CoreResult<()> {

@@ -115,7 +115,10 @@ pub async fn build_with_clock(
         vault: Arc::new(vault),
         wrapper: Arc::new(keyward_crypto::OaepWrapper),
         hsm,
-        passwords: Arc::new(Argon2Passwords),
+        passwords: Arc::new(Argon2Passwords::new(
+            settings.password_checks_parallel(),
+            usize::try_from(settings.password_checks_queued).unwrap_or(0),
+        )),
         tokens: Arc::new(tokens),
         clock,
         random,
@@ -270,7 +273,8 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
     }
     let grace = Duration::from_secs(settings.shutdown_grace_secs.max(0) as u64);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let app = router(state).into_make_service_with_connect_info::<tls::Peer>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stopping_tx.send(true);
         let _ = stop_tx.send(());

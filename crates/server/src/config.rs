@@ -31,8 +31,18 @@ pub struct Settings {
     pub login_slowdown_after: i64,
     /// Failed logins in a row after which the user is locked.
     pub login_lock_after: i64,
-    /// How long a lock lasts, seconds.
+    /// How long a lock lasts, seconds; failures are forgotten this long after the last one.
     pub login_lock_secs: i64,
+    /// Failed logins one client address may make at once. Keep it below login_lock_after (and
+    /// login_source_interval_secs above login_lock_secs) so that one address alone can never
+    /// lock a user out.
+    pub login_source_burst: i64,
+    /// After its budget is spent, an address may fail one more login per this many seconds.
+    pub login_source_interval_secs: i64,
+    /// Password checks (argon2id, 19 MiB each) run at once; 0: half the CPU cores, at least 1.
+    pub password_checks_parallel: i64,
+    /// Password checks that may wait for a free place; beyond them a login gets 429 at once.
+    pub password_checks_queued: i64,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: i64,
     /// Attempts per AWS call, the first included; throttling is retried with backoff.
@@ -81,6 +91,10 @@ impl Default for Settings {
             login_slowdown_after: core.login_slowdown_after,
             login_lock_after: core.login_lock_after,
             login_lock_secs: core.login_lock_secs,
+            login_source_burst: core.login_source_burst,
+            login_source_interval_secs: core.login_source_interval_secs,
+            password_checks_parallel: 0,
+            password_checks_queued: 32,
             max_body_bytes: 1024 * 1024,
             aws_max_attempts: aws.max_attempts as i64,
             aws_connect_timeout_secs: aws.connect_timeout.as_secs() as i64,
@@ -222,6 +236,11 @@ impl Settings {
             ("login_slowdown_after", self.login_slowdown_after),
             ("login_lock_after", self.login_lock_after),
             ("login_lock_secs", self.login_lock_secs),
+            ("login_source_burst", self.login_source_burst),
+            (
+                "login_source_interval_secs",
+                self.login_source_interval_secs,
+            ),
             ("max_body_bytes", self.max_body_bytes),
             ("aws_max_attempts", self.aws_max_attempts),
             ("aws_connect_timeout_secs", self.aws_connect_timeout_secs),
@@ -287,10 +306,26 @@ impl Settings {
                 "scheduler_lease_secs: must be at least 1".into(),
             ));
         }
+        if self.password_checks_parallel < 0 || self.password_checks_queued < 0 {
+            return Err(ConfigError::Invalid(
+                "password_checks_parallel, password_checks_queued: must not be negative".into(),
+            ));
+        }
         if self.data_dir.is_empty() {
             return Err(ConfigError::Invalid("data_dir: must not be empty".into()));
         }
         Ok(())
+    }
+
+    /// Password checks run at once: the setting, or half the CPU cores (at least 1), so that
+    /// logins never take every core from the other requests.
+    pub fn password_checks_parallel(&self) -> usize {
+        match usize::try_from(self.password_checks_parallel) {
+            Ok(n) if n > 0 => n,
+            _ => std::thread::available_parallelism()
+                .map(|n| (n.get() / 2).max(1))
+                .unwrap_or(1),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -304,6 +339,8 @@ impl Settings {
             login_slowdown_after: self.login_slowdown_after,
             login_lock_after: self.login_lock_after,
             login_lock_secs: self.login_lock_secs,
+            login_source_burst: self.login_source_burst,
+            login_source_interval_secs: self.login_source_interval_secs,
             scheduler_lease_secs: self.scheduler_lease_secs,
         }
     }

@@ -53,6 +53,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "job_config_reference",
         include_str!("../migrations/sqlite/0010_job_config_reference.sql"),
     ),
+    (
+        11,
+        "login_limits",
+        include_str!("../migrations/sqlite/0011_login_limits.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

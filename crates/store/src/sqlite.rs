@@ -18,6 +18,7 @@ use keyward_core::keys::templates::PolicyTemplate;
 use keyward_core::keys::{KeyFilter, KeyRecord};
 use keyward_core::kms::KmsContainer;
 use keyward_core::local_keys::LocalKey;
+use keyward_core::login_limits::{LoginCounters, Refused, SourceBudget};
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::{Lease, SealedPlace, SealedValue, Store};
 use keyward_core::scheduler::JobConfig;
@@ -34,6 +35,7 @@ mod job_configs;
 mod job_runs;
 mod keks;
 mod keys;
+mod logins;
 mod rotations;
 mod sync_jobs;
 mod templates;
@@ -303,7 +305,9 @@ impl SqliteStore {
     }
 }
 
-const USER_UPDATE: &str = "UPDATE users SET username = ?, name = ?, email = ?, groups_json = ?, password_hash = ?, updated_at = ?, last_login = ?, failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE id = ?";
+/// The login counters are not written here: only the atomic login paths change them (and a
+/// password change clears them, in `update_user`).
+const USER_UPDATE: &str = "UPDATE users SET username = ?, name = ?, email = ?, groups_json = ?, password_hash = ?, updated_at = ? WHERE id = ?";
 const CONN_UPDATE: &str = "UPDATE aws_connections SET description = ?, access_key_id = ?, secret_sealed = ?, assume_role_arn = ?, assume_role_external_id = ?, aws_region = ?, aws_sts_regional_endpoints = ?, cloud_name = ?, endpoint_url = ?, labels_json = ?, meta_json = ?, products_json = ?, updated_at = ?, last_connection_ok = ?, last_connection_error = ?, last_connection_at = ? WHERE id = ?";
 
 fn bind_user_update<'q>(
@@ -316,10 +320,6 @@ fn bind_user_update<'q>(
         .bind(to_json(&u.groups))
         .bind(&u.password_hash)
         .bind(ts(&u.updated_at))
-        .bind(opt_ts(&u.last_login))
-        .bind(u.failed_logins)
-        .bind(opt_ts(&u.last_failed_at))
-        .bind(opt_ts(&u.locked_until))
         .bind(&u.id)
 }
 
@@ -400,7 +400,7 @@ impl Store for SqliteStore {
 
     async fn get_user_by_name(&self, username: &str) -> Result<Option<User>> {
         self.fetch_one_opt(
-            "SELECT * FROM users WHERE username = ?",
+            "SELECT * FROM users WHERE username = ? COLLATE NOCASE",
             username,
             rows::user,
         )
@@ -425,6 +425,14 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         if revoke_refresh_tokens {
+            // A new password: the failures before it no longer count.
+            sqlx::query(
+                "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL WHERE id = ?",
+            )
+            .bind(&u.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
             sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
             )
@@ -438,18 +446,35 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn update_login_state(&self, u: &User) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
-        sqlx::query("UPDATE users SET last_login = ?, failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE id = ?")
-            .bind(opt_ts(&u.last_login))
-            .bind(u.failed_logins)
-            .bind(opt_ts(&u.last_failed_at))
-            .bind(opt_ts(&u.locked_until))
-            .bind(&u.id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+    async fn admit_login(
+        &self,
+        user_id: &str,
+        admit: &(
+             dyn Fn(LoginCounters) -> std::result::Result<LoginCounters, Refused> + Send + Sync
+         ),
+    ) -> Result<std::result::Result<LoginCounters, Refused>> {
+        self.login_admit(user_id, admit).await
+    }
+
+    async fn login_succeeded(&self, user_id: &str, at: DateTime<Utc>) -> Result<()> {
+        self.login_success(user_id, at).await
+    }
+
+    async fn unlock_user(&self, user_id: &str, audit: &AuditDraft) -> Result<bool> {
+        let stmt = sqlx::query(
+            "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL WHERE id = ?",
+        )
+        .bind(user_id);
+        Ok(self.write(stmt, audit).await? > 0)
+    }
+
+    async fn update_login_source(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        update: &(dyn Fn(SourceBudget) -> std::result::Result<SourceBudget, Refused> + Send + Sync),
+    ) -> Result<std::result::Result<SourceBudget, Refused>> {
+        self.login_source(address, now, update).await
     }
 
     async fn delete_user(&self, id: &str, audit: &AuditDraft) -> Result<bool> {

@@ -28,7 +28,9 @@ pub enum UsersCommand {
         #[arg(long)]
         email: Option<String>,
     },
-    /// Change a user's password (from KEYWARD_NEW_PASSWORD or a prompt).
+    /// Change a user's password (from KEYWARD_NEW_PASSWORD or a prompt). Your own password
+    /// needs the current one too (KEYWARD_CURRENT_PASSWORD or a prompt); an admin resetting
+    /// another user's does not.
     Passwd { user: String },
     /// Delete a user (name or id).
     Delete { user: String },
@@ -99,6 +101,23 @@ pub async fn run(cmd: UsersCommand, out: &Output) -> Result<(), String> {
                 body["email"] = Value::String(e);
             }
             out.object(&s.call(Method::POST, "/usermgmt/users", Some(&body)).await?);
+        }
+        UsersCommand::Passwd { user } if user.eq_ignore_ascii_case(s.username()) => {
+            let current = secret_from_env_or_prompt(
+                &["KEYWARD_CURRENT_PASSWORD"],
+                &format!("Current password for {user}: "),
+            )?;
+            let password = secret_from_env_or_prompt(
+                &["KEYWARD_NEW_PASSWORD"],
+                &format!("New password for {user}: "),
+            )?;
+            s.call_without_token(
+                Method::PATCH,
+                "/auth/changepw",
+                &json!({"username": s.username(), "password": current, "new_password": password}),
+            )
+            .await?;
+            out.done("your password is changed; your refresh tokens are revoked (log in again)");
         }
         UsersCommand::Passwd { user } => {
             let id = user_id(&s, &user).await?;

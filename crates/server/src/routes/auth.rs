@@ -1,28 +1,51 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, patch, post};
 use keyward_api::auth::TokenRequest;
+use keyward_api::users::ChangePassword;
 
 use crate::error::{ApiError, bad_request};
-use crate::extract::{Authed, body_read_rejection};
+use crate::extract::{ApiJson, Authed, body_read_rejection};
 use crate::request_id::RequestId;
 use crate::state::AppState;
+use crate::tls::Peer;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/tokens", post(issue))
         .route("/auth/tokens/{id}", delete(revoke))
+        .route("/auth/changepw", patch(change_password))
+}
+
+/// The client's network address: the TCP peer (the limit on failed logins per address).
+/// `unknown` when the router runs without connection info (in-process tests).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<Peer>>()
+                .map(|ConnectInfo(Peer(addr))| addr.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
 }
 
 /// `POST /auth/tokens`, JSON or form-encoded.
 async fn issue(
     State(state): State<AppState>,
     axum::Extension(request_id): axum::Extension<RequestId>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -46,7 +69,7 @@ async fn issue(
         Ok(r) => r,
         Err(message) => return bad_request(message),
     };
-    match state.keyward.issue_token(req, &request_id.0).await {
+    match state.keyward.issue_token(req, &client, &request_id.0).await {
         Ok(tokens) => (StatusCode::OK, axum::Json(tokens)).into_response(),
         Err(e) => ApiError(e).into_response(),
     }
@@ -58,5 +81,19 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.keyward.revoke_refresh_token(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /auth/changepw`: CipherTrust's own-password change (no token; the current password).
+async fn change_password(
+    State(state): State<AppState>,
+    axum::Extension(request_id): axum::Extension<RequestId>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .keyward
+        .change_password(req, &client, &request_id.0)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

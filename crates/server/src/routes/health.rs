@@ -37,6 +37,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "cannot count the keys whose imported material expires soon")
         }
     }
+    metrics::describe_counter!(
+        "keyward_login_refused_total",
+        "Login attempts refused before their password was checked, by reason (not audited one by one)"
+    );
+    for (reason, n) in state.keyward.login_refusals() {
+        metrics::counter!("keyward_login_refused_total", "reason" => reason.as_str()).absolute(n);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -51,10 +51,14 @@ async fn update(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
+    super::auth::ClientAddr(client): super::auth::ClientAddr,
     ApiJson(req): ApiJson<UserUpdate>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(
-        s.keyward.update_user(&caller, &id, req).await?.to_wire(),
+        s.keyward
+            .update_user(&caller, &id, req, &client)
+            .await?
+            .to_wire(),
     ))
 }
 
