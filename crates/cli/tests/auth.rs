@@ -724,3 +724,388 @@ async fn expired_tokens_are_refused() {
         .await
         .expect(200);
 }
+
+// --- Issue 9: limits that hold under concurrency, bounded password checks, usernames, password
+// changes, offline unlock.
+
+/// A client that connects from the given loopback address (the server sees it as the peer).
+fn client_from(server: &Server, source: [u8; 4]) -> reqwest::Client {
+    let pem = std::fs::read(server.data_dir().join("tls/cert.pem")).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .local_address(std::net::IpAddr::from(source))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+async fn login_with(client: &reqwest::Client, server: &Server, user: &str, pw: &str) -> Reply {
+    let resp = client
+        .post(format!("{}{TOKENS}", server.url))
+        .json(&json!({"grant_type": "password", "username": user, "password": pw}))
+        .send()
+        .await
+        .expect("login request");
+    reply(resp).await
+}
+
+/// Sends `n` wrong passwords (and the right one too when `right` is given) for `user` at once;
+/// returns the statuses.
+async fn concurrent_logins(server: &Server, user: &str, n: usize, right: Option<&str>) -> Vec<u16> {
+    let mut attempts = Vec::new();
+    for i in 0..n {
+        attempts.push(if i == n / 2 && right.is_some() {
+            right.unwrap().to_string()
+        } else {
+            format!("wrong-password-{i}")
+        });
+    }
+    let futures = attempts
+        .iter()
+        .map(|pw| async move { server.login_reply(user, pw).await.status.as_u16() });
+    futures::future::join_all(futures).await
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+async fn user_record(server: &Server, admin: &str, username: &str) -> Value {
+    let all = server
+        .get("/api/v1/usermgmt/users?limit=-1", admin)
+        .await
+        .expect(200);
+    all.body["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .unwrap()
+        .clone()
+}
+
+/// 30 wrong passwords at once: only as many as the lock allows are checked (401), the rest are
+/// refused unchecked (429), and the user ends up locked. Before, every one of them was checked
+/// and the counter lost updates.
+#[tokio::test]
+async fn concurrent_wrong_passwords_are_counted_before_they_are_checked() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_LOGIN_SLOWDOWN_AFTER", "3"),
+            ("KEYWARD_LOGIN_LOCK_AFTER", "3"),
+            ("KEYWARD_LOGIN_SOURCE_BURST", "1000"),
+            ("KEYWARD_PASSWORD_CHECKS_QUEUED", "100"),
+        ],
+    );
+    let admin = server.admin().await;
+    server.user_token(&admin, "carol", &["CCKM Users"]).await;
+    let statuses = concurrent_logins(&server, "carol", 30, None).await;
+    assert_eq!(count(&statuses, 401), 3, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 27, "{statuses:?}");
+    let carol = user_record(&server, &admin, "carol").await;
+    assert_eq!(carol["failed_logins_count"], 3, "{carol}");
+    assert!(carol["locked_until"].is_string(), "{carol}");
+    server
+        .login_reply("carol", "carol-password-1")
+        .await
+        .expect_error(429, "locked");
+}
+
+/// The right password among 30 wrong ones, all at once: no more than the lock allows are checked
+/// in all; if the right one was not among them, the user is locked and stays so.
+#[tokio::test]
+async fn the_right_password_among_concurrent_wrong_ones_cannot_outrun_the_lock() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_LOGIN_SLOWDOWN_AFTER", "100"),
+            ("KEYWARD_LOGIN_LOCK_AFTER", "5"),
+            ("KEYWARD_LOGIN_SOURCE_BURST", "1000"),
+            ("KEYWARD_PASSWORD_CHECKS_QUEUED", "100"),
+        ],
+    );
+    let admin = server.admin().await;
+    server.user_token(&admin, "dora", &["CCKM Users"]).await;
+    let statuses = concurrent_logins(&server, "dora", 31, Some("dora-password-1")).await;
+    let checked = count(&statuses, 401) + count(&statuses, 200);
+    assert!(checked <= 5, "{checked} checked: {statuses:?}");
+    assert_eq!(count(&statuses, 429), 31 - checked, "{statuses:?}");
+    if count(&statuses, 200) == 0 {
+        server
+            .login_reply("dora", "dora-password-1")
+            .await
+            .expect_error(429, "locked");
+    }
+}
+
+/// One address that keeps guessing runs out of its own budget before it can lock the user, so
+/// the user still logs in from elsewhere; its refused attempts are counted in /metrics, not
+/// written to the audit trail one by one.
+#[tokio::test]
+async fn one_address_cannot_lock_a_user_out_for_everyone() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_LOGIN_SLOWDOWN_AFTER", "100"),
+            ("KEYWARD_LOGIN_LOCK_AFTER", "5"),
+            ("KEYWARD_LOGIN_SOURCE_BURST", "3"),
+        ],
+    );
+    let attacker = client_from(&server, [127, 0, 0, 1]);
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let r = login_with(&attacker, &server, "admin", &format!("guess-{i}")).await;
+        if r.status == 429 {
+            assert!(
+                r.body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("from this address"),
+                "{:?}",
+                r.body
+            );
+            assert!(r.headers.contains_key("retry-after"));
+        }
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    // Unknown users spend the same budget.
+    login_with(&attacker, &server, "nobody", "x-password")
+        .await
+        .expect(429);
+
+    // The admin, from another address, is not locked out.
+    let elsewhere = client_from(&server, [127, 0, 0, 2]);
+    let ok = login_with(&elsewhere, &server, "admin", ADMIN_PASSWORD).await;
+    let admin = ok.expect(200).body["jwt"].as_str().unwrap().to_string();
+
+    let metrics = server
+        .call(Method::GET, "/metrics", None, None)
+        .await
+        .expect(200);
+    let text = metrics.body.as_str().unwrap().to_string();
+    assert!(
+        text.contains("keyward_login_refused_total{reason=\"source_limit\"} 8"),
+        "{text}"
+    );
+    let trail = server.audit_records(&admin).await;
+    let denied_logins = trail["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "auth.login" && r["outcome"] == "denied")
+        .count();
+    assert_eq!(denied_logins, 3, "{trail}");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 500 logins at once: a bounded number of password checks run or wait, the rest get 429 at
+/// once, the server's memory stays within 200 MiB of idle, and authenticated reads go on. The
+/// read latency is printed (for the record), not asserted: machines differ in speed.
+#[tokio::test]
+async fn a_login_flood_is_bounded_in_memory_and_leaves_reads_alone() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_LOGIN_SOURCE_BURST", "100000"),
+            ("KEYWARD_PASSWORD_CHECKS_PARALLEL", "1"),
+            ("KEYWARD_PASSWORD_CHECKS_QUEUED", "8"),
+        ],
+    );
+    let admin = server.admin().await;
+    let idle = rss_kib(server.pid());
+    let flood = futures::future::join_all((0..500).map(|i| {
+        let server = &server;
+        async move {
+            server
+                .login_reply(&format!("nobody-{i}"), "wrong-password")
+                .await
+        }
+    }));
+    // The reads go over a connection of their own (on the flood's, HTTP/2 would queue them
+    // behind its streams in the client).
+    let reader = client_from(&server, [127, 0, 0, 1]);
+    let reads = async {
+        let mut latencies = Vec::new();
+        for _ in 0..100 {
+            let t = std::time::Instant::now();
+            let r = reader
+                .get(format!("{}/api/v1/usermgmt/users?limit=1", server.url))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            latencies.push(t.elapsed());
+        }
+        latencies
+    };
+    let (replies, mut latencies) = tokio::join!(flood, reads);
+    let peak = rss_kib(server.pid());
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    let busy = replies
+        .iter()
+        .filter(|r| r.status == 429 && r.body["message"].as_str().unwrap_or("").contains("busy"))
+        .count();
+    assert_eq!(count(&statuses, 401) + busy, 500, "{statuses:?}");
+    assert!(busy > 0, "a flood of 500 must meet the bound");
+    assert!(count(&statuses, 401) >= 9, "{statuses:?}");
+    latencies.sort();
+    eprintln!(
+        "login flood: {} checked, {busy} refused busy; RSS idle {} MiB, after {} MiB; authenticated read p50 {:?} p99 {:?}",
+        count(&statuses, 401),
+        idle / 1024,
+        peak / 1024,
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100]
+    );
+    assert!(
+        peak.saturating_sub(idle) < 200 * 1024,
+        "RSS grew from {idle} KiB to {peak} KiB"
+    );
+}
+
+/// `ADMIN` is `admin`: a second user differing only in case is refused, and logging in with
+/// another case finds the user (the token carries the stored name).
+#[tokio::test]
+async fn usernames_are_case_insensitive() {
+    let server = Server::start_with(&[], &[("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let admin = server.admin().await;
+    server
+        .post(
+            "/api/v1/usermgmt/users",
+            &admin,
+            json!({"username": "ADMIN", "password": "another-admin-pw", "groups": ["admin"]}),
+        )
+        .await
+        .expect_error(409, "already exists");
+    let t = server
+        .login_reply("AdMiN", ADMIN_PASSWORD)
+        .await
+        .expect(200);
+    let claims = jwt_payload(t.body["jwt"].as_str().unwrap());
+    assert_eq!(claims["preferred_username"], "admin", "{claims}");
+}
+
+/// Changing one's own password needs the current one, through the user's PATCH and through
+/// CipherTrust's `PATCH /auth/changepw`; an admin resetting another user's does not.
+#[tokio::test]
+async fn changing_ones_own_password_needs_the_current_one() {
+    let server = Server::start_with(&[], &[("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
+    let admin = server.admin().await;
+    let fred = server.user_token(&admin, "fred", &["CCKM Users"]).await;
+    let sub = jwt_payload(&fred)["sub"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/usermgmt/users/{}", sub.replace('|', "%7C"));
+    server
+        .patch(&path, &fred, json!({"password": "fred-password-2"}))
+        .await
+        .expect_error(400, "current_password");
+    server
+        .patch(
+            &path,
+            &fred,
+            json!({"password": "fred-password-2", "current_password": "not-it-at-all"}),
+        )
+        .await
+        .expect_error(403, "current_password");
+    server
+        .patch(
+            &path,
+            &fred,
+            json!({"password": "fred-password-2", "current_password": "fred-password-1"}),
+        )
+        .await
+        .expect(200);
+    server.login("fred", "fred-password-2").await;
+
+    // CipherTrust's own route, without a token.
+    let changepw = |pw: &str, new: &str| {
+        server.call(
+            Method::PATCH,
+            "/api/v1/auth/changepw",
+            None,
+            Some(json!({"username": "fred", "password": pw, "new_password": new})),
+        )
+    };
+    changepw("wrong-password-9", "fred-password-3")
+        .await
+        .expect_error(401, "Wrong username or password.");
+    changepw("fred-password-2", "fred-password-3")
+        .await
+        .expect(204);
+    server.login("fred", "fred-password-3").await;
+
+    // An admin resetting fred's password gives no current password.
+    server
+        .patch(&path, &admin, json!({"password": "fred-password-4"}))
+        .await
+        .expect(200);
+    server.login("fred", "fred-password-4").await;
+}
+
+/// A locked-out admin: `keyward admin unlock` and `keyward admin reset-password` work on the data
+/// directory beside the running server, and are audited.
+#[tokio::test]
+async fn offline_unlock_and_password_reset_for_a_locked_out_admin() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_LOGIN_SLOWDOWN_AFTER", "100"),
+            ("KEYWARD_LOGIN_LOCK_AFTER", "2"),
+        ],
+    );
+    for _ in 0..2 {
+        server
+            .login_reply("admin", "wrong-password-x")
+            .await
+            .expect(401);
+    }
+    server
+        .login_reply("admin", ADMIN_PASSWORD)
+        .await
+        .expect_error(429, "locked");
+    let dir = server.data_dir();
+    let dir = dir.to_str().unwrap();
+    let (ok, out, err) = common::cli(&["admin", "unlock", "ADMIN", "--data-dir", dir], &[]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("unlocked"), "{out}");
+    server.admin().await;
+
+    let (ok, out, err) = common::cli(
+        &["admin", "reset-password", "admin", "--data-dir", dir],
+        &[("KEYWARD_NEW_PASSWORD", "a-brand-new-admin-pw")],
+    );
+    assert!(ok, "{out}{err}");
+    server
+        .login_reply("admin", ADMIN_PASSWORD)
+        .await
+        .expect(401);
+    let admin = server.login("admin", "a-brand-new-admin-pw").await;
+    let trail = server.audit_records(&admin).await;
+    let actions: Vec<&str> = trail["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["actor"].as_str().unwrap_or("").starts_with("offline:"))
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"user.unlock"), "{trail}");
+    assert!(actions.contains(&"user.reset-password"), "{trail}");
+    let (ok, _, err) = common::cli(&["admin", "unlock", "nobody", "--data-dir", dir], &[]);
+    assert!(!ok);
+    assert!(err.contains("no user named"), "{err}");
+}

@@ -148,13 +148,13 @@ impl Keyward {
     /// cleared on success. Wrong passwords are audited as `action`.
     pub(crate) async fn check_user_password(
         &self,
+        slot: PasswordSlot,
         user: &User,
         password: &SecretString,
         client: &str,
         action: &str,
         caller: &Caller,
     ) -> CoreResult<()> {
-        let slot = self.password_slot().await?;
         self.admit_source(client).await?;
         let policy = self.login_policy();
         let now = self.now();
@@ -199,6 +199,32 @@ impl Keyward {
         Err(CoreError::Unauthorized(WRONG_CREDENTIALS.into()))
     }
 
+    /// A login or password change for a user that does not exist: as costly as a wrong
+    /// password, counted against the client address the same way, and audited.
+    pub(crate) async fn refuse_unknown_user(
+        &self,
+        slot: PasswordSlot,
+        username: &str,
+        password: &SecretString,
+        client: &str,
+        action: &str,
+        caller: &Caller,
+    ) -> CoreError {
+        let attempt = async {
+            self.admit_source(client).await?;
+            self.ports
+                .passwords
+                .verify(&slot, password, DUMMY_HASH)
+                .await;
+            let draft = self.draft(caller, action, username, Outcome::Denied, "unknown user");
+            self.ports.store.append_audit(&draft).await
+        };
+        match attempt.await {
+            Ok(()) => CoreError::Unauthorized(WRONG_CREDENTIALS.into()),
+            Err(e) => e,
+        }
+    }
+
     async fn password_grant(
         &self,
         username: &str,
@@ -208,26 +234,14 @@ impl Keyward {
     ) -> CoreResult<TokenResponse> {
         let caller = self.login_caller(username, request_id);
         let store = &self.ports.store;
+        // The place in line first: a flood is refused before it costs even a database read.
+        let slot = self.password_slot().await?;
         let Some(user) = store.get_user_by_name(username).await? else {
-            // An unknown user costs the same as a wrong password, and the same budget.
-            let slot = self.password_slot().await?;
-            self.admit_source(client).await?;
-            self.ports
-                .passwords
-                .verify(&slot, password, DUMMY_HASH)
-                .await;
-            drop(slot);
-            let draft = self.draft(
-                &caller,
-                "auth.login",
-                username,
-                Outcome::Denied,
-                "unknown user",
-            );
-            store.append_audit(&draft).await?;
-            return Err(CoreError::Unauthorized(WRONG_CREDENTIALS.into()));
+            return Err(self
+                .refuse_unknown_user(slot, username, password, client, "auth.login", &caller)
+                .await);
         };
-        self.check_user_password(&user, password, client, "auth.login", &caller)
+        self.check_user_password(slot, &user, password, client, "auth.login", &caller)
             .await?;
         // The password check takes a while: the token's life starts now, not before it.
         let now = self.now();

@@ -294,7 +294,8 @@ impl Keyward {
                     let current = req.current_password.map(SecretString::new).ok_or_else(|| {
                         CoreError::invalid("current_password: required to change your own password")
                     })?;
-                    self.check_user_password(&user, &current, client, "user.update", caller)
+                    let slot = self.password_slot().await?;
+                    self.check_user_password(slot, &user, &current, client, "user.update", caller)
                         .await
                         .map_err(|e| match e {
                             CoreError::Unauthorized(_) => {
@@ -367,27 +368,28 @@ impl Keyward {
             request_id,
         );
         let current = SecretString::new(req.password);
+        let slot = self.password_slot().await?;
         let Some(mut user) = self.ports.store.get_user_by_name(&req.username).await? else {
-            // As costly as a wrong password, and counted the same way.
-            let slot = self.password_slot().await?;
-            self.ports
-                .passwords
-                .verify(&slot, &current, crate::auth::DUMMY_HASH)
-                .await;
-            let draft = self.draft(
-                &caller,
-                "user.change-password",
-                &req.username,
-                Outcome::Denied,
-                "unknown user",
-            );
-            self.ports.store.append_audit(&draft).await?;
-            return Err(CoreError::Unauthorized(
-                crate::auth::WRONG_CREDENTIALS.into(),
-            ));
+            return Err(self
+                .refuse_unknown_user(
+                    slot,
+                    &req.username,
+                    &current,
+                    client,
+                    "user.change-password",
+                    &caller,
+                )
+                .await);
         };
-        self.check_user_password(&user, &current, client, "user.change-password", &caller)
-            .await?;
+        self.check_user_password(
+            slot,
+            &user,
+            &current,
+            client,
+            "user.change-password",
+            &caller,
+        )
+        .await?;
         user.password_hash = self
             .hash_new_password(SecretString::new(req.new_password))
             .await?;
