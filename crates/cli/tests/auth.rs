@@ -754,10 +754,9 @@ async fn login_with(client: &reqwest::Client, server: &Server, user: &str, pw: &
 async fn concurrent_logins(server: &Server, user: &str, n: usize, right: Option<&str>) -> Vec<u16> {
     let mut attempts = Vec::new();
     for i in 0..n {
-        attempts.push(if i == n / 2 && right.is_some() {
-            right.unwrap().to_string()
-        } else {
-            format!("wrong-password-{i}")
+        attempts.push(match right {
+            Some(pw) if i == n / 2 => pw.to_string(),
+            _ => format!("wrong-password-{i}"),
         });
     }
     let futures = attempts
