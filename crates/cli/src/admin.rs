@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use keyward_core::ports::Store;
 
 use crate::output::Output;
 
@@ -10,12 +9,44 @@ pub enum AdminCommand {
     /// Re-seal every stored secret under a new key-encryption key, on the running server you
     /// are logged in to (admin only).
     RotateKek,
-    /// Recompute the audit trail's hash chain; exits non-zero if a record was edited or removed.
+    /// Recompute the audit trail's MAC chain (keyed by the root key); exits non-zero if a
+    /// record was edited or removed.
     VerifyAudit {
         /// The server's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+        /// The root key file, when it is not data_dir/root.key (the server's root_key_file).
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
+        /// A signed checkpoint (`kwcp1....`, from the server log, audit_checkpoint_file or
+        /// `keyward admin audit-checkpoint`): the trail must still hold that checkpoint's
+        /// record with that MAC, so a trail cut below it or rewritten fails.
+        #[arg(long)]
+        expect_head: Option<String>,
     },
+    /// Print a signed checkpoint of the audit chain's current head (keep it somewhere the
+    /// server cannot write; check the trail against it with `verify-audit --expect-head`).
+    AuditCheckpoint {
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The root key file, when it is not data_dir/root.key.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
+    },
+}
+
+async fn open(
+    data_dir: &std::path::Path,
+    root_key_file: Option<&std::path::Path>,
+) -> Result<(keyward_store::SqliteStore, keyward_crypto::CheckpointSigner), String> {
+    let db = keyward_server::app::database_path(data_dir);
+    if !db.exists() {
+        return Err(format!("no Keyward database at {}", db.display()));
+    }
+    keyward_server::app::open_store(data_dir, root_key_file)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
@@ -35,16 +66,61 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             }
             Ok(())
         }
-        AdminCommand::VerifyAudit { data_dir } => {
-            let db = keyward_server::app::database_path(&data_dir);
-            if !db.exists() {
-                return Err(format!("no Keyward database at {}", db.display()));
-            }
-            let store = keyward_server::app::open_store(&data_dir)
-                .await
-                .map_err(|e| e.to_string())?;
-            let report = store.verify_audit().await.map_err(|e| e.to_string())?;
+        AdminCommand::AuditCheckpoint {
+            data_dir,
+            root_key_file,
+        } => {
+            let (store, signer) = open(&data_dir, root_key_file.as_deref()).await?;
+            let cp = keyward_server::audit_checkpoints::current(
+                &store,
+                &signer,
+                &keyward_core::ports::SystemClock,
+            )
+            .await
+            .map_err(|e| e.to_string());
             store.close().await;
+            let cp = cp?.ok_or("the audit trail is empty: nothing to checkpoint")?;
+            if out.json {
+                out.print_json(&serde_json::json!({
+                    "checkpoint": cp.to_token(),
+                    "seq": cp.checkpoint.seq,
+                    "head": cp.checkpoint.head,
+                    "at": cp.checkpoint.at,
+                    "public_key": signer.public_key_hex(),
+                }));
+            } else {
+                println!("{}", cp.to_token());
+            }
+            Ok(())
+        }
+        AdminCommand::VerifyAudit {
+            data_dir,
+            root_key_file,
+            expect_head,
+        } => {
+            let expect = match &expect_head {
+                None => None,
+                Some(token) => Some(
+                    keyward_core::audit::SignedCheckpoint::parse(token)
+                        .map_err(|e| format!("--expect-head: {e}"))?,
+                ),
+            };
+            let (store, signer) = open(&data_dir, root_key_file.as_deref()).await?;
+            if let Some(cp) = &expect {
+                if !signer.verify(cp) {
+                    store.close().await;
+                    return Err("--expect-head: the checkpoint's signature does not verify under this data directory's root key (forged, altered, or from another deployment)".into());
+                }
+            }
+            let expected = expect
+                .as_ref()
+                .map(|cp| (cp.checkpoint.seq, cp.checkpoint.head.clone()));
+            let report = store
+                .verify_audit_expecting(expected.as_ref())
+                .await
+                .map_err(|e| e.to_string());
+            store.close().await;
+            let report = report?;
             if out.json {
                 out.print_json(&serde_json::json!({
                     "records": report.records,
@@ -53,6 +129,12 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
                 }));
             } else if report.is_intact() {
                 println!("audit trail intact: {} records", report.records);
+                if let Some(cp) = &expect {
+                    println!(
+                        "it still holds checkpoint record {} with the checkpoint's MAC",
+                        cp.checkpoint.seq
+                    );
+                }
             } else {
                 println!("audit trail BROKEN ({} records):", report.records);
                 for p in &report.problems {
