@@ -106,11 +106,9 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
                 ),
             };
             let (store, signer) = open(&data_dir, root_key_file.as_deref()).await?;
-            if let Some(cp) = &expect {
-                if !signer.verify(cp) {
-                    store.close().await;
-                    return Err("--expect-head: the checkpoint's signature does not verify under this data directory's root key (forged, altered, or from another deployment)".into());
-                }
+            if expect.as_ref().is_some_and(|cp| !signer.verify(cp)) {
+                store.close().await;
+                return Err("--expect-head: the checkpoint's signature does not verify under this data directory's root key (forged, altered, or from another deployment)".into());
             }
             let expected = expect
                 .as_ref()
