@@ -142,7 +142,7 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             if report.is_intact() {
                 Ok(())
             } else {
-                Err("the audit trail has been tampered with".into())
+                Err("the audit trail did not verify (see the problems above)".into())
             }
         }
     }
