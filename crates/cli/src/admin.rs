@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+
 use keyward_core::ports::{Passwords, Store};
 
 use crate::output::Output;
@@ -10,11 +11,30 @@ pub enum AdminCommand {
     /// Re-seal every stored secret under a new key-encryption key, on the running server you
     /// are logged in to (admin only).
     RotateKek,
-    /// Recompute the audit trail's hash chain; exits non-zero if a record was edited or removed.
+    /// Recompute the audit trail's MAC chain (keyed by the root key); exits non-zero if a
+    /// record was edited or removed.
     VerifyAudit {
         /// The server's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+        /// The root key file, when it is not data_dir/root.key (the server's root_key_file).
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
+        /// A signed checkpoint (`kwcp1....`, from the server log, audit_checkpoint_file or
+        /// `keyward admin audit-checkpoint`): the trail must still hold that checkpoint's
+        /// record with that MAC, so a trail cut below it or rewritten fails.
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
+    /// Print a signed checkpoint of the audit chain's current head (keep it somewhere the
+    /// server cannot write; check the trail against it with `verify-audit --expect-head`).
+    AuditCheckpoint {
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The root key file, when it is not data_dir/root.key.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
     },
     /// Lift a user's login lock and clear their failed-login count, working on the data
     /// directory directly (for a locked-out admin; the server may be running). Audited.
@@ -24,6 +44,9 @@ pub enum AdminCommand {
         /// The server's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+        /// The root key file, when it is not data_dir/root.key.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
     },
     /// Set a user's password (from KEYWARD_NEW_PASSWORD or a prompt), lift their lock and
     /// revoke their refresh tokens, working on the data directory directly. Audited.
@@ -33,21 +56,19 @@ pub enum AdminCommand {
         /// The server's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+        /// The root key file, when it is not data_dir/root.key.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
     },
 }
 
 /// Opens a data directory's store and finds a user by name.
 async fn offline_user(
     data_dir: &std::path::Path,
+    root_key_file: Option<&std::path::Path>,
     user: &str,
 ) -> Result<(keyward_store::SqliteStore, keyward_core::users::User), String> {
-    let db = keyward_server::app::database_path(data_dir);
-    if !db.exists() {
-        return Err(format!("no Keyward database at {}", db.display()));
-    }
-    let store = keyward_server::app::open_store(data_dir)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (store, _) = open(data_dir, root_key_file).await?;
     match store.get_user_by_name(user).await {
         Ok(Some(u)) => Ok((store, u)),
         Ok(None) => {
@@ -77,6 +98,19 @@ fn offline_draft(action: &str, target: &str, detail: &str) -> keyward_core::audi
     }
 }
 
+async fn open(
+    data_dir: &std::path::Path,
+    root_key_file: Option<&std::path::Path>,
+) -> Result<(keyward_store::SqliteStore, keyward_crypto::CheckpointSigner), String> {
+    let db = keyward_server::app::database_path(data_dir);
+    if !db.exists() {
+        return Err(format!("no Keyward database at {}", db.display()));
+    }
+    keyward_server::app::open_store(data_dir, root_key_file)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
     match cmd {
         AdminCommand::RotateKek => {
@@ -94,8 +128,12 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             }
             Ok(())
         }
-        AdminCommand::Unlock { user, data_dir } => {
-            let (store, u) = offline_user(&data_dir, &user).await?;
+        AdminCommand::Unlock {
+            user,
+            data_dir,
+            root_key_file,
+        } => {
+            let (store, u) = offline_user(&data_dir, root_key_file.as_deref(), &user).await?;
             let draft = offline_draft(
                 "user.unlock",
                 &u.username,
@@ -107,14 +145,18 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             out.done(&format!("user {} is unlocked", u.username));
             Ok(())
         }
-        AdminCommand::ResetPassword { user, data_dir } => {
+        AdminCommand::ResetPassword {
+            user,
+            data_dir,
+            root_key_file,
+        } => {
             let password = crate::commands::secret_from_env_or_prompt(
                 &["KEYWARD_NEW_PASSWORD"],
                 &format!("New password for {user}: "),
             )?;
             keyward_core::users::check_password("KEYWARD_NEW_PASSWORD", &password)
                 .map_err(|e| e.to_string())?;
-            let (store, mut u) = offline_user(&data_dir, &user).await?;
+            let (store, mut u) = offline_user(&data_dir, root_key_file.as_deref(), &user).await?;
             let passwords = keyward_crypto::Argon2Passwords::default();
             let hashed = match passwords.slot().await {
                 Some(slot) => {
@@ -141,16 +183,59 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             ));
             Ok(())
         }
-        AdminCommand::VerifyAudit { data_dir } => {
-            let db = keyward_server::app::database_path(&data_dir);
-            if !db.exists() {
-                return Err(format!("no Keyward database at {}", db.display()));
-            }
-            let store = keyward_server::app::open_store(&data_dir)
-                .await
-                .map_err(|e| e.to_string())?;
-            let report = store.verify_audit().await.map_err(|e| e.to_string())?;
+        AdminCommand::AuditCheckpoint {
+            data_dir,
+            root_key_file,
+        } => {
+            let (store, signer) = open(&data_dir, root_key_file.as_deref()).await?;
+            let cp = keyward_server::audit_checkpoints::current(
+                &store,
+                &signer,
+                &keyward_core::ports::SystemClock,
+            )
+            .await
+            .map_err(|e| e.to_string());
             store.close().await;
+            let cp = cp?.ok_or("the audit trail is empty: nothing to checkpoint")?;
+            if out.json {
+                out.print_json(&serde_json::json!({
+                    "checkpoint": cp.to_token(),
+                    "seq": cp.checkpoint.seq,
+                    "head": cp.checkpoint.head,
+                    "at": cp.checkpoint.at,
+                    "public_key": signer.public_key_hex(),
+                }));
+            } else {
+                println!("{}", cp.to_token());
+            }
+            Ok(())
+        }
+        AdminCommand::VerifyAudit {
+            data_dir,
+            root_key_file,
+            expect_head,
+        } => {
+            let expect = match &expect_head {
+                None => None,
+                Some(token) => Some(
+                    keyward_core::audit::SignedCheckpoint::parse(token)
+                        .map_err(|e| format!("--expect-head: {e}"))?,
+                ),
+            };
+            let (store, signer) = open(&data_dir, root_key_file.as_deref()).await?;
+            if expect.as_ref().is_some_and(|cp| !signer.verify(cp)) {
+                store.close().await;
+                return Err("--expect-head: the checkpoint's signature does not verify under this data directory's root key (forged, altered, or from another deployment)".into());
+            }
+            let expected = expect
+                .as_ref()
+                .map(|cp| (cp.checkpoint.seq, cp.checkpoint.head.clone()));
+            let report = store
+                .verify_audit_expecting(expected.as_ref())
+                .await
+                .map_err(|e| e.to_string());
+            store.close().await;
+            let report = report?;
             if out.json {
                 out.print_json(&serde_json::json!({
                     "records": report.records,
@@ -159,6 +244,12 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
                 }));
             } else if report.is_intact() {
                 println!("audit trail intact: {} records", report.records);
+                if let Some(cp) = &expect {
+                    println!(
+                        "it still holds checkpoint record {} with the checkpoint's MAC",
+                        cp.checkpoint.seq
+                    );
+                }
             } else {
                 println!("audit trail BROKEN ({} records):", report.records);
                 for p in &report.problems {
@@ -168,7 +259,7 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             if report.is_intact() {
                 Ok(())
             } else {
-                Err("the audit trail has been tampered with".into())
+                Err("the audit trail did not verify (see the problems above)".into())
             }
         }
     }

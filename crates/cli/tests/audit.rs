@@ -307,6 +307,8 @@ fn copy_db(from: &Path) -> (tempfile::TempDir, PathBuf) {
             std::fs::copy(&src, dir.path().join(format!("keyward.db{suffix}"))).unwrap();
         }
     }
+    // The chain is keyed by the root key: verify-audit needs it (copied with its mode 0600).
+    std::fs::copy(from.join("root.key"), dir.path().join("root.key")).unwrap();
     let path = dir.path().to_path_buf();
     (dir, path)
 }
@@ -441,6 +443,221 @@ async fn verify_audit_detects_edited_and_deleted_records() {
     let empty = tempfile::tempdir().unwrap();
     let (ok, out) = verify(empty.path());
     assert!(!ok, "{out}");
+}
+
+fn verify_expecting(data_dir: &Path, checkpoint: &str) -> (bool, String) {
+    let (ok, out, err) = common::cli(
+        &[
+            "admin",
+            "verify-audit",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--expect-head",
+            checkpoint,
+        ],
+        &[],
+    );
+    (ok, format!("{out}\n{err}"))
+}
+
+fn checkpoint_of(data_dir: &Path) -> String {
+    let (ok, out, err) = common::cli(
+        &[
+            "admin",
+            "audit-checkpoint",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(ok, "audit-checkpoint failed: {out}\n{err}");
+    let token = out.trim().to_string();
+    assert!(token.starts_with("kwcp1."), "{token}");
+    token
+}
+
+async fn tamper_all(data_dir: &Path, statements: &[String]) {
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data_dir.join("keyward.db"));
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    for sql in statements {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+/// What passed `verify-audit` while the chain was plain SHA-256: edit record `seq`, then
+/// recompute every following hash and the head, without the root key.
+async fn rewrite_with_sha256(data_dir: &Path, seq: i64) {
+    use sqlx::Row;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data_dir.join("keyward.db"));
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let rows = sqlx::query("SELECT * FROM audit_records ORDER BY seq ASC")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let mut prev = keyward_core::audit::GENESIS_HASH.to_string();
+    for row in rows {
+        let at: String = row.get("at");
+        let mut e = keyward_core::audit::AuditEntry {
+            seq: row.get("seq"),
+            id: row.get("id"),
+            at: chrono::DateTime::parse_from_rfc3339(&at)
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            actor: row.get("actor"),
+            action: row.get("action"),
+            target: row.get("target"),
+            outcome: row.get("outcome"),
+            detail: row.get("detail"),
+            request_id: row.get("request_id"),
+            prev_hash: prev,
+            hash: String::new(),
+        };
+        if e.seq == seq {
+            e.detail = "nothing to see".into();
+        }
+        e.hash = keyward_store::hash_entry(&e);
+        sqlx::query("UPDATE audit_records SET detail = ?, prev_hash = ?, hash = ? WHERE seq = ?")
+            .bind(&e.detail)
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .bind(e.seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_head SET seq = ?, hash = ?")
+            .bind(e.seq)
+            .bind(&e.hash)
+            .execute(&pool)
+            .await
+            .unwrap();
+        prev = e.hash;
+    }
+    pool.close().await;
+}
+
+/// The keyed chain: a rewrite recomputed with plain SHA-256 fails; a trail whose last record
+/// was deleted and whose head was set back fails against a checkpoint taken before; checkpoints
+/// are signed and written to the log and to `audit_checkpoint_file`.
+#[tokio::test]
+async fn keyed_chain_and_signed_checkpoints_catch_rewrites_and_truncation() {
+    let outside = tempfile::tempdir().unwrap();
+    let cp_file = outside.path().join("checkpoints.log");
+    let server = Server::start_with(
+        &[],
+        &[
+            ("KEYWARD_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("KEYWARD_AUDIT_CHECKPOINT_FILE", cp_file.to_str().unwrap()),
+        ],
+    );
+    let admin = server.admin().await;
+    server.user_token(&admin, "kim", &["CCKM Users"]).await;
+    server.user_token(&admin, "lou", &["CCKM Users"]).await;
+    let total = all_records(&server, &admin).await.len() as i64;
+    assert!(total >= 3, "{total} records");
+    // The start checkpoint is in the log and in the file.
+    let log = server.stderr();
+    assert!(
+        log.contains("audit checkpoint") && log.contains("kwcp1."),
+        "no checkpoint in the log:\n{log}"
+    );
+    assert!(log.contains("public_key"), "{log}");
+    let at_start = std::fs::read_to_string(&cp_file).unwrap();
+    assert_eq!(at_start.lines().count(), 1, "{at_start}");
+
+    let dir = server.stop_keep_data();
+    let data = dir.path().join("data");
+    // The shutdown checkpoint covers every record.
+    let lines = std::fs::read_to_string(&cp_file).unwrap();
+    let at_shutdown = lines.lines().last().unwrap().to_string();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(
+        at_shutdown.starts_with(&format!("kwcp1.{total}.")),
+        "shutdown checkpoint {at_shutdown}, {total} records"
+    );
+    assert_eq!(
+        checkpoint_of(&data).split('.').nth(3),
+        at_shutdown.split('.').nth(3)
+    );
+
+    // A valid chain passes, with and without the checkpoint (an earlier one too).
+    let (ok, out) = verify(&data);
+    assert!(ok, "{out}");
+    let (ok, out) = verify_expecting(&data, &at_shutdown);
+    assert!(
+        ok,
+        "verify-audit --expect-head failed on an intact trail: {out}"
+    );
+    let (ok, out) = verify_expecting(&data, at_start.trim());
+    assert!(ok, "an earlier checkpoint failed on an intact trail: {out}");
+
+    // A record rewritten and the chain recomputed with plain SHA-256.
+    let middle = (total / 2).max(1);
+    let (_keep, rewritten) = copy_db(&data);
+    rewrite_with_sha256(&rewritten, middle).await;
+    let (ok, out) = verify(&rewritten);
+    assert!(
+        !ok,
+        "verify-audit passed a chain recomputed with SHA-256: {out}"
+    );
+    assert!(out.contains(&format!("record {middle} ")), "{out}");
+    let (ok, out) = verify_expecting(&rewritten, &at_shutdown);
+    assert!(!ok, "{out}");
+
+    // The last record deleted and the head set back to the one before.
+    let (_keep, cut) = copy_db(&data);
+    tamper_all(
+        &cut,
+        &[
+            format!("DELETE FROM audit_records WHERE seq = {total}"),
+            format!(
+                "UPDATE audit_head SET seq = {p}, hash = (SELECT hash FROM audit_records WHERE seq = {p})",
+                p = total - 1
+            ),
+        ],
+    )
+    .await;
+    let (ok, out) = verify_expecting(&cut, &at_shutdown);
+    assert!(
+        !ok,
+        "verify-audit --expect-head passed a trail cut below the checkpoint: {out}"
+    );
+    assert!(out.contains(&format!("record {total} ")), "{out}");
+
+    // A checkpoint that was altered (or made without the root key) is refused.
+    let mut parts: Vec<String> = at_shutdown.split('.').map(String::from).collect();
+    parts[1] = (total - 1).to_string();
+    let (ok, out) = verify_expecting(&data, &parts.join("."));
+    assert!(!ok, "{out}");
+    assert!(out.contains("signature"), "{out}");
+    let (ok, out) = verify_expecting(&data, "kwcp1.nonsense");
+    assert!(!ok, "{out}");
+}
+
+/// Refused changes are audited even when the refusal comes before any work: a CCKM Users
+/// member may neither rotate a key nor upload one.
+#[tokio::test]
+async fn refused_rotate_and_upload_key_are_audited_as_denied() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    let nora = server.user_token(&admin, "nora", &["CCKM Users"]).await;
+    let r = server
+        .post("/api/v1/cckm/aws/keys/some-key-id/rotate", &nora, json!({}))
+        .await
+        .expect(403);
+    let rec = record_of(&server, &admin, &request_id(&r)).await;
+    assert_record(&rec, "nora", "key.rotate", "some-key-id", "denied");
+
+    let r = server
+        .post(
+            "/api/v1/cckm/aws/upload-key",
+            &nora,
+            json!({"kms": "some-kms", "region": "ap-south-1"}),
+        )
+        .await
+        .expect(403);
+    let rec = record_of(&server, &admin, &request_id(&r)).await;
+    assert_record(&rec, "nora", "key.upload", "some-kms", "denied");
 }
 
 fn metric_lines<'a>(text: &'a str, name: &str) -> Vec<&'a str> {

@@ -155,6 +155,8 @@ const SETTINGS: &[&str] = &[
     "pkcs11_pin",
     "scheduler_tick_secs",
     "scheduler_lease_secs",
+    "audit_checkpoint_secs",
+    "audit_checkpoint_file",
 ];
 
 fn default_config() -> toml::Table {

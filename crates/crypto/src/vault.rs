@@ -41,7 +41,9 @@ impl aws_lc_rs::hkdf::KeyType for KeyLen {
     }
 }
 
-fn derive(root: &RootKey, info: &str) -> Result<LessSafeKey, CoreError> {
+/// 32 bytes derived from the root key with HKDF-SHA256 under the label `info` (each use has
+/// its own label: KEK 1, the KEK wrapping key, the audit chain's MAC key, ...).
+pub(crate) fn derive_bytes(root: &RootKey, info: &str) -> Result<Zeroizing<[u8; 32]>, CoreError> {
     let salt = Salt::new(HKDF_SHA256, b"keyward-kek-salt");
     let prk = salt.extract(root.bytes());
     let info_parts = [info.as_bytes()];
@@ -51,7 +53,11 @@ fn derive(root: &RootKey, info: &str) -> Result<LessSafeKey, CoreError> {
     let mut key = Zeroizing::new([0u8; 32]);
     okm.fill(key.as_mut())
         .map_err(|_| CoreError::internal("deriving a key from the root key failed"))?;
-    aes_key(key.as_ref())
+    Ok(key)
+}
+
+fn derive(root: &RootKey, info: &str) -> Result<LessSafeKey, CoreError> {
+    aes_key(derive_bytes(root, info)?.as_ref())
 }
 
 fn aes_key(bytes: &[u8]) -> Result<LessSafeKey, CoreError> {

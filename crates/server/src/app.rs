@@ -14,7 +14,9 @@ use keyward_core::secret::SecretString;
 use keyward_core::service::{Ports, load_system_secret};
 use keyward_core::users::AdminBootstrap;
 use keyward_core::{CoreError, Keyward};
-use keyward_crypto::{Argon2Passwords, JwtTokens, RootKey, SealingVault, SystemRng};
+use keyward_crypto::{
+    Argon2Passwords, AuditKeys, CheckpointSigner, JwtTokens, RootKey, SealingVault, SystemRng,
+};
 use keyward_store::SqliteStore;
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -59,9 +61,21 @@ fn prepare_data_dir(dir: &Path) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Opens the store of a data directory (for admin commands that run beside the server).
-pub async fn open_store(data_dir: &Path) -> Result<SqliteStore, ServeError> {
-    Ok(SqliteStore::open(&database_path(data_dir)).await?)
+/// Opens the store of a data directory (for admin commands that run beside the server), with
+/// the audit keys derived from its root key (`root_key_file`, or data_dir/root.key; never
+/// created here): the chain's MAC key goes to the store, the checkpoint signer is returned.
+pub async fn open_store(
+    data_dir: &Path,
+    root_key_file: Option<&Path>,
+) -> Result<(SqliteStore, CheckpointSigner), ServeError> {
+    let path = root_key_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.join("root.key"));
+    let root = RootKey::load_or_create(&path, false, &SystemRng)?;
+    let keys = AuditKeys::derive(&root)?;
+    drop(root);
+    let store = SqliteStore::open(&database_path(data_dir), Arc::new(keys.mac)).await?;
+    Ok((store, keys.signer))
 }
 
 /// Builds the application from the settings: everything but the listener.
@@ -74,6 +88,15 @@ pub async fn build_with_clock(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> Result<(AppState, Arc<SqliteStore>), ServeError> {
+    let (state, store, _signer) = build_parts(settings, clock).await?;
+    Ok((state, store))
+}
+
+/// [`build_with_clock`], also returning the audit checkpoint signer.
+async fn build_parts(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppState, Arc<SqliteStore>, CheckpointSigner), ServeError> {
     let data_dir = settings.data_dir();
     prepare_data_dir(&data_dir)?;
     let rng = SystemRng;
@@ -84,8 +107,25 @@ pub async fn build_with_clock(
     };
     let root = RootKey::load_or_create(&root_path, create, &rng)?;
     let vault = SealingVault::new(&root)?;
+    let audit_keys = AuditKeys::derive(&root)?;
     drop(root);
-    let store = Arc::new(SqliteStore::open(&database_path(&data_dir)).await?);
+    let store =
+        Arc::new(SqliteStore::open(&database_path(&data_dir), Arc::new(audit_keys.mac)).await?);
+    // A trail written before the chain was keyed is re-keyed once, here (migration 0012).
+    if let Some(rekey) = store.rekey_unkeyed_chain(clock.now()).await? {
+        if rekey.problems.is_empty() {
+            tracing::warn!(
+                records = rekey.records,
+                "re-keyed the audit chain (HMAC-SHA256 under a key derived from the root key); the old SHA-256 chain was intact"
+            );
+        } else {
+            tracing::error!(
+                records = rekey.records,
+                problems = %rekey.problems.join("; "),
+                "re-keyed the audit chain, but the old SHA-256 chain was NOT intact; the audit.rekey record names the problems"
+            );
+        }
+    }
     let active_kek = keyward_core::keks::load_keks(store.as_ref(), &vault).await?;
     tracing::info!(active_kek, "vault unsealed");
     let signing_key =
@@ -180,7 +220,7 @@ pub async fn build_with_clock(
         metrics: telemetry::install_metrics(),
         max_body_bytes: settings.max_body_bytes as usize,
     };
-    Ok((state, store))
+    Ok((state, store, audit_keys.signer))
 }
 
 pub fn router(state: AppState) -> axum::Router {
@@ -229,7 +269,31 @@ async fn shutdown_signal() {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let (state, store) = build(&settings).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (state, store, signer) = build_parts(&settings, Arc::clone(&clock)).await?;
+    let checkpoints = Arc::new(crate::audit_checkpoints::Checkpointer::new(
+        Arc::clone(&store),
+        signer,
+        clock,
+        (!settings.audit_checkpoint_file.is_empty())
+            .then(|| PathBuf::from(&settings.audit_checkpoint_file)),
+    ));
+    if !settings.audit_checkpoint_file.is_empty()
+        && Path::new(&settings.audit_checkpoint_file).starts_with(settings.data_dir())
+    {
+        tracing::warn!(
+            file = %settings.audit_checkpoint_file,
+            "audit_checkpoint_file is inside data_dir: whoever can rewrite the database can rewrite it too"
+        );
+    }
+    tracing::info!(
+        public_key = %checkpoints.public_key_hex(),
+        "audit checkpoints are signed with this Ed25519 key (derived from the root key)"
+    );
+    checkpoints.write("start", false).await;
+    if settings.audit_checkpoint_secs > 0 {
+        checkpoints.spawn_periodic(Duration::from_secs(settings.audit_checkpoint_secs as u64));
+    }
     let state_keyward = Arc::clone(&state.keyward);
     let (cert, key) = if settings.tls_cert.is_empty() {
         tls::ensure_self_signed(&settings.data_dir())?
@@ -292,6 +356,7 @@ pub async fn run(settings: Settings) -> Result<(), ServeError> {
             server.abort();
         }
     }
+    checkpoints.write("shutdown", false).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -74,6 +74,13 @@ pub struct Settings {
     /// How long a node holds a run or a rotation without renewing it before another node (or
     /// this one, restarted) takes it over, seconds.
     pub scheduler_lease_secs: i64,
+    /// How often a signed checkpoint of the audit chain's head is written to the log (and to
+    /// audit_checkpoint_file), seconds, when the trail has grown since the last one; 0: only at
+    /// start and at shutdown.
+    pub audit_checkpoint_secs: i64,
+    /// A file, outside data_dir, that each signed audit checkpoint is appended to (one line
+    /// each); empty: checkpoints go to the log only.
+    pub audit_checkpoint_file: String,
 }
 
 impl Default for Settings {
@@ -109,6 +116,8 @@ impl Default for Settings {
             pkcs11_pin: ConfigSecret::default(),
             scheduler_tick_secs: 15,
             scheduler_lease_secs: core.scheduler_lease_secs,
+            audit_checkpoint_secs: 300,
+            audit_checkpoint_file: String::new(),
         }
     }
 }
@@ -309,6 +318,11 @@ impl Settings {
         if self.password_checks_parallel < 0 || self.password_checks_queued < 0 {
             return Err(ConfigError::Invalid(
                 "password_checks_parallel, password_checks_queued: must not be negative".into(),
+            ));
+        }
+        if self.audit_checkpoint_secs < 0 {
+            return Err(ConfigError::Invalid(
+                "audit_checkpoint_secs: must be 0 (start and shutdown only) or more".into(),
             ));
         }
         if self.data_dir.is_empty() {

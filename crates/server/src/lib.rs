@@ -2,6 +2,7 @@
 //! rendering, request ids, metrics and health. `run` wires the concrete adapters.
 
 pub mod app;
+pub mod audit_checkpoints;
 pub mod background;
 pub mod config;
 pub mod error;

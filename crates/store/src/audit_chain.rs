@@ -1,14 +1,50 @@
-//! The audit hash chain: each record's hash covers its fields and its predecessor's hash.
+//! The audit chain: each record's `hash` is a MAC (HMAC-SHA256 under a key derived from the
+//! root key, given as the [`AuditMac`] port) over its fields and its predecessor's MAC.
+//! Databases written before the chain was keyed hold plain SHA-256 hashes; [`verify_unkeyed`]
+//! checks such a chain once, before it is re-keyed.
 
 use aws_lc_rs::digest::{SHA256, digest};
-use keyward_core::audit::{AuditEntry, AuditVerification, GENESIS_HASH};
+use keyward_core::audit::{AuditEntry, AuditMac, AuditVerification, GENESIS_HASH};
 
+/// The MAC that goes in a record's `hash`.
+pub fn mac_entry(mac: &dyn AuditMac, entry: &AuditEntry) -> String {
+    mac.mac(&entry.canonical_bytes())
+}
+
+/// The unkeyed SHA-256 of chains written before 0012 (kept only to check them before
+/// re-keying).
 pub fn hash_entry(entry: &AuditEntry) -> String {
     hex::encode(digest(&SHA256, &entry.canonical_bytes()).as_ref())
 }
 
-/// Walks the records in `seq` order and reports every break.
-pub fn verify(entries: &[AuditEntry], head: Option<(i64, String)>) -> AuditVerification {
+/// What the chain must still contain: record `seq` with MAC `head` (from a signed checkpoint).
+pub type Expected = (i64, String);
+
+/// Walks the records in `seq` order and reports every break: a MAC that does not match, a
+/// link, a gap, a head that is not the last record, and (with `expect`) a checkpointed record
+/// that is gone or changed.
+pub fn verify(
+    mac: &dyn AuditMac,
+    entries: &[AuditEntry],
+    head: Option<(i64, String)>,
+    expect: Option<&Expected>,
+) -> AuditVerification {
+    walk(entries, head, expect, |e| {
+        mac.verify(&e.canonical_bytes(), &e.hash)
+    })
+}
+
+/// [`verify`] for a chain of unkeyed SHA-256 hashes.
+pub fn verify_unkeyed(entries: &[AuditEntry], head: Option<(i64, String)>) -> AuditVerification {
+    walk(entries, head, None, |e| hash_entry(e) == e.hash)
+}
+
+fn walk(
+    entries: &[AuditEntry],
+    head: Option<(i64, String)>,
+    expect: Option<&Expected>,
+    sealed: impl Fn(&AuditEntry) -> bool,
+) -> AuditVerification {
     let mut problems = Vec::new();
     let mut prev_hash = GENESIS_HASH.to_string();
     let mut expected_seq = 1;
@@ -25,9 +61,9 @@ pub fn verify(entries: &[AuditEntry], head: Option<(i64, String)>) -> AuditVerif
                 e.seq
             ));
         }
-        if hash_entry(e) != e.hash {
+        if !sealed(e) {
             problems.push(format!(
-                "record {} was edited (its hash does not match its contents)",
+                "record {} was edited (its MAC does not match its contents)",
                 e.seq
             ));
         }
@@ -46,6 +82,21 @@ pub fn verify(entries: &[AuditEntry], head: Option<(i64, String)>) -> AuditVerif
         )),
         (None, Some(_)) => problems.push("the audit head is missing".to_string()),
         _ => {}
+    }
+    if let Some((seq, head)) = expect {
+        match entries.iter().find(|e| e.seq == *seq) {
+            None => problems.push(format!(
+                "record {seq} of the checkpoint is gone: the trail was cut below the checkpoint{}",
+                entries
+                    .last()
+                    .map(|l| format!(" (it now ends at record {})", l.seq))
+                    .unwrap_or_default()
+            )),
+            Some(e) if e.hash != *head => problems.push(format!(
+                "record {seq} no longer has the checkpoint's MAC: it or a record before it was rewritten"
+            )),
+            Some(_) => {}
+        }
     }
     AuditVerification {
         records: entries.len() as i64,

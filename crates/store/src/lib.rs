@@ -6,5 +6,5 @@ mod migrations;
 mod rows;
 mod sqlite;
 
-pub use audit_chain::hash_entry;
-pub use sqlite::SqliteStore;
+pub use audit_chain::{hash_entry, mac_entry};
+pub use sqlite::{AuditRekey, SqliteStore};

@@ -8,7 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_core::CoreError;
-use keyward_core::audit::{AuditDraft, AuditEntry, AuditVerification, GENESIS_HASH};
+use std::sync::Arc;
+
+use keyward_core::audit::{
+    AuditDraft, AuditEntry, AuditMac, AuditVerification, GENESIS_HASH, Outcome,
+};
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
 use keyward_core::keys::import::ImportIntent;
@@ -40,6 +44,9 @@ mod rotations;
 mod sync_jobs;
 mod templates;
 
+#[cfg(test)]
+mod audit_tests;
+
 use crate::audit_chain;
 use crate::migrations;
 use crate::rows::{self, db_err, opt_ts, to_json, ts};
@@ -49,6 +56,17 @@ type Result<T> = std::result::Result<T, CoreError>;
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
+    /// Seals the audit chain (the store never sees the root key itself).
+    audit_mac: Arc<dyn AuditMac>,
+}
+
+/// What [`SqliteStore::rekey_unkeyed_chain`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRekey {
+    /// Records re-sealed with the MAC.
+    pub records: i64,
+    /// What the old SHA-256 chain's check found before re-keying (empty: it was intact).
+    pub problems: Vec<String>,
 }
 
 /// Maps the API's sort fields to columns.
@@ -92,8 +110,9 @@ fn order_and_page(query: &ListQuery, default: &str) -> String {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies the migrations.
-    pub async fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating if needed) the database file and applies the migrations. `audit_mac`
+    /// seals the audit chain (derived from the root key: `keyward_crypto::AuditKeys`).
+    pub async fn open(path: &Path, audit_mac: Arc<dyn AuditMac>) -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(db_err)?
             .filename(path)
@@ -111,6 +130,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             write_lock: Mutex::new(()),
+            audit_mac,
         })
     }
 
@@ -133,7 +153,156 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    async fn append_in(tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> Result<()> {
+    /// Every audit record in `seq` order, the head, and whether the chain still awaits
+    /// re-keying, read in one snapshot (a live server may append meanwhile).
+    async fn audit_snapshot(
+        &self,
+        tx: &mut Transaction<'_, Sqlite>,
+    ) -> Result<(Vec<AuditEntry>, Option<(i64, String)>, bool)> {
+        let rows = sqlx::query("SELECT * FROM audit_records ORDER BY seq ASC")
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        let entries = rows.iter().map(rows::audit).collect::<Result<Vec<_>>>()?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE one = 1")
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_err)?;
+        let pending: Option<i64> =
+            sqlx::query_scalar("SELECT records FROM audit_rekey_pending WHERE one = 1")
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_err)?;
+        Ok((entries, head, pending.is_some()))
+    }
+
+    /// Re-walks the chain; with `expect` (from a signed checkpoint), also checks that record
+    /// `expect.0` is still there with MAC `expect.1`.
+    pub async fn verify_audit_expecting(
+        &self,
+        expect: Option<&(i64, String)>,
+    ) -> Result<AuditVerification> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let (entries, head, pending) = self.audit_snapshot(&mut tx).await?;
+        tx.rollback().await.map_err(db_err)?;
+        if pending {
+            // Never fall back to checking plain SHA-256 here: whoever can write the database
+            // could set the mark and recompute the hashes.
+            let mut report = audit_chain::verify_unkeyed(&entries, head);
+            report.problems.insert(
+                0,
+                "the trail was written before the audit chain was keyed and has not been re-keyed yet: start the server once (it re-keys the chain at start), then verify again".into(),
+            );
+            return Ok(report);
+        }
+        Ok(audit_chain::verify(
+            self.audit_mac.as_ref(),
+            &entries,
+            head,
+            expect,
+        ))
+    }
+
+    /// The chain's head: the last record's seq and MAC (None while the trail is empty).
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE one = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Re-keys a chain written before the chain was keyed (migration 0012 marks such a
+    /// database), in one transaction: checks the old SHA-256 chain, replaces every record's
+    /// hash with its MAC (re-linking prev_hash), moves the head, removes the mark and appends
+    /// an `audit.rekey` record saying how many records were re-keyed and what the check of the
+    /// old chain found. A gap stays a gap (later checks still report it); an edit the old chain
+    /// showed is named in the `audit.rekey` record. Returns None when there is nothing to do.
+    pub async fn rekey_unkeyed_chain(&self, at: DateTime<Utc>) -> Result<Option<AuditRekey>> {
+        let pending: Option<i64> =
+            sqlx::query_scalar("SELECT records FROM audit_rekey_pending WHERE one = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        if pending.is_none() {
+            return Ok(None);
+        }
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.begin_read_then_write().await?;
+        let (mut entries, head, pending) = self.audit_snapshot(&mut tx).await?;
+        if !pending {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(None);
+        }
+        let old = audit_chain::verify_unkeyed(&entries, head);
+        let mut prev = GENESIS_HASH.to_string();
+        for e in &mut entries {
+            e.prev_hash = prev;
+            e.hash = audit_chain::mac_entry(self.audit_mac.as_ref(), e);
+            sqlx::query("UPDATE audit_records SET prev_hash = ?, hash = ? WHERE seq = ?")
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .bind(e.seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            prev = e.hash.clone();
+        }
+        match entries.last() {
+            Some(last) => {
+                sqlx::query(
+                    "INSERT INTO audit_head (one, seq, hash) VALUES (1, ?, ?) ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                )
+                .bind(last.seq)
+                .bind(&last.hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            None => {
+                sqlx::query("DELETE FROM audit_head")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        sqlx::query("DELETE FROM audit_rekey_pending")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let records = entries.len() as i64;
+        let detail = if old.is_intact() {
+            format!(
+                "re-keyed {records} records written before the audit chain was keyed (HMAC-SHA256); their SHA-256 chain was intact"
+            )
+        } else {
+            format!(
+                "re-keyed {records} records written before the audit chain was keyed (HMAC-SHA256); their SHA-256 chain was NOT intact: {}",
+                old.problems.join("; ")
+            )
+        };
+        let draft = AuditDraft {
+            at,
+            actor: keyward_core::audit::Caller::system().principal.username,
+            action: "audit.rekey".into(),
+            target: "audit-chain".into(),
+            outcome: if old.is_intact() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            detail,
+            request_id: "system".into(),
+        };
+        self.append_in(&mut tx, &draft).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(AuditRekey {
+            records,
+            problems: old.problems,
+        }))
+    }
+
+    async fn append_in(&self, tx: &mut Transaction<'_, Sqlite>, draft: &AuditDraft) -> Result<()> {
         let head: Option<(i64, String)> =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE one = 1")
                 .fetch_optional(&mut **tx)
@@ -156,7 +325,7 @@ impl SqliteStore {
             prev_hash,
             hash: String::new(),
         };
-        entry.hash = audit_chain::hash_entry(&entry);
+        entry.hash = audit_chain::mac_entry(self.audit_mac.as_ref(), &entry);
         sqlx::query(
             "INSERT INTO audit_records (seq, id, at, actor, action, target, outcome, detail, request_id, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         )
@@ -198,7 +367,7 @@ impl SqliteStore {
             .await
             .map_err(db_err)?
             .rows_affected();
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(affected)
     }
@@ -442,7 +611,7 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         }
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -922,7 +1091,7 @@ impl Store for SqliteStore {
     async fn append_audit(&self, audit: &AuditDraft) -> Result<()> {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -932,16 +1101,6 @@ impl Store for SqliteStore {
     }
 
     async fn verify_audit(&self) -> Result<AuditVerification> {
-        let rows = sqlx::query("SELECT * FROM audit_records ORDER BY seq ASC")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        let entries = rows.iter().map(rows::audit).collect::<Result<Vec<_>>>()?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE one = 1")
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-        Ok(audit_chain::verify(&entries, head))
+        self.verify_audit_expecting(None).await
     }
 }

@@ -92,9 +92,27 @@ fn rotation(id: &str) -> KeyRotation {
     }
 }
 
+/// The audit chain's MAC for these tests (the server derives its key from the root key).
+struct TestMac(aws_lc_rs::hmac::Key);
+
+impl keyward_core::audit::AuditMac for TestMac {
+    fn mac(&self, bytes: &[u8]) -> String {
+        hex::encode(aws_lc_rs::hmac::sign(&self.0, bytes).as_ref())
+    }
+    fn verify(&self, bytes: &[u8], mac_hex: &str) -> bool {
+        self.mac(bytes) == mac_hex
+    }
+}
+
 async fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("k.db")).await.unwrap();
+    let mac = TestMac(aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        b"test",
+    ));
+    let store = SqliteStore::open(&dir.path().join("k.db"), std::sync::Arc::new(mac))
+        .await
+        .unwrap();
     let pool = store.pool();
     sqlx::query("INSERT INTO aws_connections (id, name, description, access_key_id, assume_role_arn, assume_role_external_id, aws_region, aws_sts_regional_endpoints, cloud_name, endpoint_url, labels_json, meta_json, products_json, created_at, updated_at, last_connection_error) VALUES ('c1','c','','AKIA','','','ap-south-1','legacy','aws','','{}','{}','[]','t','t','')")
         .execute(pool)

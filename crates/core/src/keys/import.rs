@@ -600,57 +600,66 @@ impl Keyward {
     /// `POST /cckm/aws/upload-key`: an EXTERNAL key made and given material in one call. If the
     /// import fails, the new key is scheduled for deletion so nothing half-made remains.
     pub async fn upload_key(&self, caller: &Caller, req: UploadKey) -> CoreResult<KeyRecord> {
-        caller.principal.require(Permission::ManageCckm)?;
-        let tier = check_tier(req.source_key_tier.as_deref(), self.ports.hsm.is_some())?;
-        let mut aws_param = req
-            .aws_param
-            .clone()
-            .unwrap_or(Value::Object(Default::default()));
-        let obj = aws_param
-            .as_object_mut()
-            .ok_or_else(|| CoreError::invalid("aws_param: must be an object"))?;
-        let param_valid_to = obj
-            .remove("ValidTo")
-            .and_then(|v| v.as_str().map(String::from));
-        match obj.get("Origin").and_then(Value::as_str) {
-            None | Some("EXTERNAL") => {}
-            Some(o) => {
-                return Err(CoreError::invalid(format!(
-                    "aws_param.Origin: an uploaded key is EXTERNAL, not {o}"
-                )));
-            }
-        }
-        obj.insert("Origin".into(), Value::String("EXTERNAL".into()));
-        let valid_to_text = req.valid_to.clone().or(param_valid_to);
-        let valid_to = check_expiry(req.key_expiration, valid_to_text.as_deref(), self.now())?;
-        if let Some(id) = &req.source_key_identifier {
-            match tier {
-                Tier::Local if self.find_local_key(id).await?.is_none() => {
+        // The permission check and every validation run inside `audited`, so a refused upload
+        // (403 or 400) is recorded like any other refused change; once the key is made, the
+        // create and the import write their own records.
+        let target = req.kms.clone();
+        let (create, tier, valid_to) = self
+            .audited(caller, "key.upload", &target, async {
+            caller.principal.require(Permission::ManageCckm)?;
+            let tier = check_tier(req.source_key_tier.as_deref(), self.ports.hsm.is_some())?;
+            let mut aws_param = req
+                .aws_param
+                .clone()
+                .unwrap_or(Value::Object(Default::default()));
+            let obj = aws_param
+                .as_object_mut()
+                .ok_or_else(|| CoreError::invalid("aws_param: must be an object"))?;
+            let param_valid_to = obj
+                .remove("ValidTo")
+                .and_then(|v| v.as_str().map(String::from));
+            match obj.get("Origin").and_then(Value::as_str) {
+                None | Some("EXTERNAL") => {}
+                Some(o) => {
                     return Err(CoreError::invalid(format!(
-                        "source_key_identifier: no key named or with id '{id}' in the vault"
+                        "aws_param.Origin: an uploaded key is EXTERNAL, not {o}"
                     )));
                 }
-                Tier::Hsm if self.hsm()?.find_secret_key(id).await?.is_none() => {
-                    return Err(CoreError::invalid(format!(
-                        "source_key_identifier: no secret key labelled (or with handle) '{id}' in HSM token '{}'",
-                        self.hsm()?.token_label()
-                    )));
-                }
-                _ => {}
             }
-        }
-        let create: keyward_api::keys::CreateKey = serde_json::from_value(serde_json::json!({
-            "kms": req.kms,
-            "region": req.region,
-            "aws_param": aws_param,
-            "key_admins": req.key_admins,
-            "key_admins_roles": req.key_admins_roles,
-            "key_users": req.key_users,
-            "key_users_roles": req.key_users_roles,
-            "external_accounts": req.external_accounts,
-            "policytemplate": req.policytemplate,
-        }))
-        .map_err(|e| CoreError::invalid(format!("aws_param: {e}")))?;
+            obj.insert("Origin".into(), Value::String("EXTERNAL".into()));
+            let valid_to_text = req.valid_to.clone().or(param_valid_to);
+            let valid_to = check_expiry(req.key_expiration, valid_to_text.as_deref(), self.now())?;
+            if let Some(id) = &req.source_key_identifier {
+                match tier {
+                    Tier::Local if self.find_local_key(id).await?.is_none() => {
+                        return Err(CoreError::invalid(format!(
+                            "source_key_identifier: no key named or with id '{id}' in the vault"
+                        )));
+                    }
+                    Tier::Hsm if self.hsm()?.find_secret_key(id).await?.is_none() => {
+                        return Err(CoreError::invalid(format!(
+                            "source_key_identifier: no secret key labelled (or with handle) '{id}' in HSM token '{}'",
+                            self.hsm()?.token_label()
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            let create: keyward_api::keys::CreateKey = serde_json::from_value(serde_json::json!({
+                "kms": req.kms,
+                "region": req.region,
+                "aws_param": aws_param,
+                "key_admins": req.key_admins,
+                "key_admins_roles": req.key_admins_roles,
+                "key_users": req.key_users,
+                "key_users_roles": req.key_users_roles,
+                "external_accounts": req.external_accounts,
+                "policytemplate": req.policytemplate,
+            }))
+            .map_err(|e| CoreError::invalid(format!("aws_param: {e}")))?;
+                Ok((create, tier, valid_to))
+            })
+            .await?;
         let rec = self.create_key(caller, create).await?;
         let imported = async {
             let source = self

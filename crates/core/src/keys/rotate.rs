@@ -315,21 +315,31 @@ impl Keyward {
         id: &str,
         req: RotateKey,
     ) -> CoreResult<KeyRecord> {
-        caller.principal.require(Permission::ManageCckm)?;
-        let disable_encrypt = DenyEncrypt::from_flags(
-            "",
-            req.disable_encrypt.unwrap_or(false),
-            req.disable_encrypt_on_all_accounts.unwrap_or(false),
-        )?;
-        let plan = RotationPlan {
-            source_key_tier: req.source_key_tier,
-            source_key_id: req.source_key_id,
-            valid_to: check_expiry(req.key_expiration, req.valid_to.as_deref(), self.now())?,
-            description: req.description,
-            retain_alias: req.retain_alias.unwrap_or(false),
-            disable_encrypt,
-            job_run_id: None,
-        };
+        // The permission check and the request's validation run inside `audited`, so a
+        // refused rotation is recorded; the rotation itself writes its own records.
+        let plan = self
+            .audited(caller, "key.rotate", id, async move {
+                caller.principal.require(Permission::ManageCckm)?;
+                let disable_encrypt = DenyEncrypt::from_flags(
+                    "",
+                    req.disable_encrypt.unwrap_or(false),
+                    req.disable_encrypt_on_all_accounts.unwrap_or(false),
+                )?;
+                Ok(RotationPlan {
+                    source_key_tier: req.source_key_tier,
+                    source_key_id: req.source_key_id,
+                    valid_to: check_expiry(
+                        req.key_expiration,
+                        req.valid_to.as_deref(),
+                        self.now(),
+                    )?,
+                    description: req.description,
+                    retain_alias: req.retain_alias.unwrap_or(false),
+                    disable_encrypt,
+                    job_run_id: None,
+                })
+            })
+            .await?;
         // The rotation runs on its own task: a client that disconnects (which drops this
         // request's future) does not stop it between two AWS steps.
         let (tx, rx) = futures::channel::oneshot::channel();

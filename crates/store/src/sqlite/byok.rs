@@ -141,7 +141,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 

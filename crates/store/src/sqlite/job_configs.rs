@@ -99,7 +99,7 @@ impl SqliteStore {
             .await
             .map_err(db_err)?
             .rows_affected();
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(affected > 0)
     }

@@ -49,7 +49,7 @@ impl SqliteStore {
         .rows_affected()
             > 0;
         if inserted {
-            Self::append_in(&mut tx, audit).await?;
+            self.append_in(&mut tx, audit).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(inserted)
@@ -78,7 +78,7 @@ impl SqliteStore {
         .rows_affected()
             > 0;
         if updated && let Some(a) = audit {
-            Self::append_in(&mut tx, a).await?;
+            self.append_in(&mut tx, a).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(updated)

@@ -205,7 +205,7 @@ impl SqliteStore {
             .await
             .map_err(db_err)?;
         if let Some(a) = audit {
-            Self::append_in(&mut tx, a).await?;
+            self.append_in(&mut tx, a).await?;
         }
         tx.commit().await.map_err(db_err)
     }

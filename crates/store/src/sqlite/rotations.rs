@@ -90,7 +90,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -143,7 +143,7 @@ impl SqliteStore {
                 .await
                 .map_err(db_err)?;
         }
-        Self::append_in(&mut tx, audit).await?;
+        self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 
