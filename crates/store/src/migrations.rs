@@ -53,6 +53,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "job_config_reference",
         include_str!("../migrations/sqlite/0010_job_config_reference.sql"),
     ),
+    (
+        13,
+        "create_intents_idempotency",
+        include_str!("../migrations/sqlite/0013_create_intents_idempotency.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
