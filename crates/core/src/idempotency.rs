@@ -69,8 +69,7 @@ impl Keyward {
         route: &str,
         body_digest: &str,
     ) -> CoreResult<IdempotencyStart> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(CoreError::invalid(format!(
                 "Idempotency-Key: 1 to {MAX_KEY_LEN} visible ASCII characters"
             )));

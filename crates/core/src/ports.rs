@@ -303,11 +303,14 @@ pub trait Store: Send + Sync {
         body: &str,
     ) -> CoreResult<()>;
     /// Forgets the entry of the request `request_id` (so a retry runs afresh).
-    async fn release_idempotency(&self, user_id: &str, key: &str, request_id: &str)
-    -> CoreResult<()>;
+    async fn release_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        request_id: &str,
+    ) -> CoreResult<()>;
     /// The entries in progress under this request id (a create finished in the background).
-    async fn idempotency_of_request(&self, request_id: &str)
-    -> CoreResult<Vec<IdempotencyEntry>>;
+    async fn idempotency_of_request(&self, request_id: &str) -> CoreResult<Vec<IdempotencyEntry>>;
     /// Deletes the entries that expired before `now`; returns how many.
     async fn purge_idempotency(&self, now: DateTime<Utc>) -> CoreResult<u64>;
 

@@ -87,7 +87,9 @@ pub async fn layer(State(s): State<AppState>, req: Request, next: Next) -> Respo
     });
     match run.await {
         Ok(resp) => resp,
-        Err(e) => ApiError(CoreError::internal(format!("the request's task stopped: {e}")))
-            .into_response(),
+        Err(e) => ApiError(CoreError::internal(format!(
+            "the request's task stopped: {e}"
+        )))
+        .into_response(),
     }
 }

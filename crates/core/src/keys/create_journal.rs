@@ -239,11 +239,15 @@ impl Keyward {
                     rotated_at: e.rotated_at,
                     ..record
                 };
-                store.finish_create(&merged, true, &intent.id, draft).await?;
+                store
+                    .finish_create(&merged, true, &intent.id, draft)
+                    .await?;
                 merged
             }
             None => {
-                store.finish_create(&record, false, &intent.id, draft).await?;
+                store
+                    .finish_create(&record, false, &intent.id, draft)
+                    .await?;
                 record
             }
         };
@@ -260,7 +264,11 @@ impl Keyward {
 
     /// Schedules a key a create made but does not keep for deletion (7 days, AWS's least); a
     /// key pending deletion already is accepted.
-    pub(crate) async fn delete_extra_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
+    pub(crate) async fn delete_extra_key(
+        &self,
+        t: &ConnectionTarget,
+        key_id: &str,
+    ) -> CoreResult<()> {
         match self.ports.keys.schedule_key_deletion(t, key_id, 7).await {
             Ok(()) => Ok(()),
             Err(CoreError::Aws {
@@ -332,11 +340,8 @@ impl Keyward {
         {
             self.reread_related(primary, &pctx.target).await;
         }
-        self.idempotency_settle(
-            &intent.request_id,
-            Some((201, record.render().to_string())),
-        )
-        .await;
+        self.idempotency_settle(&intent.request_id, Some((201, record.render().to_string())))
+            .await;
         Ok(Outcome1::Finished)
     }
 
@@ -419,8 +424,7 @@ impl Keyward {
             let last = FOLLOW_UP_BACKOFF.len() - 1;
             for (attempt, secs) in FOLLOW_UP_BACKOFF.iter().enumerate() {
                 me.ports.background.sleep(Duration::from_secs(*secs)).await;
-                let intents: Vec<CreateIntent> = match me.ports.store.open_create_intents().await
-                {
+                let intents: Vec<CreateIntent> = match me.ports.store.open_create_intents().await {
                     Ok(all) => all
                         .into_iter()
                         .filter(|i| i.request_id == request_id)

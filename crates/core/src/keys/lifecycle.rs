@@ -5,7 +5,9 @@ use base64::Engine;
 use keyward_api::keys as wire;
 use serde_json::{Value, json};
 
+use super::create_journal::{CREATE_TAG, CreateIntent, CreatePurpose};
 use super::filter::KeyFilter;
+use super::import::answer_lost;
 use super::policy::{self, PolicyChoice, PolicyInputs};
 use super::record::{AwsKeyView, KeyRecord};
 use super::templates::TEMPLATE_TAG;
@@ -16,8 +18,6 @@ use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::{AwsErrorKind, CoreError, CoreResult};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
-use super::create_journal::{CREATE_TAG, CreateIntent, CreatePurpose};
-use super::import::answer_lost;
 use crate::ports::{NewKey, NewReplica};
 use crate::service::Keyward;
 use std::sync::Arc;
@@ -204,13 +204,19 @@ impl Keyward {
         caller: &Caller,
         req: wire::CreateKey,
     ) -> CoreResult<KeyRecord> {
-        let result = self.create_key_for(caller, req, CreatePurpose::Create).await;
+        let result = self
+            .create_key_for(caller, req, CreatePurpose::Create)
+            .await;
         self.follow_up_lost_create(caller, &result);
         result
     }
 
     /// Starts the background recovery of the request's creates when AWS's answer was lost.
-    pub(crate) fn follow_up_lost_create<T>(self: &Arc<Self>, caller: &Caller, result: &CoreResult<T>) {
+    pub(crate) fn follow_up_lost_create<T>(
+        self: &Arc<Self>,
+        caller: &Caller,
+        result: &CoreResult<T>,
+    ) {
         if let Err(e) = result
             && answer_lost(e)
         {

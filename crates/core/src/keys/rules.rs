@@ -132,10 +132,7 @@ pub fn tag_keys(field: &str, keys: &[String]) -> CoreResult<()> {
 }
 
 /// The tag Keyward sets when a policy template is applied; never set or removed by hand.
-pub fn not_reserved_tag<'a>(
-    field: &str,
-    keys: impl Iterator<Item = &'a String>,
-) -> CoreResult<()> {
+pub fn not_reserved_tag<'a>(field: &str, keys: impl Iterator<Item = &'a String>) -> CoreResult<()> {
     for k in keys {
         if k == super::templates::TEMPLATE_TAG {
             return Err(CoreError::invalid(format!(

@@ -98,15 +98,16 @@ impl SqliteStore {
     ) -> Result<IdempotencyClaim> {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.begin_read_then_write().await?;
-        let existing = sqlx::query("SELECT * FROM idempotency_keys WHERE user_id = ? AND idem_key = ?")
-            .bind(&e.user_id)
-            .bind(&e.key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .as_ref()
-            .map(entry)
-            .transpose()?;
+        let existing =
+            sqlx::query("SELECT * FROM idempotency_keys WHERE user_id = ? AND idem_key = ?")
+                .bind(&e.user_id)
+                .bind(&e.key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .as_ref()
+                .map(entry)
+                .transpose()?;
         if let Some(found) = existing
             && found.expires_at > now
         {
@@ -173,13 +174,12 @@ impl SqliteStore {
     }
 
     pub(super) async fn idempotency_of(&self, request_id: &str) -> Result<Vec<IdempotencyEntry>> {
-        let rows = sqlx::query(
-            "SELECT * FROM idempotency_keys WHERE request_id = ? AND status IS NULL",
-        )
-        .bind(request_id)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT * FROM idempotency_keys WHERE request_id = ? AND status IS NULL")
+                .bind(request_id)
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_err)?;
         rows.iter().map(entry).collect()
     }
 
