@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 
 const KEYS: &str = "/api/v1/cckm/aws/keys";
 const REGION: &str = "ap-south-1";
-const CREATE_TAG: &str = "keyward_create_id";
 
 fn unique(prefix: &str) -> String {
     format!(
@@ -78,8 +77,9 @@ fn create_body(name: &str) -> Value {
 }
 
 /// Every key in the account is known to Keyward with the alias its create asked for (the
-/// alias points at it in AWS, the record lists it, the create tag is gone from record and
-/// AWS), or is pending deletion. Returns how many are known.
+/// alias points at it in AWS, the record lists it, the record does not show the create tag),
+/// or is pending deletion. Returns how many are known. (A key whose record was stored just
+/// before the kill may keep the hidden create tag in AWS: its untag was never sent.)
 async fn assert_none_unknown(server: &Server, admin: &str, aws: &Aws) -> usize {
     let recs = records(server, admin).await;
     let mut known = 0;
@@ -119,10 +119,6 @@ async fn assert_none_unknown(server: &Server, admin: &str, aws: &Aws) -> usize {
             rec["aws_param"]["Tags"],
             json!([{"TagKey": "team", "TagValue": "crypto"}]),
             "{rec}"
-        );
-        assert!(
-            tags.iter().all(|(k, _)| k != CREATE_TAG),
-            "the create tag is still on {kid}"
         );
         known += 1;
     }
@@ -314,4 +310,88 @@ async fn a_create_that_timed_out_is_finished_in_the_background() {
     .await;
     assert_eq!(assert_none_unknown(&server, &admin, &aws).await, 1);
     assert_eq!(proxy.count("CreateKey"), 1);
+}
+
+/// replicate-key whose ReplicateKey timed out (503) while AWS made the replica, retried under
+/// the same Idempotency-Key: the retry answers 409 while the replica is looked for in the
+/// background, then 201 with the replica's record; AWS holds one replica, which is recorded.
+#[tokio::test]
+async fn a_replicate_that_timed_out_is_finished_and_its_retry_gets_the_replica() {
+    let proxy = Proxy::start();
+    let (server, admin, aws) = impatient(&proxy).await;
+    server
+        .kms_container(
+            &admin,
+            "kms2",
+            "proxied",
+            &aws.account,
+            &[REGION, "us-east-1"],
+        )
+        .await;
+    let name = unique("slow-primary");
+    let primary = server
+        .post(
+            KEYS,
+            &admin,
+            json!({"kms": "kms2", "region": REGION, "aws_param": {"Alias": name, "MultiRegion": true}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let id = primary["id"].as_str().unwrap().to_string();
+    let kid = primary["aws_param"]["KeyID"].as_str().unwrap().to_string();
+    let path = format!("{KEYS}/{id}/replicate-key");
+    let body = json!({"replica_region": "us-east-1", "kms": "kms2"});
+    let send = || {
+        let request = server
+            .client()
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(&admin)
+            .header("Idempotency-Key", "replicate-1")
+            .json(&body);
+        async move { common::reply(request.send().await.expect("request")).await }
+    };
+    proxy.hold("ReplicateKey");
+    send().await.expect(503);
+    assert_eq!(proxy.release(Release::Forward), Some(200));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let replica = loop {
+        let r = send().await;
+        match r.status.as_u16() {
+            201 => break r.body,
+            409 => assert!(
+                r.body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("still running"),
+                "{}",
+                r.body
+            ),
+            s => panic!("unexpected {s}: {}\nstderr:\n{}", r.body, server.stderr()),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer within 60 s\nstderr:\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(replica["region"], "us-east-1", "{replica}");
+    assert_eq!(replica["aws_param"]["KeyID"], kid.as_str(), "{replica}");
+    let stored = server
+        .get(
+            &format!("{KEYS}/{}", replica["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(stored["id"], replica["id"]);
+    assert_eq!(proxy.count("ReplicateKey"), 1, "ReplicateKey was sent once");
+    let listed = server
+        .get(&format!("{KEYS}?region=us-east-1&limit=-1"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(listed["total"], 1, "{listed}");
 }

@@ -80,6 +80,11 @@ pub struct CreateIntent {
     pub key_material_origin: Option<String>,
     /// A replica's primary record (re-read once the replica is recorded).
     pub primary_record_id: Option<String>,
+    /// A replica's AWS key id: a multi-Region replica has its primary's key id, so recovery
+    /// finds it by DescribeKey in the replica's Region (and not only by its tag, which
+    /// emulators may drop from ReplicateKey).
+    #[serde(default)]
+    pub primary_key_id: Option<String>,
     /// The audit record's detail (`replica of <arn>`).
     #[serde(default)]
     pub detail: String,
@@ -381,11 +386,27 @@ impl Keyward {
                 }
             };
             for intent in intents {
-                let found: Vec<String> = tagged
+                let mut found: Vec<String> = tagged
                     .iter()
                     .filter(|(_, v)| *v == intent.id)
                     .map(|(k, _)| k.clone())
                     .collect();
+                if let (CreatePurpose::Replicate, Some(kid)) =
+                    (intent.purpose, &intent.primary_key_id)
+                {
+                    match self.ports.keys.describe_key(&ctx.target, kid).await {
+                        Ok(_) => found = vec![kid.clone()],
+                        Err(CoreError::Aws {
+                            kind: AwsErrorKind::NotFound,
+                            ..
+                        }) => found.clear(),
+                        Err(e) => {
+                            tracing::warn!(intent = %intent.id, error = %e, "cannot look for the replica of an interrupted replicate-key yet");
+                            out.pending += 1;
+                            continue;
+                        }
+                    }
+                }
                 match self.recover_create(&intent, &ctx, &found).await {
                     Ok(Outcome1::Finished) => out.finished += 1,
                     Ok(Outcome1::Abandoned) => out.abandoned += 1,
@@ -395,6 +416,24 @@ impl Keyward {
                         out.closed += 1;
                     }
                     Ok(Outcome1::NotInAws) => out.pending += 1,
+                    Err(e @ CoreError::Aws { .. }) if !answer_lost(&e) => {
+                        // AWS refused a step (the alias, the read-back): the key cannot be
+                        // finished; it is scheduled for deletion and the intent closed.
+                        tracing::warn!(intent = %intent.id, error = %e, "an interrupted create cannot be finished; scheduling its key for deletion");
+                        let mut undone = true;
+                        for k in &found {
+                            if self.delete_extra_key(&ctx.target, k).await.is_err() {
+                                undone = false;
+                            }
+                        }
+                        if undone {
+                            self.ports.store.delete_create_intent(&intent.id).await?;
+                            self.idempotency_settle(&intent.request_id, None).await;
+                            out.abandoned += 1;
+                        } else {
+                            out.pending += 1;
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(intent = %intent.id, error = %e, "cannot finish an interrupted create yet");
                         out.pending += 1;
