@@ -952,3 +952,167 @@ async fn cckm_users_may_read_but_not_change_keys() {
         .await
         .expect(401);
 }
+
+/// `POST` with an Idempotency-Key, as `token`.
+async fn post_idempotent(
+    server: &Server,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: &Value,
+) -> Reply {
+    let resp = server
+        .client()
+        .post(format!("{}{path}", server.url))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    common::reply(resp).await
+}
+
+/// Idempotency-Key (issue 9, point 5): a retried create gets the first answer and makes no
+/// second key; the key with another body or route is refused (422); concurrent duplicates
+/// make one key; a retried action answers the first result too. The create journal's tag is
+/// neither in the answer nor left on the AWS key.
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retry_answer_the_first_result() {
+    let server = Server::start();
+    let token = server.admin().await;
+    let aws = common::Aws::fresh();
+    server.localstack_kms(&token, &aws).await;
+    let name = unique("idem");
+    let body = json!({"kms": "kms", "region": "ap-south-1", "aws_param": {
+        "Alias": name, "Tags": [{"TagKey": "team", "TagValue": "crypto"}]}});
+
+    let first = post_idempotent(&server, &token, KEYS, "create-1", &body)
+        .await
+        .expect(201);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = post_idempotent(&server, &token, KEYS, "create-1", &body)
+        .await
+        .expect(201);
+    assert_eq!(again.body, first.body, "the retry answers the first result");
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(aws.key_count().await, 1, "one key in AWS");
+    let kid = first.body["aws_param"]["KeyID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        first.body["aws_param"]["Tags"],
+        json!([{"TagKey": "team", "TagValue": "crypto"}]),
+        "{}",
+        first.body
+    );
+    assert_eq!(
+        aws.tags(&kid).await,
+        vec![("team".to_string(), "crypto".to_string())],
+        "the create tag is removed from the AWS key"
+    );
+
+    // The same key with another body, or on another route: 422, nothing made.
+    let mut other = body.clone();
+    other["aws_param"]["Description"] = json!("another");
+    post_idempotent(&server, &token, KEYS, "create-1", &other)
+        .await
+        .expect_error(422, "different request body");
+    let id = first.body["id"].as_str().unwrap().to_string();
+    post_idempotent(
+        &server,
+        &token,
+        &format!("{KEYS}/{id}/disable"),
+        "create-1",
+        &json!({}),
+    )
+    .await
+    .expect_error(422, "was used for POST /api/v1/cckm/aws/keys");
+    assert_eq!(aws.key_count().await, 1);
+
+    // Concurrent duplicates: one key; each answer is the first result or 409 (still running).
+    let name2 = unique("idem-concurrent");
+    let body2 = json!({"kms": "kms", "region": "ap-south-1", "aws_param": {"Alias": name2}});
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let request = server
+            .client()
+            .post(format!("{}{KEYS}", server.url))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "create-2")
+            .json(&body2);
+        tasks.push(tokio::spawn(async move {
+            common::reply(request.send().await.expect("request")).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for a in &answers {
+        match a.status.as_u16() {
+            201 => {
+                ids.insert(a.body["id"].as_str().unwrap().to_string());
+            }
+            409 => assert!(
+                a.body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("still running"),
+                "{}",
+                a.body
+            ),
+            s => panic!("unexpected {s}: {}", a.body),
+        }
+    }
+    assert_eq!(
+        ids.len(),
+        1,
+        "{answers:?}",
+        answers = answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    let later = post_idempotent(&server, &token, KEYS, "create-2", &body2)
+        .await
+        .expect(201);
+    assert!(ids.contains(later.body["id"].as_str().unwrap()));
+    assert_eq!(aws.key_count().await, 2, "one key per Idempotency-Key");
+
+    // An action: the retry answers the first result (the key is not disabled twice).
+    let d1 = post_idempotent(
+        &server,
+        &token,
+        &format!("{KEYS}/{id}/disable"),
+        "disable-1",
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    let d2 = post_idempotent(
+        &server,
+        &token,
+        &format!("{KEYS}/{id}/disable"),
+        "disable-1",
+        &json!({}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(d1.body, d2.body);
+    assert_eq!(d2.headers["idempotent-replayed"], "true");
+    // Another user's key of the same name is theirs alone.
+    let user = server
+        .user_token(&token, "idem-user", &["CCKM Admins"])
+        .await;
+    let mine = post_idempotent(
+        &server,
+        &user,
+        KEYS,
+        "create-1",
+        &json!({"kms": "kms", "region": "ap-south-1", "aws_param": {}}),
+    )
+    .await
+    .expect(201);
+    assert_ne!(mine.body["id"], first.body["id"]);
+    assert_eq!(aws.key_count().await, 3);
+}

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authz;
 pub mod connections;
 pub mod error;
+pub mod idempotency;
 pub mod keks;
 pub mod keys;
 pub mod kms;

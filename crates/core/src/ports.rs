@@ -8,6 +8,8 @@ use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
 use crate::connections::{AwsConnection, ConnectionTarget};
 use crate::error::CoreResult;
+use crate::idempotency::{IdempotencyClaim, IdempotencyEntry};
+use crate::keys::create_journal::CreateIntent;
 use crate::keys::import::ImportIntent;
 use crate::keys::rotate::KeyRotation;
 use crate::keys::sync::SyncJob;
@@ -51,6 +53,11 @@ pub trait Background: Send + Sync {
         &self,
         work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>,
     );
+    /// Waits this long (background work backs off between its attempts).
+    fn sleep(
+        &self,
+        d: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
 }
 
 /// Cryptographically secure randomness.
@@ -294,6 +301,57 @@ pub trait Store: Send + Sync {
     ) -> CoreResult<()>;
     async fn delete_import_intent(&self, id: &str) -> CoreResult<()>;
     async fn open_import_intents(&self) -> CoreResult<Vec<ImportIntent>>;
+
+    // --- the create journal (`keys/create_journal.rs`)
+    /// Written before CreateKey / ReplicateKey.
+    async fn insert_create_intent(&self, intent: &CreateIntent) -> CoreResult<()>;
+    /// Saves the new key's record (inserted; or, with `update`, over the record of the same
+    /// AWS key a sync made first) and closes the intent, with the audit, in one transaction.
+    async fn finish_create(
+        &self,
+        key: &KeyRecord,
+        update: bool,
+        intent_id: &str,
+        audit: &AuditDraft,
+    ) -> CoreResult<()>;
+    async fn delete_create_intent(&self, id: &str) -> CoreResult<()>;
+    async fn open_create_intents(&self) -> CoreResult<Vec<CreateIntent>>;
+
+    // --- Idempotency-Key (`idempotency.rs`)
+    /// In one transaction: inserts `entry` (in progress) when the (user, key) has no entry or
+    /// only an expired one (`Claimed`); otherwise returns the stored entry.
+    async fn claim_idempotency(
+        &self,
+        entry: &IdempotencyEntry,
+        now: DateTime<Utc>,
+    ) -> CoreResult<IdempotencyClaim>;
+    /// Takes over an entry still in progress under `old_request_id` (its request died with
+    /// its node); true if `entry` holds it now.
+    async fn retake_idempotency(
+        &self,
+        entry: &IdempotencyEntry,
+        old_request_id: &str,
+    ) -> CoreResult<bool>;
+    /// Saves the first answer of the request `request_id`.
+    async fn finish_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        request_id: &str,
+        status: u16,
+        body: &str,
+    ) -> CoreResult<()>;
+    /// Forgets the entry of the request `request_id` (so a retry runs afresh).
+    async fn release_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        request_id: &str,
+    ) -> CoreResult<()>;
+    /// The entries in progress under this request id (a create finished in the background).
+    async fn idempotency_of_request(&self, request_id: &str) -> CoreResult<Vec<IdempotencyEntry>>;
+    /// Deletes the entries that expired before `now`; returns how many.
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> CoreResult<u64>;
 
     // --- scheduler job configs (name unique)
     async fn insert_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> CoreResult<()>;

@@ -184,6 +184,23 @@ async fn build_parts(
             );
         }
     }
+    // Creates a stop interrupted (the create journal): finished, or their key scheduled for
+    // deletion, or closed when AWS never made the key. Before imports: an upload-key's import
+    // needs its key's record.
+    match keyward.reconcile_creates().await {
+        Ok(r) if r == Default::default() => {}
+        Ok(r) => tracing::warn!(
+            finished = r.finished,
+            abandoned = r.abandoned,
+            closed = r.closed,
+            pending = r.pending,
+            "recovered key creations interrupted by the last shutdown"
+        ),
+        Err(e) => tracing::error!(error = %e, "could not recover interrupted key creations"),
+    }
+    if let Err(e) = keyward.purge_idempotency().await {
+        tracing::warn!(error = %e, "could not purge expired Idempotency-Key entries");
+    }
     match keyward.reconcile_imports().await {
         Ok((0, 0)) => {}
         Ok((finished, dropped)) => {
@@ -226,6 +243,10 @@ async fn build_parts(
 pub fn router(state: AppState) -> axum::Router {
     let limit = state.max_body_bytes;
     routes::router()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(telemetry::track))
         .layer(middleware::from_fn(request_id::assign))

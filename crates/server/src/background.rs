@@ -12,4 +12,8 @@ impl Background for TokioBackground {
     fn spawn(&self, work: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
         tokio::spawn(work);
     }
+
+    fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(tokio::time::sleep(d))
+    }
 }

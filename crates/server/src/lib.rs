@@ -7,6 +7,7 @@ pub mod background;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod request_id;
 pub mod routes;
 pub mod state;

@@ -63,6 +63,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "keyed_audit_chain",
         include_str!("../migrations/sqlite/0012_keyed_audit_chain.sql"),
     ),
+    (
+        13,
+        "create_intents_idempotency",
+        include_str!("../migrations/sqlite/0013_create_intents_idempotency.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -15,6 +15,8 @@ use keyward_core::audit::{
 };
 use keyward_core::auth::RefreshToken;
 use keyward_core::connections::AwsConnection;
+use keyward_core::idempotency::{IdempotencyClaim, IdempotencyEntry};
+use keyward_core::keys::create_journal::CreateIntent;
 use keyward_core::keys::import::ImportIntent;
 use keyward_core::keys::rotate::KeyRotation;
 use keyward_core::keys::sync::SyncJob;
@@ -35,6 +37,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
 mod byok;
+mod creates;
 mod job_configs;
 mod job_runs;
 mod keks;
@@ -930,6 +933,68 @@ impl Store for SqliteStore {
 
     async fn open_import_intents(&self) -> Result<Vec<ImportIntent>> {
         self.intents_open().await
+    }
+
+    async fn insert_create_intent(&self, intent: &CreateIntent) -> Result<()> {
+        self.create_intent_insert(intent).await
+    }
+
+    async fn finish_create(
+        &self,
+        key: &KeyRecord,
+        update: bool,
+        intent_id: &str,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        self.create_finish(key, update, intent_id, audit).await
+    }
+
+    async fn delete_create_intent(&self, id: &str) -> Result<()> {
+        self.create_intent_delete(id).await
+    }
+
+    async fn open_create_intents(&self) -> Result<Vec<CreateIntent>> {
+        self.create_intents_open().await
+    }
+
+    async fn claim_idempotency(
+        &self,
+        entry: &IdempotencyEntry,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyClaim> {
+        self.idempotency_claim(entry, now).await
+    }
+
+    async fn retake_idempotency(
+        &self,
+        entry: &IdempotencyEntry,
+        old_request_id: &str,
+    ) -> Result<bool> {
+        self.idempotency_retake(entry, old_request_id).await
+    }
+
+    async fn finish_idempotency(
+        &self,
+        user_id: &str,
+        key: &str,
+        request_id: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()> {
+        self.idempotency_finish(user_id, key, request_id, status, body)
+            .await
+    }
+
+    async fn release_idempotency(&self, user_id: &str, key: &str, request_id: &str) -> Result<()> {
+        self.idempotency_release(user_id, key, request_id).await
+    }
+
+    async fn idempotency_of_request(&self, request_id: &str) -> Result<Vec<IdempotencyEntry>> {
+        self.idempotency_of(request_id).await
+    }
+
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.idempotency_purge(now).await
     }
 
     async fn insert_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> Result<()> {

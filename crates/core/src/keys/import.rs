@@ -599,7 +599,17 @@ impl Keyward {
 
     /// `POST /cckm/aws/upload-key`: an EXTERNAL key made and given material in one call. If the
     /// import fails, the new key is scheduled for deletion so nothing half-made remains.
-    pub async fn upload_key(&self, caller: &Caller, req: UploadKey) -> CoreResult<KeyRecord> {
+    pub async fn upload_key(
+        self: &std::sync::Arc<Self>,
+        caller: &Caller,
+        req: UploadKey,
+    ) -> CoreResult<KeyRecord> {
+        let result = self.upload_key_once(caller, req).await;
+        self.follow_up_lost_create(caller, &result);
+        result
+    }
+
+    async fn upload_key_once(&self, caller: &Caller, req: UploadKey) -> CoreResult<KeyRecord> {
         // The permission check and every validation run inside `audited`, so a refused upload
         // (403 or 400) is recorded like any other refused change; once the key is made, the
         // create and the import write their own records.
@@ -660,7 +670,9 @@ impl Keyward {
                 Ok((create, tier, valid_to))
             })
             .await?;
-        let rec = self.create_key(caller, create).await?;
+        let rec = self
+            .create_key_for(caller, create, super::create_journal::CreatePurpose::Upload)
+            .await?;
         let imported = async {
             let source = self
                 .source(caller, &rec, tier, req.source_key_identifier.as_deref())

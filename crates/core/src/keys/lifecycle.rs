@@ -5,7 +5,9 @@ use base64::Engine;
 use keyward_api::keys as wire;
 use serde_json::{Value, json};
 
+use super::create_journal::{CREATE_TAG, CreateIntent, CreatePurpose};
 use super::filter::KeyFilter;
+use super::import::answer_lost;
 use super::policy::{self, PolicyChoice, PolicyInputs};
 use super::record::{AwsKeyView, KeyRecord};
 use super::templates::TEMPLATE_TAG;
@@ -18,6 +20,7 @@ use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
 use crate::ports::{NewKey, NewReplica};
 use crate::service::Keyward;
+use std::sync::Arc;
 
 /// Where a key lives and how to reach it.
 pub(crate) struct KeyContext {
@@ -115,13 +118,14 @@ impl Keyward {
         key_id: &str,
     ) -> CoreResult<AwsKeyView> {
         let keys = &self.ports.keys;
-        let (metadata, aliases, tags, policy, rotation) = futures::try_join!(
+        let (metadata, aliases, mut tags, policy, rotation) = futures::try_join!(
             keys.describe_key(t, key_id),
             keys.key_aliases(t, key_id),
             keys.key_tags(t, key_id),
             keys.key_policy(t, key_id),
             keys.key_rotation_status(t, key_id),
         )?;
+        super::create_journal::hide_create_tag(&mut tags);
         Ok(AwsKeyView {
             metadata,
             aliases,
@@ -193,39 +197,40 @@ impl Keyward {
         Ok(container)
     }
 
-    /// Stores the record of a key just made in AWS. If a sync recorded the key first, that
-    /// record keeps its id and takes what this request knows.
-    async fn record_new_key(
-        &self,
-        record: KeyRecord,
-        draft: &crate::audit::AuditDraft,
+    /// `POST /cckm/aws/keys`. A create whose AWS answer was lost is finished in the
+    /// background (`follow_up_create`).
+    pub async fn create_key(
+        self: &Arc<Self>,
+        caller: &Caller,
+        req: wire::CreateKey,
     ) -> CoreResult<KeyRecord> {
-        match self.ports.store.insert_key(&record, draft).await {
-            Ok(()) => Ok(record),
-            Err(CoreError::Conflict(msg)) => {
-                let m = &record.aws.metadata;
-                let Some(existing) = self
-                    .ports
-                    .store
-                    .find_key(&record.kms_id, &record.region, &m.key_id)
-                    .await?
-                else {
-                    return Err(CoreError::Conflict(msg));
-                };
-                let merged = KeyRecord {
-                    id: existing.id,
-                    created_at: existing.created_at,
-                    ..record
-                };
-                self.ports.store.update_key(&merged, Some(draft)).await?;
-                Ok(merged)
-            }
-            Err(e) => Err(e),
+        let result = self
+            .create_key_for(caller, req, CreatePurpose::Create)
+            .await;
+        self.follow_up_lost_create(caller, &result);
+        result
+    }
+
+    /// Starts the background recovery of the request's creates when AWS's answer was lost.
+    pub(crate) fn follow_up_lost_create<T>(
+        self: &Arc<Self>,
+        caller: &Caller,
+        result: &CoreResult<T>,
+    ) {
+        if let Err(e) = result
+            && answer_lost(e)
+        {
+            self.follow_up_create(caller.request_id.clone());
         }
     }
 
-    /// `POST /cckm/aws/keys`.
-    pub async fn create_key(&self, caller: &Caller, req: wire::CreateKey) -> CoreResult<KeyRecord> {
+    /// A journaled create (see `create_journal.rs`).
+    pub(crate) async fn create_key_for(
+        &self,
+        caller: &Caller,
+        req: wire::CreateKey,
+        purpose: CreatePurpose,
+    ) -> CoreResult<KeyRecord> {
         let target_name = req
             .aws_param
             .alias
@@ -284,6 +289,41 @@ impl Keyward {
                 }
                 _ => None,
             };
+            let principals = match &choice {
+                PolicyChoice::Helpers(p) => p.clone(),
+                _ => Default::default(),
+            };
+            let now = self.now();
+            let intent = CreateIntent {
+                id: self.new_id()?,
+                request_id: caller.request_id.clone(),
+                purpose,
+                record_id: self.new_id()?,
+                kms_id: ctx.kms.id.clone(),
+                region: req.region.clone(),
+                alias: alias.clone(),
+                key_admins: principals.key_admins,
+                key_admins_roles: principals.key_admins_roles,
+                key_users: principals.key_users,
+                key_users_roles: principals.key_users_roles,
+                external_accounts: principals.external_accounts,
+                policy_template_id: template_id.clone(),
+                key_material_origin: None,
+                primary_record_id: None,
+                primary_key_id: None,
+                detail: String::new(),
+                created_by: caller.principal.username.clone(),
+                created_at: now,
+            };
+            if tags.len() >= rules::MAX_TAGS {
+                return Err(CoreError::invalid(format!(
+                    "aws_param.Tags: at most {} tags (Keyward's own tags take the rest of AWS's {})",
+                    rules::MAX_TAGS - 1 - usize::from(template_id.is_some()),
+                    rules::MAX_TAGS
+                )));
+            }
+            // Journaled before CreateKey; the key is tagged with the intent in CreateKey itself.
+            tags.push(self.open_create(&intent).await?);
             let new_key = NewKey {
                 description,
                 key_spec,
@@ -294,12 +334,26 @@ impl Keyward {
                 bypass_policy_lockout_safety_check: p.bypass_policy_lockout_safety_check.unwrap_or(false),
                 tags,
             };
-            let metadata = self.ports.keys.create_key(&ctx.target, &new_key).await?;
+            let metadata = match self.ports.keys.create_key(&ctx.target, &new_key).await {
+                Ok(m) => m,
+                Err(e) => {
+                    self.create_failed(&intent, &e).await;
+                    return Err(e);
+                }
+            };
             if let Some(a) = &alias
                 && let Err(e) = self.ports.keys.create_alias(&ctx.target, a, &metadata.key_id).await {
+                    if answer_lost(&e) {
+                        // CreateAlias may have been carried out: recovery finishes the key or
+                        // schedules it for deletion.
+                        return Err(e);
+                    }
                     // Leave nothing half-made: the new key goes away with its alias request.
-                    let undo = self.ports.keys.schedule_key_deletion(&ctx.target, &metadata.key_id, 7).await;
+                    let undo = self.delete_extra_key(&ctx.target, &metadata.key_id).await;
                     tracing::warn!(key_id = %metadata.key_id, undo_ok = undo.is_ok(), "alias creation failed; new key scheduled for deletion");
+                    if undo.is_ok() {
+                        self.create_failed(&intent, &e).await;
+                    }
                     return Err(e);
                 }
             let view = match self.read_back(&ctx.target, &metadata.key_id).await {
@@ -309,31 +363,18 @@ impl Keyward {
                     AwsKeyView {
                         metadata: metadata.clone(),
                         aliases: alias.iter().cloned().collect(),
-                        tags: new_key.tags.clone(),
+                        tags: new_key.tags.iter().filter(|(k, _)| k != CREATE_TAG).cloned().collect(),
                         policy: new_key.policy.clone(),
                         rotation: Default::default(),
                     }
                 }
             };
-            let now = self.now();
-            let principals = match &choice {
-                PolicyChoice::Helpers(p) => p.clone(),
-                _ => Default::default(),
-            };
-            let record = KeyRecord {
-                key_admins: principals.key_admins,
-                key_admins_roles: principals.key_admins_roles,
-                key_users: principals.key_users,
-                key_users_roles: principals.key_users_roles,
-                external_accounts: principals.external_accounts,
-                policy_template_id: template_id.clone(),
-                ..KeyRecord::new(self.new_id()?, &ctx.kms, &req.region, &ctx.connection.cloud_name, now, view)
-            };
+            let record = intent.record(&ctx, self.now(), view);
             if let Some(t) = &template_id {
                 self.ports.store.mark_template_verified(t).await?;
             }
             let draft = self.draft(caller, "key.create", &record.aws.metadata.arn, Outcome::Success, "");
-            self.record_new_key(record, &draft).await
+            self.finish_create(&intent, &ctx.target, record, &draft).await
         })
         .await
     }
@@ -443,6 +484,24 @@ impl Keyward {
             _ => {}
         }
         Ok(())
+    }
+
+    /// An action asked through the API: `key_action`, and when AWS's answer was lost (a
+    /// timeout: AWS may have carried the action out all the same) the record is re-read in
+    /// the background until it shows what AWS did (`follow_up_action`).
+    pub async fn act_on_key(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+        action: KeyAction,
+    ) -> CoreResult<KeyRecord> {
+        let result = self.key_action(caller, id, action.clone()).await;
+        if let Err(e) = &result
+            && answer_lost(e)
+        {
+            self.follow_up_action(id.to_string(), action);
+        }
+        result
     }
 
     /// Runs one action on a key and returns the re-read record.
@@ -646,8 +705,19 @@ impl Keyward {
         }
     }
 
-    /// `POST .../replicate-key`: returns the replica's new record.
+    /// `POST .../replicate-key`: returns the replica's new record. Journaled like a create.
     pub async fn replicate_key(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+        req: wire::ReplicateKey,
+    ) -> CoreResult<KeyRecord> {
+        let result = self.replicate_key_once(caller, id, req).await;
+        self.follow_up_lost_create(caller, &result);
+        result
+    }
+
+    async fn replicate_key_once(
         &self,
         caller: &Caller,
         id: &str,
@@ -675,6 +745,7 @@ impl Keyward {
             let mut tags = create_tags(&p.tags);
             tags.extend(req.tags.iter().flatten().map(|t| (t.tag_key.clone(), t.tag_value.clone())));
             rules::tags("tags", &tags)?;
+            rules::not_reserved_tag("tags", tags.iter().map(|(k, _)| k))?;
             let alias = p.alias.as_deref().map(|a| rules::alias("aws_param.Alias", a)).transpose()?;
             let choice = PolicyInputs {
                 policy: p.policy.clone(),
@@ -708,6 +779,35 @@ impl Keyward {
                         req.replica_region
                     )));
                 }
+            let intent = CreateIntent {
+                id: self.new_id()?,
+                request_id: caller.request_id.clone(),
+                purpose: CreatePurpose::Replicate,
+                record_id: self.new_id()?,
+                kms_id: replica_ctx.kms.id.clone(),
+                region: req.replica_region.clone(),
+                alias: alias.clone(),
+                key_admins: vec![],
+                key_admins_roles: vec![],
+                key_users: vec![],
+                key_users_roles: vec![],
+                external_accounts: vec![],
+                policy_template_id: None,
+                key_material_origin: Some(primary.key_material_origin.clone()),
+                primary_record_id: Some(primary.id.clone()),
+                primary_key_id: Some(m.key_id.clone()),
+                detail: format!("replica of {}", m.arn),
+                created_by: caller.principal.username.clone(),
+                created_at: self.now(),
+            };
+            if tags.len() >= rules::MAX_TAGS {
+                return Err(CoreError::invalid(format!(
+                    "tags: at most {} tags (Keyward's own tag takes the last of AWS's {})",
+                    rules::MAX_TAGS - 1,
+                    rules::MAX_TAGS
+                )));
+            }
+            tags.push(self.open_create(&intent).await?);
             let replica = NewReplica {
                 replica_region: req.replica_region.clone(),
                 description,
@@ -715,21 +815,33 @@ impl Keyward {
                 bypass_policy_lockout_safety_check: p.bypass_policy_lockout_safety_check.unwrap_or(false),
                 tags,
             };
-            let meta = self.ports.keys.replicate_key(&primary_ctx.target, &m.key_id, &replica).await?;
-            if let Some(a) = &alias {
-                self.ports.keys.create_alias(&replica_ctx.target, a, &meta.key_id).await?;
-            }
+            let meta = match self.ports.keys.replicate_key(&primary_ctx.target, &m.key_id, &replica).await {
+                Ok(meta) => meta,
+                Err(e) => {
+                    self.create_failed(&intent, &e).await;
+                    return Err(e);
+                }
+            };
+            if let Some(a) = &alias
+                && let Err(e) = self.ports.keys.create_alias(&replica_ctx.target, a, &meta.key_id).await {
+                    if answer_lost(&e) {
+                        // Recovery finishes the replica, or schedules it for deletion.
+                        return Err(e);
+                    }
+                    let undo = self.delete_extra_key(&replica_ctx.target, &meta.key_id).await;
+                    tracing::warn!(key_id = %meta.key_id, undo_ok = undo.is_ok(), "alias creation failed; new replica scheduled for deletion");
+                    if undo.is_ok() {
+                        self.create_failed(&intent, &e).await;
+                    }
+                    return Err(e);
+                }
             let view = self
                 .read_back(&replica_ctx.target, &meta.key_id)
                 .await
                 .unwrap_or_else(|_| AwsKeyView { metadata: meta.clone(), ..Default::default() });
-            let now = self.now();
-            let record = KeyRecord {
-                key_material_origin: primary.key_material_origin.clone(),
-                ..KeyRecord::new(self.new_id()?, &replica_ctx.kms, &req.replica_region, &replica_ctx.connection.cloud_name, now, view)
-            };
-            let draft = self.draft(caller, "key.replicate", &record.aws.metadata.arn, Outcome::Success, format!("replica of {}", m.arn));
-            let record = self.record_new_key(record, &draft).await?;
+            let record = intent.record(&replica_ctx, self.now(), view);
+            let draft = self.draft(caller, "key.replicate", &record.aws.metadata.arn, Outcome::Success, intent.detail.clone());
+            let record = self.finish_create(&intent, &replica_ctx.target, record, &draft).await?;
             // The primary changed in AWS too (it lists the new replica).
             self.reread_related(primary.clone(), &primary_ctx.target).await;
             Ok(record)
@@ -834,7 +946,7 @@ impl Keyward {
     /// primary after ReplicateKey; the other Region's key after UpdatePrimaryRegion). The write
     /// itself succeeded, so a failure here only leaves that record to the next refresh or
     /// synchronization.
-    async fn reread_related(&self, mut rec: KeyRecord, target: &ConnectionTarget) {
+    pub(crate) async fn reread_related(&self, mut rec: KeyRecord, target: &ConnectionTarget) {
         match self.read_back(target, &rec.aws.metadata.key_id).await {
             Ok(view) => {
                 let now = self.now();

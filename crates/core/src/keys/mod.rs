@@ -1,5 +1,6 @@
 //! AWS keys: records, the rules of key specs and inputs, policies, and the use cases.
 
+pub mod create_journal;
 pub mod expiry;
 pub mod filter;
 pub mod import;

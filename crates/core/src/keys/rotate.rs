@@ -22,7 +22,7 @@ use super::rules;
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
 use crate::connections::ConnectionTarget;
-use crate::error::{AwsErrorKind, CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult};
 use crate::paging::{ListQuery, Page};
 use crate::ports::NewKey;
 use crate::service::Keyward;
@@ -576,44 +576,13 @@ impl Keyward {
         t: &ConnectionTarget,
         rotation_id: &str,
     ) -> CoreResult<Vec<String>> {
-        let mut found = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self.ports.keys.list_keys(t, marker.as_deref()).await?;
-            for key_id in &page.key_ids {
-                let tags = match self.ports.keys.key_tags(t, key_id).await {
-                    Ok(tags) => tags,
-                    Err(CoreError::Aws {
-                        kind: AwsErrorKind::NotFound | AwsErrorKind::InvalidState,
-                        ..
-                    }) => continue,
-                    Err(e) => return Err(e),
-                };
-                if tags
-                    .iter()
-                    .any(|(k, v)| k == ROTATION_TAG && v == rotation_id)
-                {
-                    found.push(key_id.clone());
-                }
-            }
-            match page.next_marker {
-                Some(m) => marker = Some(m),
-                None => return Ok(found),
-            }
-        }
-    }
-
-    /// Schedules a key a rotation made but does not keep for deletion (7 days, AWS's least).
-    async fn delete_extra_key(&self, t: &ConnectionTarget, key_id: &str) -> CoreResult<()> {
-        match self.ports.keys.schedule_key_deletion(t, key_id, 7).await {
-            Ok(()) => Ok(()),
-            // Pending deletion already (an earlier attempt got that far).
-            Err(CoreError::Aws {
-                kind: AwsErrorKind::InvalidState,
-                ..
-            }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        Ok(self
+            .find_tagged_keys(t, ROTATION_TAG)
+            .await?
+            .into_iter()
+            .filter(|(_, v)| v == rotation_id)
+            .map(|(k, _)| k)
+            .collect())
     }
 
     /// Carries a rotation from wherever it stands to its end. Each step checks what AWS and

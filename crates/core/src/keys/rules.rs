@@ -132,15 +132,20 @@ pub fn tag_keys(field: &str, keys: &[String]) -> CoreResult<()> {
 }
 
 /// The tag Keyward sets when a policy template is applied; never set or removed by hand.
-pub fn not_reserved_tag<'a>(
-    field: &str,
-    mut keys: impl Iterator<Item = &'a String>,
-) -> CoreResult<()> {
-    if keys.any(|k| k == super::templates::TEMPLATE_TAG) {
-        return Err(CoreError::invalid(format!(
-            "{field}: the tag {} is reserved for policy templates",
-            super::templates::TEMPLATE_TAG
-        )));
+pub fn not_reserved_tag<'a>(field: &str, keys: impl Iterator<Item = &'a String>) -> CoreResult<()> {
+    for k in keys {
+        if k == super::templates::TEMPLATE_TAG {
+            return Err(CoreError::invalid(format!(
+                "{field}: the tag {} is reserved for policy templates",
+                super::templates::TEMPLATE_TAG
+            )));
+        }
+        if k == super::create_journal::CREATE_TAG {
+            return Err(CoreError::invalid(format!(
+                "{field}: the tag {} is reserved for Keyward's create journal",
+                super::create_journal::CREATE_TAG
+            )));
+        }
     }
     Ok(())
 }

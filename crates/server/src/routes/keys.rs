@@ -158,7 +158,7 @@ fn no_body(bytes: &Bytes) -> Result<(), String> {
 
 async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Response {
     let (k, caller, id) = (s.keyward.clone(), caller.clone(), id.to_string());
-    match detached(async move { k.key_action(&caller, &id, action).await }).await {
+    match detached(async move { k.act_on_key(&caller, &id, action).await }).await {
         Ok(rec) => Json(rec.render()).into_response(),
         Err(e) => e.into_response(),
     }

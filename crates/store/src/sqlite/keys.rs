@@ -82,6 +82,16 @@ pub(super) fn update_statement(k: &KeyRecord) -> Result<Query<'_>> {
     Ok(bind_rest(sqlx::query(sql), k, to_json(k)?).bind(&k.id))
 }
 
+/// The INSERT of a record.
+pub(super) fn insert_statement(k: &KeyRecord) -> Result<Query<'_>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let placeholders = vec!["?"; COLUMNS.split(',').count()].join(",");
+        format!("INSERT INTO aws_keys ({COLUMNS}) VALUES ({placeholders})")
+    });
+    Ok(bind_rest(sqlx::query(sql).bind(&k.id), k, to_json(k)?))
+}
+
 fn to_json(k: &KeyRecord) -> Result<String> {
     serde_json::to_string(k).map_err(|e| CoreError::internal(format!("encoding a key record: {e}")))
 }
@@ -165,10 +175,7 @@ fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
 
 impl SqliteStore {
     pub(super) async fn key_insert(&self, k: &KeyRecord, audit: &AuditDraft) -> Result<()> {
-        let placeholders = vec!["?"; COLUMNS.split(',').count()].join(",");
-        let sql = format!("INSERT INTO aws_keys ({COLUMNS}) VALUES ({placeholders})");
-        let stmt = bind_rest(sqlx::query(&sql).bind(&k.id), k, to_json(k)?);
-        self.write(stmt, audit).await.map(|_| ())
+        self.write(insert_statement(k)?, audit).await.map(|_| ())
     }
 
     /// Saves a record. Where the record stands in a rotation (rotation_status, rotated_from,
