@@ -503,3 +503,32 @@ async fn sqlite_is_in_wal_mode_and_a_restart_keeps_the_data() {
         "dora is gone after the restart: {names:?}"
     );
 }
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The database holds password hashes, sealed secrets and the audit trail: only the server's
+/// user may read it (it was 0644, as were its -wal and -shm).
+#[tokio::test]
+async fn the_database_and_its_wal_and_shm_are_0600_and_the_data_dir_0700() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    server.user_token(&admin, "moda", &["CCKM Users"]).await;
+    let data = server.data_dir();
+    assert_eq!(mode_of(&data), 0o700, "data dir");
+    for f in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+        assert_eq!(mode_of(&data.join(f)), 0o600, "{f}");
+    }
+    // A database left readable by an older version is narrowed at the next start.
+    let dir = server.stop_keep_data();
+    let db = dir.path().join("data").join("keyward.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start_in(dir, &[], &[ADMIN_ENV]);
+    server.login("moda", "moda-password-1").await;
+    assert_eq!(mode_of(&db), 0o600, "keyward.db after a restart");
+}

@@ -218,13 +218,7 @@ pub fn cron(field: &str, v: &str) -> CoreResult<croner::Cron> {
 }
 
 fn date(field: &str, v: &str) -> CoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| {
-            CoreError::invalid(format!(
-                "{field}: '{v}' is not an RFC 3339 time like 2025-01-01T00:00:00Z"
-            ))
-        })
+    crate::validate::time(field, v)
 }
 
 fn cloud(field: &str, v: &str) -> CoreResult<()> {
@@ -247,7 +241,7 @@ impl Keyward {
     /// Checks a whole config (after a create or an update) and resolves its KMS containers
     /// to ids.
     async fn check_job_config(&self, c: &mut JobConfig) -> CoreResult<()> {
-        crate::validate::name("name", &c.name)?;
+        crate::validate::lookup_name("name", &c.name)?;
         if !OPERATIONS.contains(&c.operation.as_str()) {
             return Err(CoreError::invalid(format!(
                 "operation: '{}' is not one of {}",

@@ -1,6 +1,112 @@
 //! Input rules shared by several use cases. Each returns a message that names the field.
+//! Every parser here is total: any string gives a value or a 400, never a panic, and every
+//! duration and time it returns is bounded, so arithmetic on it cannot overflow.
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::{CoreError, CoreResult};
+
+/// The longest duration any field takes (`30d`, `12h`): 100 years.
+pub const MAX_WINDOW_DAYS: i64 = 36_500;
+/// Times (RFC 3339) are taken from this year to [`MAX_YEAR`].
+pub const MIN_YEAR: i32 = 1970;
+pub const MAX_YEAR: i32 = 9999;
+/// The longest URL a field takes.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// At most 64 characters of a value, for an error message (a 100 KB value is not echoed).
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        None => value.to_string(),
+        Some((end, _)) => format!("{}...", &value[..end]),
+    }
+}
+
+/// A duration written `<days>d` or `<hours>h` (ASCII digits, then the unit), at most
+/// [`MAX_WINDOW_DAYS`] days.
+pub fn window(field: &str, v: &str) -> CoreResult<TimeDelta> {
+    let bad = || {
+        CoreError::invalid(format!(
+            "{field}: '{}' is not a duration like 30d or 12h",
+            shown(v)
+        ))
+    };
+    let (num, per_day) = if let Some(n) = v.strip_suffix('d') {
+        (n, 1)
+    } else if let Some(n) = v.strip_suffix('h') {
+        (n, 24)
+    } else {
+        return Err(bad());
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let max = MAX_WINDOW_DAYS * per_day;
+    let too_long = || {
+        CoreError::invalid(format!(
+            "{field}: '{}' is too long; at most {MAX_WINDOW_DAYS}d ({} hours)",
+            shown(v),
+            MAX_WINDOW_DAYS * 24
+        ))
+    };
+    let n: i64 = match num.parse::<i64>() {
+        Ok(n) if n <= max => n,
+        // Only digits: the parse fails only when the number is too large for an i64.
+        _ => return Err(too_long()),
+    };
+    let d = if per_day == 1 {
+        TimeDelta::try_days(n)
+    } else {
+        TimeDelta::try_hours(n)
+    };
+    d.ok_or_else(too_long)
+}
+
+/// `t + d`, or a 400 naming the field when the sum is not a time Keyward takes.
+pub fn add(field: &str, t: DateTime<Utc>, d: TimeDelta) -> CoreResult<DateTime<Utc>> {
+    t.checked_add_signed(d)
+        .filter(|r| (MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(r)))
+        .ok_or_else(|| CoreError::invalid(format!("{field}: the time it gives is out of range")))
+}
+
+/// An RFC 3339 time such as `2027-01-31T12:00:00Z`, in years [`MIN_YEAR`]..=[`MAX_YEAR`].
+pub fn time(field: &str, v: &str) -> CoreResult<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(v)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| {
+            CoreError::invalid(format!(
+                "{field}: '{}' is not an RFC 3339 time like 2027-01-31T12:00:00Z",
+                shown(v)
+            ))
+        })?;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(&t)) {
+        return Err(CoreError::invalid(format!(
+            "{field}: '{}' is out of range; give a time from {MIN_YEAR} to {MAX_YEAR}",
+            shown(v)
+        )));
+    }
+    Ok(t)
+}
+
+/// A name of a resource that is looked up by id or by name: a [`name`] that cannot be
+/// mistaken for an id (a UUID in any of its spellings, or 64 hex digits like a vault key's id).
+pub fn lookup_name(field: &str, value: &str) -> CoreResult<()> {
+    name(field, value)?;
+    if looks_like_id(value) {
+        return Err(CoreError::invalid(format!(
+            "{field}: '{}' looks like an id (a UUID or 64 hex digits); resources are looked up by id or name, so pick a name that is not id-shaped",
+            shown(value)
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a string has the shape of one of Keyward's ids.
+pub fn looks_like_id(value: &str) -> bool {
+    let v = value.trim();
+    uuid::Uuid::try_parse(v).is_ok() || (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
 
 /// A resource name: 1..=128 characters of letters, digits and `_ - . @ space`.
 pub fn name(field: &str, value: &str) -> CoreResult<()> {
@@ -74,17 +180,69 @@ pub fn role_arn(field: &str, value: &str) -> CoreResult<()> {
     }
 }
 
-/// An http(s) URL.
+/// An http(s) URL with a host, at most [`MAX_URL_LEN`] characters, without user
+/// information (`user:password@`, which would be stored and shown in clear) or a fragment.
 pub fn url(field: &str, value: &str) -> CoreResult<()> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') && !value.contains(' ') => Ok(()),
-        _ => Err(CoreError::invalid(format!(
-            "{field}: must be an http:// or https:// URL"
-        ))),
+    let bad = |why: &str| Err(CoreError::invalid(format!("{field}: {why}")));
+    if value.len() > MAX_URL_LEN {
+        return bad(&format!("must be at most {MAX_URL_LEN} characters"));
     }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("must not contain spaces or control characters");
+    }
+    let scheme_end = value.find("://").unwrap_or(0);
+    let rest = match value[..scheme_end].to_ascii_lowercase().as_str() {
+        "https" | "http" => &value[scheme_end + 3..],
+        _ => return bad("must be an http:// or https:// URL"),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return bad(
+            "must not hold a user name or password (user:password@); give credentials in access_key_id and secret_access_key",
+        );
+    }
+    if rest.contains('#') {
+        return bad("must not have a fragment (#...)");
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: [::1]:4566
+        Some(v6) => match v6.split_once(']') {
+            Some((h, after)) if !h.is_empty() && h.parse::<std::net::Ipv6Addr>().is_ok() => {
+                match after {
+                    "" => (h, None),
+                    p => match p.strip_prefix(':') {
+                        Some(p) => (h, Some(p)),
+                        None => return bad("has a malformed host"),
+                    },
+                }
+            }
+            _ => return bad("has a malformed IPv6 host"),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && (authority.starts_with('[')
+            || host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }));
+    if !host_ok {
+        return bad("must have a host name or address after the scheme (https://HOST[:PORT])");
+    }
+    if let Some(p) = port
+        && !(!p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n)))
+    {
+        return bad("has a port that is not a number from 1 to 65535");
+    }
+    Ok(())
 }
 
 /// Free text of bounded length.

@@ -182,8 +182,7 @@ pub async fn build_with_clock(
 
 pub fn router(state: AppState) -> axum::Router {
     let limit = state.max_body_bytes;
-    routes::router()
-        .layer(DefaultBodyLimit::max(limit))
+    crate::guard::harden(routes::router().layer(DefaultBodyLimit::max(limit)))
         .layer(middleware::from_fn(telemetry::track))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
@@ -226,6 +225,7 @@ async fn shutdown_signal() {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    crate::guard::install_panic_hook();
     let (state, store) = build(&settings).await?;
     let state_keyward = Arc::clone(&state.keyward);
     let (cert, key) = if settings.tls_cert.is_empty() {

@@ -6,6 +6,8 @@ pub mod background;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod guard;
+pub mod http1_errors;
 pub mod request_id;
 pub mod routes;
 pub mod state;

@@ -44,6 +44,45 @@ use crate::rows::{self, db_err, opt_ts, to_json, ts};
 
 type Result<T> = std::result::Result<T, CoreError>;
 
+/// The database holds sealed secrets, password hashes and the audit trail: its file is made
+/// 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database file's
+/// mode), and an existing file, `-wal` or `-shm` that others may read is narrowed to 0600.
+fn owner_only(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        CoreError::internal(format!("{what} {}: {e}", p.display()))
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io("create", path, e)),
+    }
+    let name = path.as_os_str().to_owned();
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut n = name.clone();
+        n.push(suffix);
+        files.push(n.into());
+    }
+    for f in files {
+        match std::fs::metadata(&f) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| io("chmod 0600", &f, e))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("stat", &f, e)),
+        }
+    }
+    Ok(())
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
@@ -92,6 +131,7 @@ fn order_and_page(query: &ListQuery, default: &str) -> String {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies the migrations.
     pub async fn open(path: &Path) -> Result<Self> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(db_err)?
             .filename(path)

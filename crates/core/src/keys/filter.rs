@@ -36,19 +36,9 @@ pub struct KeyFilter {
     pub expiring_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// `30d` or `12h` as a duration.
+/// `30d` or `12h` as a duration, at most [`crate::validate::MAX_WINDOW_DAYS`] days.
 pub fn parse_window(field: &str, v: &str) -> CoreResult<chrono::Duration> {
-    let (num, unit) = v.split_at(v.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| {
-        CoreError::invalid(format!("{field}: '{v}' is not a duration like 30d or 12h"))
-    })?;
-    match unit {
-        "d" if n >= 0 => Ok(chrono::Duration::days(n)),
-        "h" if n >= 0 => Ok(chrono::Duration::hours(n)),
-        _ => Err(CoreError::invalid(format!(
-            "{field}: '{v}' is not a duration like 30d or 12h"
-        ))),
-    }
+    crate::validate::window(field, v)
 }
 
 /// `v` if it is one of `allowed` (or absent); else a 400 naming the field and the values.
@@ -74,7 +64,10 @@ impl KeyFilter {
         let expiring_before = p
             .expiring_within
             .as_deref()
-            .map(|w| parse_window("expiring_within", w).map(|d| now + d))
+            .map(|w| {
+                parse_window("expiring_within", w)
+                    .and_then(|d| crate::validate::add("expiring_within", now, d))
+            })
             .transpose()?;
         let query = ListQuery::parse(
             &PageParams {

@@ -1,7 +1,7 @@
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +9,7 @@ use axum::routing::{delete, post};
 use keyward_api::auth::TokenRequest;
 
 use crate::error::{ApiError, bad_request};
+use crate::extract::ApiPath as Path;
 use crate::extract::{Authed, body_read_rejection};
 use crate::request_id::RequestId;
 use crate::state::AppState;
