@@ -300,4 +300,183 @@ mod tests {
         assert!(url("endpoint_url", "http://127.0.0.1:4566").is_ok());
         assert!(url("endpoint_url", "ftp://x").is_err());
     }
+
+    #[test]
+    fn windows_are_bounded_and_never_panic() {
+        assert_eq!(window("w", "30d").unwrap(), TimeDelta::days(30));
+        assert_eq!(window("w", "12h").unwrap(), TimeDelta::hours(12));
+        assert_eq!(window("w", "0d").unwrap(), TimeDelta::zero());
+        assert_eq!(
+            window("w", "36500d").unwrap(),
+            TimeDelta::days(MAX_WINDOW_DAYS)
+        );
+        // Each of these panicked (chrono's Duration::days/hours overflow, or split_at inside
+        // a multi-byte character) or overflowed `now + d` before.
+        for bad in [
+            "99999999999999999d",
+            "106751991167301d",
+            "9223372036854775807h",
+            "9223372036854775807d",
+            "99999999999999999999999999h",
+            "36501d",
+            "876001h",
+        ] {
+            let e = window("expiring_within", bad).unwrap_err().to_string();
+            assert!(e.starts_with("expiring_within: "), "{bad}: {e}");
+            assert!(e.contains("at most 36500d"), "{bad}: {e}");
+        }
+        for bad in ["", "d", "h", "-1d", "+1d", "1 d", "1w", "1", "é", "1é", "٣d", "1D"] {
+            let e = window("expire_in", bad).unwrap_err().to_string();
+            assert!(e.starts_with("expire_in: "), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn times_are_bounded_and_sums_checked() {
+        let t = time("valid_to", "2027-01-31T12:00:00Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2027-01-31T12:00:00+00:00");
+        assert!(time("start_date", "9999-12-31T23:59:59Z").is_ok());
+        let e = time("start_date", "0001-01-01T00:00:00Z").unwrap_err().to_string();
+        assert!(e.starts_with("start_date: ") && e.contains("out of range"), "{e}");
+        assert!(time("end_date", "yesterday").unwrap_err().to_string().starts_with("end_date: "));
+        let e = add("expiring_within", t, TimeDelta::days(MAX_WINDOW_DAYS * 100))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("expiring_within: "), "{e}");
+        assert_eq!(add("x", t, TimeDelta::days(1)).unwrap(), t + TimeDelta::days(1));
+        let max = DateTime::<Utc>::MAX_UTC;
+        assert!(add("x", max, TimeDelta::days(1)).is_err());
+    }
+
+    #[test]
+    fn urls_refuse_userinfo_overlong_and_hostless() {
+        for ok in [
+            "https://kms-fips.ap-south-1.amazonaws.com",
+            "http://127.0.0.1:4566",
+            "http://localstack_main:4566/",
+            "https://[::1]:4566/path?x=1",
+            "HTTPS://KMS.example.com",
+        ] {
+            assert!(url("endpoint_url", ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://user:pass@host", "user name or password"),
+            ("https://user@kms.example.com/", "user name or password"),
+            ("http://host:1/@x", ""),
+            ("http://", "host"),
+            ("http:///path", "host"),
+            ("https://:443", "host"),
+            ("http://host:0", "port"),
+            ("http://host:65536", "port"),
+            ("http://host:port", "port"),
+            ("http://ho st", "spaces"),
+            ("http://host#frag", "fragment"),
+            ("http://[nonsense]:1", "IPv6"),
+            ("kms.example.com", "http:// or https://"),
+            ("ftp://x", "http:// or https://"),
+            ("http://a..b", "host"),
+        ] {
+            match url("endpoint_url", bad) {
+                Ok(()) if why.is_empty() => {} // '@' after the path is not userinfo
+                Ok(()) => panic!("{bad} accepted"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(e.starts_with("endpoint_url: ") && e.contains(why), "{bad}: {e}");
+                }
+            }
+        }
+        let long = format!("https://kms.example.com/{}", "a".repeat(100_000));
+        let e = url("endpoint_url", &long).unwrap_err().to_string();
+        assert!(e.contains("at most 2048 characters"), "{e}");
+        assert!(e.len() < 200, "the message does not echo the URL");
+    }
+
+    #[test]
+    fn names_that_look_like_ids_are_refused() {
+        for id in [
+            "0b7f1a52-6c1e-4d4e-9a55-8f6f3e0f9f10",
+            "0B7F1A52-6C1E-4D4E-9A55-8F6F3E0F9F10",
+            "0b7f1a526c1e4d4e9a558f6f3e0f9f10",
+            "361d928ac7e340d093e7d231c80ca934acc62528601647ce86a219c9a82f4f93",
+        ] {
+            let e = lookup_name("name", id).unwrap_err().to_string();
+            assert!(e.starts_with("name: ") && e.contains("looks like an id"), "{e}");
+            // The plain rule (users, looked up by id only) still takes it.
+            assert!(name("username", id).is_ok());
+        }
+        for ok in ["kms", "aws-prod", "key-0b7f1a52", "0b7f1a52-6c1e"] {
+            assert!(lookup_name("name", ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn shown_bounds_echoed_values() {
+        assert_eq!(shown("abc"), "abc");
+        let long = "é".repeat(100);
+        let s = shown(&long);
+        assert_eq!(s.chars().count(), 64 + 3);
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn window_never_panics(v in any::<String>()) {
+                let _ = window("w", &v);
+            }
+
+            #[test]
+            fn window_near_the_shape_never_panics(n in "[0-9+-]{0,30}", unit in "[dhé]?") {
+                let v = format!("{n}{unit}");
+                if let Ok(d) = window("w", &v) {
+                    prop_assert!(d >= TimeDelta::zero());
+                    prop_assert!(d <= TimeDelta::days(MAX_WINDOW_DAYS));
+                    // Any bounded window added to any time Keyward takes is checked.
+                    let _ = add("w", DateTime::<Utc>::MAX_UTC, d);
+                }
+            }
+
+            #[test]
+            fn valid_windows_give_what_they_say(n in 0i64..=MAX_WINDOW_DAYS, hours in any::<bool>()) {
+                if hours {
+                    prop_assert_eq!(window("w", &format!("{}h", n * 24)).unwrap(), TimeDelta::days(n));
+                } else {
+                    prop_assert_eq!(window("w", &format!("{n}d")).unwrap(), TimeDelta::days(n));
+                }
+            }
+
+            #[test]
+            fn times_never_panic(v in any::<String>(), y in 0u32..=99999, rest in "-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})") {
+                let _ = time("t", &v);
+                if let Ok(t) = time("t", &format!("{y:04}{rest}")) {
+                    prop_assert!((MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(&t)));
+                }
+            }
+
+            #[test]
+            fn urls_and_names_never_panic(v in any::<String>(), host in "[a-z0-9@:./\\[\\]#?-]{0,40}") {
+                let _ = url("u", &v);
+                let _ = url("u", &format!("http://{host}"));
+                let _ = lookup_name("n", &v);
+                let _ = aws_region("r", &v);
+                let _ = role_arn("a", &v);
+                let _ = aws_account_id("a", &v);
+                if url("u", &format!("https://{host}")).is_ok() {
+                    let authority = host.split(['/', '?']).next().unwrap_or_default();
+                    prop_assert!(!authority.contains('@'));
+                }
+            }
+
+            #[test]
+            fn uuids_are_never_lookup_names(bytes in any::<[u8; 16]>()) {
+                let id = uuid::Uuid::from_bytes(bytes);
+                prop_assert!(lookup_name("n", &id.to_string()).is_err());
+                prop_assert!(lookup_name("n", &id.simple().to_string()).is_err());
+            }
+        }
+    }
 }

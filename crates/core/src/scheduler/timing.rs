@@ -119,3 +119,4 @@ mod tests {
         assert_eq!(due_at(&c, base, now).unwrap(), None);
     }
 }
+
