@@ -552,7 +552,10 @@ mod tests {
             .with_timezone(&Utc);
         for never in ["0 0 30 2 *", "0 0 31 4 *"] {
             let e = schedule("run_at", never, now).unwrap_err().to_string();
-            assert!(e.starts_with("run_at: ") && e.contains("never matches"), "{e}");
+            assert!(
+                e.starts_with("run_at: ") && e.contains("never matches"),
+                "{e}"
+            );
         }
         assert!(schedule("run_at", "0 0 29 2 *", now).is_ok());
         assert!(schedule("run_at", "0 9 * * sat", now).is_ok());
@@ -561,12 +564,16 @@ mod tests {
     #[test]
     fn dates_are_bounded() {
         assert!(date("start_date", "2027-01-01T00:00:00Z").is_ok());
-        let e = date("end_date", "0000-01-01T00:00:00Z").unwrap_err().to_string();
+        let e = date("end_date", "0000-01-01T00:00:00Z")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("end_date: "), "{e}");
     }
 
     mod props {
-        use super::super::{DateTime, JobConfig, OP_KEY_ROTATION, Utc, cron, date, schedule, timing};
+        use super::super::{
+            DateTime, JobConfig, OP_KEY_ROTATION, Utc, cron, date, schedule, timing,
+        };
         use proptest::prelude::*;
 
         fn field() -> impl Strategy<Value = String> {

@@ -325,7 +325,9 @@ mod tests {
             assert!(e.starts_with("expiring_within: "), "{bad}: {e}");
             assert!(e.contains("at most 36500d"), "{bad}: {e}");
         }
-        for bad in ["", "d", "h", "-1d", "+1d", "1 d", "1w", "1", "é", "1é", "٣d", "1D"] {
+        for bad in [
+            "", "d", "h", "-1d", "+1d", "1 d", "1w", "1", "é", "1é", "٣d", "1D",
+        ] {
             let e = window("expire_in", bad).unwrap_err().to_string();
             assert!(e.starts_with("expire_in: "), "{bad}: {e}");
         }
@@ -336,14 +338,27 @@ mod tests {
         let t = time("valid_to", "2027-01-31T12:00:00Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2027-01-31T12:00:00+00:00");
         assert!(time("start_date", "9999-12-31T23:59:59Z").is_ok());
-        let e = time("start_date", "0001-01-01T00:00:00Z").unwrap_err().to_string();
-        assert!(e.starts_with("start_date: ") && e.contains("out of range"), "{e}");
-        assert!(time("end_date", "yesterday").unwrap_err().to_string().starts_with("end_date: "));
+        let e = time("start_date", "0001-01-01T00:00:00Z")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("start_date: ") && e.contains("out of range"),
+            "{e}"
+        );
+        assert!(
+            time("end_date", "yesterday")
+                .unwrap_err()
+                .to_string()
+                .starts_with("end_date: ")
+        );
         let e = add("expiring_within", t, TimeDelta::days(MAX_WINDOW_DAYS * 100))
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("expiring_within: "), "{e}");
-        assert_eq!(add("x", t, TimeDelta::days(1)).unwrap(), t + TimeDelta::days(1));
+        assert_eq!(
+            add("x", t, TimeDelta::days(1)).unwrap(),
+            t + TimeDelta::days(1)
+        );
         let max = DateTime::<Utc>::MAX_UTC;
         assert!(add("x", max, TimeDelta::days(1)).is_err());
     }
@@ -381,7 +396,10 @@ mod tests {
                 Ok(()) => panic!("{bad} accepted"),
                 Err(e) => {
                     let e = e.to_string();
-                    assert!(e.starts_with("endpoint_url: ") && e.contains(why), "{bad}: {e}");
+                    assert!(
+                        e.starts_with("endpoint_url: ") && e.contains(why),
+                        "{bad}: {e}"
+                    );
                 }
             }
         }
@@ -400,7 +418,10 @@ mod tests {
             "361d928ac7e340d093e7d231c80ca934acc62528601647ce86a219c9a82f4f93",
         ] {
             let e = lookup_name("name", id).unwrap_err().to_string();
-            assert!(e.starts_with("name: ") && e.contains("looks like an id"), "{e}");
+            assert!(
+                e.starts_with("name: ") && e.contains("looks like an id"),
+                "{e}"
+            );
             // The plain rule (users, looked up by id only) still takes it.
             assert!(name("username", id).is_ok());
         }

@@ -169,7 +169,12 @@ mod tests {
     /// `expiring_within=99999999999999999d` panicked in chrono (a dropped connection).
     #[test]
     fn a_huge_expiring_within_is_a_400_naming_the_field() {
-        for w in ["99999999999999999d", "106751991167301d", "9223372036854775807h", "é"] {
+        for w in [
+            "99999999999999999d",
+            "106751991167301d",
+            "9223372036854775807h",
+            "é",
+        ] {
             let p = KeyListParams {
                 expiring_within: Some(w.into()),
                 ..Default::default()

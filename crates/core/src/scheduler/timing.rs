@@ -119,4 +119,3 @@ mod tests {
         assert_eq!(due_at(&c, base, now).unwrap(), None);
     }
 }
-
