@@ -1040,7 +1040,11 @@ async fn vault_permissions_admin_and_cckm_admins_only() {
     ] {
         let name = format!("matrix-{}", who.replace(' ', "-").to_lowercase());
         let create = server
-            .post(VAULT, token, json!({"name": name, "algorithm": "aes", "size": 256}))
+            .post(
+                VAULT,
+                token,
+                json!({"name": name, "algorithm": "aes", "size": 256}),
+            )
             .await;
         let list = server.get(VAULT, token).await;
         let by_id = server.get(&format!("{VAULT}/{existing_id}"), token).await;

@@ -939,7 +939,10 @@ async fn endpoint_url_refuses_user_information_overlong_and_hostless_urls() {
     let long = format!("https://kms.example.com/{}", "a".repeat(100 * 1024));
     let bad: Vec<(&str, &str)> = vec![
         ("http://user:pass@127.0.0.1:4566", "user name or password"),
-        ("https://AKIA:secret@kms.ap-south-1.amazonaws.com/", "user name or password"),
+        (
+            "https://AKIA:secret@kms.ap-south-1.amazonaws.com/",
+            "user name or password",
+        ),
         ("http://@127.0.0.1", "user name or password"),
         (&long, "at most 2048 characters"),
         ("http://", "host"),
@@ -963,7 +966,11 @@ async fn endpoint_url_refuses_user_information_overlong_and_hostless_urls() {
     assert_eq!(server.get(BASE, &token).await.expect(200).body["total"], 0);
     // The same on PATCH.
     let made = server
-        .post(BASE, &token, connection_body("endpoints", "some-secret-value", ep))
+        .post(
+            BASE,
+            &token,
+            connection_body("endpoints", "some-secret-value", ep),
+        )
         .await
         .expect(201);
     let path = format!("{BASE}/{}", made.body["id"].as_str().unwrap());

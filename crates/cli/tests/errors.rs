@@ -661,10 +661,17 @@ async fn inputs_that_panicked_a_handler_are_400s_naming_the_field() {
         .expect(200);
 
     let base = json!({"name": "overflow", "operation": "cckm_key_rotation", "run_at": "0 * * * *"});
-    let made = server.post(JOB_CONFIGS, &admin, base.clone()).await.expect(201);
+    let made = server
+        .post(JOB_CONFIGS, &admin, base.clone())
+        .await
+        .expect(201);
     let id = made.body["id"].as_str().unwrap().to_string();
     for field in ["expiration", "expire_in"] {
-        for value in ["106751991167301d", "9223372036854775807h", "99999999999999999999d"] {
+        for value in [
+            "106751991167301d",
+            "9223372036854775807h",
+            "99999999999999999999d",
+        ] {
             let mut body = base.clone();
             body["name"] = json!("overflow-2");
             body["cckm_key_rotation_params"] = json!({ field: value });
@@ -691,7 +698,11 @@ async fn inputs_that_panicked_a_handler_are_400s_naming_the_field() {
         ("run_at", "0 0 30 2 *"),
     ] {
         let r = server
-            .patch(&format!("{JOB_CONFIGS}/{id}"), &admin, json!({ field: value }))
+            .patch(
+                &format!("{JOB_CONFIGS}/{id}"),
+                &admin,
+                json!({ field: value }),
+            )
             .await;
         assert_error_shape(&r, 400);
         assert!(
@@ -741,7 +752,10 @@ async fn bad_paths_and_overlong_queries_get_ciphertrust_error_bodies() {
         .await;
     assert_error_shape(&r, 400);
     assert!(
-        r.body["message"].as_str().unwrap().starts_with("query string"),
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("query string"),
         "{}",
         r.body
     );
@@ -838,7 +852,11 @@ async fn names_shaped_like_ids_are_refused_for_every_resource_looked_up_by_eithe
                "secret_access_key": common::SECRET_ACCESS_KEY, "aws_region": "us-east-1"})
     };
     server
-        .post("/api/v1/connectionmgmt/services/aws/connections", &admin, conn("c"))
+        .post(
+            "/api/v1/connectionmgmt/services/aws/connections",
+            &admin,
+            conn("c"),
+        )
         .await
         .expect(201);
     server
@@ -849,9 +867,17 @@ async fn names_shaped_like_ids_are_refused_for_every_resource_looked_up_by_eithe
         )
         .await
         .expect(201);
-    for name in [uuid.clone(), uuid.to_uppercase(), uuid.replace('-', ""), hex64] {
+    for name in [
+        uuid.clone(),
+        uuid.to_uppercase(),
+        uuid.replace('-', ""),
+        hex64,
+    ] {
         for (path, body) in [
-            ("/api/v1/connectionmgmt/services/aws/connections", conn(&name)),
+            (
+                "/api/v1/connectionmgmt/services/aws/connections",
+                conn(&name),
+            ),
             (
                 "/api/v1/cckm/aws/kms",
                 json!({"name": name, "account_id": "000000000000", "connection": "c", "regions": ["us-east-1"]}),
@@ -869,7 +895,10 @@ async fn names_shaped_like_ids_are_refused_for_every_resource_looked_up_by_eithe
             let r = server.post(path, &admin, body).await;
             assert_error_shape(&r, 400);
             let m = r.body["message"].as_str().unwrap();
-            assert!(m.starts_with("name: ") && m.contains("looks like an id"), "{path}: {m}");
+            assert!(
+                m.starts_with("name: ") && m.contains("looks like an id"),
+                "{path}: {m}"
+            );
         }
     }
     // A rename to an id is refused too.

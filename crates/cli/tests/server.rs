@@ -549,7 +549,9 @@ async fn a_401_before_the_body_is_read_keeps_the_connection_or_says_it_closes() 
         body.len()
     );
     io.write_all(first.as_bytes()).await.unwrap();
-    let (head, reply) = common::read_response(&mut io, &mut buf).await.expect("a response");
+    let (head, reply) = common::read_response(&mut io, &mut buf)
+        .await
+        .expect("a response");
     assert!(head.starts_with("http/1.1 401"), "{head}");
     let v: serde_json::Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(v["code"], 5, "{v}");
@@ -573,7 +575,9 @@ async fn a_401_before_the_body_is_read_keeps_the_connection_or_says_it_closes() 
         "x".repeat(1024)
     );
     io.write_all(first.as_bytes()).await.unwrap();
-    let (head, _) = common::read_response(&mut io, &mut buf).await.expect("a response");
+    let (head, _) = common::read_response(&mut io, &mut buf)
+        .await
+        .expect("a response");
     assert!(head.starts_with("http/1.1 401"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
     let _ = io
