@@ -960,3 +960,37 @@ impl Store for SqliteStore {
         Ok(audit_chain::verify(&entries, head))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The database was created 0644 (and so were its -wal and -shm).
+    #[tokio::test]
+    async fn the_database_files_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("k.db");
+        let store = SqliteStore::open(&db).await.unwrap();
+        sqlx::query("SELECT count(*) FROM schema_migrations")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for f in ["k.db", "k.db-wal", "k.db-shm"] {
+            assert_eq!(mode(&dir.path().join(f)), 0o600, "{f}");
+        }
+        store.close().await;
+        // An older, readable database is narrowed when opened.
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqliteStore::open(&db).await.unwrap();
+        assert_eq!(mode(&db), 0o600);
+        store.close().await;
+    }
+}
