@@ -1020,3 +1020,67 @@ async fn expiring_within_lists_keys_whose_material_expires_in_the_window() {
     let all = server.get(KEYS, &admin).await.expect(200).body;
     assert_eq!(all["total"], 4, "{all}");
 }
+
+/// Who may use the vault (`/vault/keys2`). Its keys are the material Keyward imports into
+/// AWS: admin and CCKM Admins (who run bring-your-own-key) may list, read, create and delete
+/// them; CCKM Users, read-only on the key inventory, get 403 for every vault route (they
+/// could list and read the vault's keys, which docs/api.md's role list did not grant).
+#[tokio::test]
+async fn vault_permissions_admin_and_cckm_admins_only() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    let cckm_admin = server.user_token(&admin, "vera", &["CCKM Admins"]).await;
+    let cckm_user = server.user_token(&admin, "walt", &["CCKM Users"]).await;
+    let existing = vault_key(&server, &admin, "matrix-existing", None).await;
+    let existing_id = existing["id"].as_str().unwrap().to_string();
+    for (who, token, allowed) in [
+        ("admin", &admin, true),
+        ("CCKM Admins", &cckm_admin, true),
+        ("CCKM Users", &cckm_user, false),
+    ] {
+        let name = format!("matrix-{}", who.replace(' ', "-").to_lowercase());
+        let create = server
+            .post(
+                VAULT,
+                token,
+                json!({"name": name, "algorithm": "aes", "size": 256}),
+            )
+            .await;
+        let list = server.get(VAULT, token).await;
+        let by_id = server.get(&format!("{VAULT}/{existing_id}"), token).await;
+        let by_name = server.get(&format!("{VAULT}/matrix-existing"), token).await;
+        if allowed {
+            create.expect(201);
+            assert!(list.expect(200).body["total"].as_i64().unwrap() >= 2);
+            by_id.expect(200);
+            by_name.expect(200);
+            server
+                .delete(&format!("{VAULT}/{name}"), token)
+                .await
+                .expect(204);
+        } else {
+            for (what, r) in [
+                ("create", create),
+                ("list", list),
+                ("get by id", by_id),
+                ("get by name", by_name),
+            ] {
+                assert_eq!(r.status.as_u16(), 403, "{who} {what}: {}", r.body);
+                assert!(
+                    !r.body.to_string().contains("matrix-existing"),
+                    "{who} {what} leaks a vault key: {}",
+                    r.body
+                );
+            }
+            server
+                .delete(&format!("{VAULT}/matrix-existing"), token)
+                .await
+                .expect_error(403, "not allowed");
+        }
+    }
+    // What CCKM Users were refused is still there, untouched.
+    server
+        .get(&format!("{VAULT}/{existing_id}"), &admin)
+        .await
+        .expect(200);
+}

@@ -927,3 +927,78 @@ async fn a_change_made_while_a_test_runs_is_kept() {
         "the rotated secret was lost"
     );
 }
+
+/// `endpoint_url` took `http://user:pass@host` (stored and returned in clear) and 100 KB
+/// URLs; now it must be an http(s) URL with a host, without user information, of at most
+/// 2048 characters.
+#[tokio::test]
+async fn endpoint_url_refuses_user_information_overlong_and_hostless_urls() {
+    let server = start();
+    let token = server.admin().await;
+    let ep = "http://127.0.0.1:4566";
+    let long = format!("https://kms.example.com/{}", "a".repeat(100 * 1024));
+    let bad: Vec<(&str, &str)> = vec![
+        ("http://user:pass@127.0.0.1:4566", "user name or password"),
+        (
+            "https://AKIA:secret@kms.ap-south-1.amazonaws.com/",
+            "user name or password",
+        ),
+        ("http://@127.0.0.1", "user name or password"),
+        (&long, "at most 2048 characters"),
+        ("http://", "host"),
+        ("https:///kms", "host"),
+        ("http://127.0.0.1:99999", "port"),
+        ("http://127.0.0.1:4566#x", "fragment"),
+        ("javascript:alert(1)", "http:// or https://"),
+    ];
+    for (url, why) in &bad {
+        let mut body = connection_body("endpoints", "some-secret-value", ep);
+        body["endpoint_url"] = json!(url);
+        let r = server.post(BASE, &token, body).await;
+        assert_eq!(r.status.as_u16(), 400, "{url:.80}: {}", r.body);
+        let msg = r.body["message"].as_str().unwrap_or("");
+        assert!(
+            msg.starts_with("endpoint_url: ") && msg.contains(why),
+            "{url:.80}: {msg}"
+        );
+        assert!(!msg.contains("pass@") && msg.len() < 300, "{msg}");
+    }
+    assert_eq!(server.get(BASE, &token).await.expect(200).body["total"], 0);
+    // The same on PATCH.
+    let made = server
+        .post(
+            BASE,
+            &token,
+            connection_body("endpoints", "some-secret-value", ep),
+        )
+        .await
+        .expect(201);
+    let path = format!("{BASE}/{}", made.body["id"].as_str().unwrap());
+    for (url, why) in &bad {
+        let r = server
+            .patch(&path, &token, json!({"endpoint_url": url}))
+            .await;
+        assert_eq!(r.status.as_u16(), 400, "{url:.80}: {}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap_or("").contains(why),
+            "{}",
+            r.body
+        );
+    }
+    let after = server.get(&path, &token).await.expect(200).body;
+    assert_eq!(after["endpoint_url"], ep);
+    // A name another connection could be looked up by: 400 naming it.
+    let r = server
+        .post(
+            BASE,
+            &token,
+            connection_body(made.body["id"].as_str().unwrap(), "some-secret-value", ep),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().starts_with("name: "),
+        "{}",
+        r.body
+    );
+}

@@ -636,3 +636,286 @@ async fn lists_page_and_sort_in_one_envelope() {
     assert_eq!(audit["resources"].as_array().unwrap().len(), 2);
     assert!(audit["total"].as_i64().unwrap() > 12);
 }
+
+const JOB_CONFIGS: &str = "/api/v1/scheduler/job-configs";
+
+/// Inputs that panicked a handler (the client's connection was dropped with no answer) are
+/// 400s in CipherTrust's shape that name the field.
+#[tokio::test]
+async fn inputs_that_panicked_a_handler_are_400s_naming_the_field() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    // Any CCKM Users member could send this one.
+    let user = server.user_token(&admin, "ursula", &["CCKM Users"]).await;
+    for w in ["99999999999999999d", "9223372036854775807h", "%C3%A9"] {
+        let r = server
+            .get(&format!("/api/v1/cckm/aws/keys?expiring_within={w}"), &user)
+            .await;
+        assert_error_shape(&r, 400);
+        let m = r.body["message"].as_str().unwrap();
+        assert!(m.starts_with("expiring_within: "), "{m}");
+    }
+    server
+        .get("/api/v1/cckm/aws/keys?expiring_within=36500d", &user)
+        .await
+        .expect(200);
+
+    let base = json!({"name": "overflow", "operation": "cckm_key_rotation", "run_at": "0 * * * *"});
+    let made = server
+        .post(JOB_CONFIGS, &admin, base.clone())
+        .await
+        .expect(201);
+    let id = made.body["id"].as_str().unwrap().to_string();
+    for field in ["expiration", "expire_in"] {
+        for value in [
+            "106751991167301d",
+            "9223372036854775807h",
+            "99999999999999999999d",
+        ] {
+            let mut body = base.clone();
+            body["name"] = json!("overflow-2");
+            body["cckm_key_rotation_params"] = json!({ field: value });
+            let r = server.post(JOB_CONFIGS, &admin, body).await;
+            assert_error_shape(&r, 400);
+            let m = r.body["message"].as_str().unwrap();
+            assert!(
+                m.starts_with(&format!("cckm_key_rotation_params.{field}: ")),
+                "{m}"
+            );
+            let r = server
+                .patch(
+                    &format!("{JOB_CONFIGS}/{id}"),
+                    &admin,
+                    json!({"cckm_key_rotation_params": { field: value }}),
+                )
+                .await;
+            assert_error_shape(&r, 400);
+        }
+    }
+    for (field, value) in [
+        ("start_date", "0000-01-01T00:00:00Z"),
+        ("end_date", "not a date"),
+        ("run_at", "0 0 30 2 *"),
+    ] {
+        let r = server
+            .patch(
+                &format!("{JOB_CONFIGS}/{id}"),
+                &admin,
+                json!({ field: value }),
+            )
+            .await;
+        assert_error_shape(&r, 400);
+        assert!(
+            r.body["message"].as_str().unwrap().starts_with(field),
+            "{}",
+            r.body
+        );
+    }
+    // The server is still there, and the config unchanged.
+    let got = server
+        .get(&format!("{JOB_CONFIGS}/{id}"), &admin)
+        .await
+        .expect(200);
+    assert_eq!(got.body["run_at"], "0 * * * *");
+}
+
+/// A path id that is not UTF-8 once decoded, and a 100 KB query string, got plain-text or
+/// empty error bodies; now CipherTrust's, with a message that says what to fix.
+#[tokio::test]
+async fn bad_paths_and_overlong_queries_get_ciphertrust_error_bodies() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    for path in [
+        "/api/v1/cckm/aws/keys/%FF",
+        "/api/v1/cckm/aws/kms/%C3%28",
+        "/api/v1/usermgmt/users/%FF%FE",
+        "/api/v1/vault/keys2/%80",
+        "/api/v1/scheduler/job-configs/%FF",
+    ] {
+        let r = server.get(path, &admin).await;
+        assert_error_shape(&r, 400);
+        let m = r.body["message"].as_str().unwrap();
+        assert!(m.contains("UTF-8"), "{path}: {m}");
+    }
+    let r = server
+        .call(
+            Method::POST,
+            "/api/v1/cckm/aws/keys/%FF/enable",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_error_shape(&r, 400);
+    // A query that does not fit the parameter's type names it.
+    let r = server
+        .get("/api/v1/cckm/aws/keys?enabled=%FF", &admin)
+        .await;
+    assert_error_shape(&r, 400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("query string"),
+        "{}",
+        r.body
+    );
+    // 100 KB of query (reqwest will not send it: a raw connection): hyper refuses the
+    // request line itself, 414, which had an empty body.
+    let mut io = common::raw_connection(&server).await;
+    let request = format!(
+        "GET /api/v1/cckm/aws/keys?alias={} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {admin}\r\n\r\n",
+        "x".repeat(100 * 1024)
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut io, request.as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let (head, body) = common::read_response(&mut io, &mut buf)
+        .await
+        .expect("an answer to a 100 KB query");
+    assert!(head.starts_with("http/1.1 414"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("x-request-id: "), "{head}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["code"], 4, "{v}");
+    assert!(v["codeDesc"].as_str().unwrap().starts_with("NCERR"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("URL is too long"),
+        "{v}"
+    );
+    // 60 KB still fits: an answer from the route.
+    let q = "x".repeat(60 * 1024);
+    server
+        .get(&format!("/api/v1/cckm/aws/keys?alias={q}"), &admin)
+        .await
+        .expect(200);
+}
+
+/// Actions documented as taking no body accepted any object; a body with fields is now a 400
+/// that says the action takes none. An empty body, `{}` and `null` stay accepted (here the
+/// key does not exist, so an accepted body gets as far as the 404).
+#[tokio::test]
+async fn actions_that_take_no_body_refuse_one_with_fields() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    let key = format!("/api/v1/cckm/aws/keys/{}", uuid::Uuid::new_v4());
+    for action in [
+        "enable",
+        "disable",
+        "cancel-deletion",
+        "disable-auto-rotation",
+        "rotate-material",
+        "refresh",
+        "get-key-rotation-status",
+        "disable-rotation-job",
+    ] {
+        let path = format!("{key}/{action}");
+        for body in [&br#"{"days": 7}"#[..], b"[1]", b"\"x\"", b"7"] {
+            let r = send(
+                &server,
+                Method::POST,
+                &path,
+                Some(&admin),
+                "application/json",
+                body.to_vec(),
+            )
+            .await;
+            assert_error_shape(&r, 400);
+            let m = r.body["message"].as_str().unwrap();
+            assert!(m.contains(&format!("{action} takes no body")), "{m}");
+        }
+        for body in [&b""[..], b"{}", b"null", b" { } "] {
+            let r = send(
+                &server,
+                Method::POST,
+                &path,
+                Some(&admin),
+                "application/json",
+                body.to_vec(),
+            )
+            .await;
+            assert_error_shape(&r, 404);
+        }
+    }
+}
+
+/// Resources looked up by id or by name cannot take a name shaped like an id (a UUID, or 64
+/// hex digits like a vault key's id): another resource's id as a name made lookups ambiguous.
+#[tokio::test]
+async fn names_shaped_like_ids_are_refused_for_every_resource_looked_up_by_either() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let hex64 = "ab".repeat(32);
+    let conn = |name: &str| {
+        json!({"name": name, "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+               "secret_access_key": common::SECRET_ACCESS_KEY, "aws_region": "us-east-1"})
+    };
+    server
+        .post(
+            "/api/v1/connectionmgmt/services/aws/connections",
+            &admin,
+            conn("c"),
+        )
+        .await
+        .expect(201);
+    server
+        .post(
+            "/api/v1/cckm/aws/kms",
+            &admin,
+            json!({"name": "k", "account_id": "000000000000", "connection": "c", "regions": ["us-east-1"]}),
+        )
+        .await
+        .expect(201);
+    for name in [
+        uuid.clone(),
+        uuid.to_uppercase(),
+        uuid.replace('-', ""),
+        hex64,
+    ] {
+        for (path, body) in [
+            (
+                "/api/v1/connectionmgmt/services/aws/connections",
+                conn(&name),
+            ),
+            (
+                "/api/v1/cckm/aws/kms",
+                json!({"name": name, "account_id": "000000000000", "connection": "c", "regions": ["us-east-1"]}),
+            ),
+            (
+                "/api/v1/cckm/aws/templates",
+                json!({"name": name, "kms": "k", "key_admins": ["a"]}),
+            ),
+            (
+                JOB_CONFIGS,
+                json!({"name": name, "operation": "cckm_key_rotation", "run_at": "0 * * * *"}),
+            ),
+            ("/api/v1/vault/keys2", json!({"name": name})),
+        ] {
+            let r = server.post(path, &admin, body).await;
+            assert_error_shape(&r, 400);
+            let m = r.body["message"].as_str().unwrap();
+            assert!(
+                m.starts_with("name: ") && m.contains("looks like an id"),
+                "{path}: {m}"
+            );
+        }
+    }
+    // A rename to an id is refused too.
+    let j = server
+        .post(
+            JOB_CONFIGS,
+            &admin,
+            json!({"name": "plain", "operation": "cckm_key_rotation", "run_at": "0 * * * *"}),
+        )
+        .await
+        .expect(201);
+    let r = server
+        .patch(
+            &format!("{JOB_CONFIGS}/{}", j.body["id"].as_str().unwrap()),
+            &admin,
+            json!({"name": uuid}),
+        )
+        .await;
+    assert_error_shape(&r, 400);
+}

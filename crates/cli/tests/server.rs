@@ -505,3 +505,88 @@ async fn sqlite_is_in_wal_mode_and_a_restart_keeps_the_data() {
         "dora is gone after the restart: {names:?}"
     );
 }
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The database holds password hashes, sealed secrets and the audit trail: only the server's
+/// user may read it (it was 0644, as were its -wal and -shm).
+#[tokio::test]
+async fn the_database_and_its_wal_and_shm_are_0600_and_the_data_dir_0700() {
+    let server = Server::start();
+    let admin = server.admin().await;
+    server.user_token(&admin, "moda", &["CCKM Users"]).await;
+    let data = server.data_dir();
+    assert_eq!(mode_of(&data), 0o700, "data dir");
+    for f in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+        assert_eq!(mode_of(&data.join(f)), 0o600, "{f}");
+    }
+    // A database left readable by an older version is narrowed at the next start.
+    let dir = server.stop_keep_data();
+    let db = dir.path().join("data").join("keyward.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start_in(dir, &[], &[ADMIN_ENV]);
+    server.login("moda", "moda-password-1").await;
+    assert_eq!(mode_of(&db), 0o600, "keyward.db after a restart");
+}
+
+/// A 401 sent before the body is read used to close the keep-alive connection without
+/// saying so (`Connection: close`), so the client's next request on it failed. Now a small
+/// unread body is drained and the connection carries the next request; a large one gets
+/// `Connection: close` and the connection ends after the response.
+#[tokio::test]
+async fn a_401_before_the_body_is_read_keeps_the_connection_or_says_it_closes() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start();
+    let mut io = common::raw_connection(&server).await;
+    let mut buf = Vec::new();
+    let body = r#"{"kms":"kms","region":"us-east-1","aws_param":{"Alias":"x"}}"#;
+    let first = format!(
+        "POST /api/v1/cckm/aws/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer not-a-token\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    io.write_all(first.as_bytes()).await.unwrap();
+    let (head, reply) = common::read_response(&mut io, &mut buf)
+        .await
+        .expect("a response");
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    let v: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(v["code"], 5, "{v}");
+    assert!(!head.contains("connection: close"), "{head}");
+    io.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = common::read_response(&mut io, &mut buf)
+        .await
+        .expect("the second request on the same connection gets an answer");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+
+    // A body too large to drain (300 KB announced; only its first KB is sent, so that
+    // nothing unread is left in the server's socket when it closes): the response says the
+    // connection closes, and it does.
+    let mut io = common::raw_connection(&server).await;
+    let mut buf = Vec::new();
+    let first = format!(
+        "POST /api/v1/cckm/aws/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer not-a-token\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        300 * 1024,
+        "x".repeat(1024)
+    );
+    io.write_all(first.as_bytes()).await.unwrap();
+    let (head, _) = common::read_response(&mut io, &mut buf)
+        .await
+        .expect("a response");
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let _ = io
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await;
+    assert!(
+        common::read_response(&mut io, &mut buf).await.is_none(),
+        "the server said close but answered another request"
+    );
+}

@@ -21,6 +21,10 @@ pub enum Permission {
     ReadCckm,
     /// Change anything under /cckm.
     ManageCckm,
+    /// Read the vault's keys (`/vault/keys2`: metadata; material is never returned).
+    ReadVault,
+    /// Create and delete the vault's keys (`/vault/keys2`).
+    ManageVault,
 }
 
 /// The authenticated caller of a request.
@@ -51,9 +55,14 @@ impl Principal {
         }
         match permission {
             Permission::ManageUsers | Permission::ReadAudit => false,
+            // The vault holds key material Keyward imports into AWS: the CCKM Admins who run
+            // bring-your-own-key need it; CCKM Users (read-only on the inventory) have no
+            // business enumerating it.
             Permission::ReadConnections
             | Permission::ManageConnections
-            | Permission::ManageCckm => self.in_group(GROUP_CCKM_ADMINS),
+            | Permission::ManageCckm
+            | Permission::ReadVault
+            | Permission::ManageVault => self.in_group(GROUP_CCKM_ADMINS),
             Permission::ReadCckm => {
                 self.in_group(GROUP_CCKM_ADMINS) || self.in_group(GROUP_CCKM_USERS)
             }
@@ -97,6 +106,8 @@ mod tests {
             Permission::ManageConnections,
             Permission::ReadCckm,
             Permission::ManageCckm,
+            Permission::ReadVault,
+            Permission::ManageVault,
         ] {
             assert!(admin.may(perm));
             assert!(!nobody.may(perm));
@@ -108,6 +119,11 @@ mod tests {
         assert!(cckm_user.may(Permission::ReadCckm));
         assert!(!cckm_user.may(Permission::ManageCckm));
         assert!(!cckm_user.may(Permission::ReadConnections));
+        // The vault: admin and CCKM Admins only, read or write.
+        assert!(cckm_admin.may(Permission::ReadVault));
+        assert!(cckm_admin.may(Permission::ManageVault));
+        assert!(!cckm_user.may(Permission::ReadVault));
+        assert!(!cckm_user.may(Permission::ManageVault));
         assert!(matches!(
             cckm_user.require(Permission::ManageCckm),
             Err(CoreError::Forbidden(_))

@@ -251,6 +251,8 @@ impl Keyward {
                 last_connection_at: None,
             };
             check_connection(&conn, secret.is_some())?;
+            // Connections are looked up by id or name: a name cannot look like an id.
+            validate::lookup_name("name", &conn.name)?;
             if self
                 .ports
                 .store

@@ -105,7 +105,7 @@ impl Keyward {
         let target = req.name.clone();
         self.audited(caller, "kms.create", &target, async move {
             caller.principal.require(Permission::ManageCckm)?;
-            validate::name("name", &req.name)?;
+            validate::lookup_name("name", &req.name)?;
             validate::aws_account_id("account_id", &req.account_id)?;
             let regions = check_regions(&req.regions)?;
             let arn = req.assume_role_arn.unwrap_or_default();

@@ -83,7 +83,7 @@ impl Keyward {
     ) -> CoreResult<LocalKey> {
         let target = req.name.clone();
         self.audited(caller, "vault-key.create", &target, async move {
-            caller.principal.require(Permission::ManageCckm)?;
+            caller.principal.require(Permission::ManageVault)?;
             let algorithm = req
                 .algorithm
                 .unwrap_or_else(|| "aes".into())
@@ -128,7 +128,7 @@ impl Keyward {
         size: i64,
         material: SecretBytes,
     ) -> CoreResult<LocalKey> {
-        crate::validate::name("name", name)?;
+        crate::validate::lookup_name("name", name)?;
         if self
             .ports
             .store
@@ -182,7 +182,7 @@ impl Keyward {
         caller: &Caller,
         id: &str,
     ) -> CoreResult<(LocalKey, Vec<String>)> {
-        caller.principal.require(Permission::ReadCckm)?;
+        caller.principal.require(Permission::ReadVault)?;
         let key = self
             .find_local_key(id)
             .await?
@@ -196,7 +196,7 @@ impl Keyward {
         caller: &Caller,
         p: LocalKeyParams,
     ) -> CoreResult<(ListQuery, Page<(LocalKey, Vec<String>)>)> {
-        caller.principal.require(Permission::ReadCckm)?;
+        caller.principal.require(Permission::ReadVault)?;
         let query = ListQuery::parse_parts(p.skip, p.limit, p.sort, SORTABLE)?;
         let page = self
             .ports
@@ -219,7 +219,7 @@ impl Keyward {
 
     pub async fn delete_local_key(&self, caller: &Caller, id: &str) -> CoreResult<()> {
         self.audited(caller, "vault-key.delete", id, async move {
-            caller.principal.require(Permission::ManageCckm)?;
+            caller.principal.require(Permission::ManageVault)?;
             let key = self
                 .find_local_key(id)
                 .await?

@@ -217,14 +217,22 @@ pub fn cron(field: &str, v: &str) -> CoreResult<croner::Cron> {
         })
 }
 
+/// A `run_at` for a stored config: a valid cron expression that matches some time after
+/// `now` (one that never does, like `0 0 30 2 *`, would cost every scheduler tick a search
+/// back to croner's year limit, for nothing).
+pub fn schedule(field: &str, v: &str, now: DateTime<Utc>) -> CoreResult<croner::Cron> {
+    let c = cron(field, v)?;
+    if c.find_next_occurrence(&now, false).is_err() {
+        return Err(CoreError::invalid(format!(
+            "{field}: '{}' never matches a date (like February 30)",
+            crate::validate::shown(v)
+        )));
+    }
+    Ok(c)
+}
+
 fn date(field: &str, v: &str) -> CoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| {
-            CoreError::invalid(format!(
-                "{field}: '{v}' is not an RFC 3339 time like 2025-01-01T00:00:00Z"
-            ))
-        })
+    crate::validate::time(field, v)
 }
 
 fn cloud(field: &str, v: &str) -> CoreResult<()> {
@@ -247,7 +255,7 @@ impl Keyward {
     /// Checks a whole config (after a create or an update) and resolves its KMS containers
     /// to ids.
     async fn check_job_config(&self, c: &mut JobConfig) -> CoreResult<()> {
-        crate::validate::name("name", &c.name)?;
+        crate::validate::lookup_name("name", &c.name)?;
         if !OPERATIONS.contains(&c.operation.as_str()) {
             return Err(CoreError::invalid(format!(
                 "operation: '{}' is not one of {}",
@@ -255,7 +263,7 @@ impl Keyward {
                 OPERATIONS.join(", ")
             )));
         }
-        cron("run_at", &c.run_at)?;
+        schedule("run_at", &c.run_at, self.now())?;
         if c.run_on != "any" {
             return Err(CoreError::invalid(format!(
                 "run_on: '{}' is not supported; only 'any'",
@@ -534,6 +542,85 @@ mod tests {
         ] {
             let e = cron("run_at", bad).unwrap_err().to_string();
             assert!(e.contains("run_at"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_schedule_that_never_matches_is_refused() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for never in ["0 0 30 2 *", "0 0 31 4 *"] {
+            let e = schedule("run_at", never, now).unwrap_err().to_string();
+            assert!(
+                e.starts_with("run_at: ") && e.contains("never matches"),
+                "{e}"
+            );
+        }
+        assert!(schedule("run_at", "0 0 29 2 *", now).is_ok());
+        assert!(schedule("run_at", "0 9 * * sat", now).is_ok());
+    }
+
+    #[test]
+    fn dates_are_bounded() {
+        assert!(date("start_date", "2027-01-01T00:00:00Z").is_ok());
+        let e = date("end_date", "0000-01-01T00:00:00Z")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("end_date: "), "{e}");
+    }
+
+    mod props {
+        use super::super::{
+            DateTime, JobConfig, OP_KEY_ROTATION, Utc, cron, date, schedule, timing,
+        };
+        use proptest::prelude::*;
+
+        fn field() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("*".to_string()),
+                "[0-9]{1,3}",
+                "[0-9]{1,2}-[0-9]{1,2}",
+                "\\*/[0-9]{1,3}",
+                "[0-9]{1,2}(,[0-9]{1,2}){0,3}",
+                "(JAN|FEB|MON|SUN|L|W|#|\\?)[0-9A-Z#]{0,3}",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any `run_at` gives a schedule or a 400 naming the field; a schedule that is
+            /// taken answers `due_at` (the scheduler's question) without a panic.
+            #[test]
+            fn cron_never_panics(fields in proptest::collection::vec(field(), 0..7), raw in any::<String>()) {
+                let _ = cron("run_at", &raw);
+                let expr = fields.join(" ");
+                let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().with_timezone(&Utc);
+                match schedule("run_at", &expr, now) {
+                    Ok(_) => {
+                        let c = JobConfig {
+                            id: "c".into(), name: "c".into(), description: String::new(),
+                            operation: OP_KEY_ROTATION.into(), run_at: expr.clone(),
+                            run_on: "any".into(), disabled: false, start_date: None,
+                            end_date: None, rotation: None, sync: None,
+                            created_at: now, updated_at: now,
+                        };
+                        let at = timing::due_at(&c, now - chrono::Duration::days(400), now).unwrap();
+                        if let Some(at) = at {
+                            prop_assert!(at <= now);
+                        }
+                    }
+                    Err(e) => prop_assert!(e.to_string().starts_with("run_at: "), "{e}"),
+                }
+            }
+
+            #[test]
+            fn dates_never_panic(v in any::<String>(), y in 0u32..=99999) {
+                let _ = date("start_date", &v);
+                let _ = date("start_date", &format!("{y:04}-02-29T23:59:60+23:59"));
+            }
         }
     }
 }

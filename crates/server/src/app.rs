@@ -242,15 +242,17 @@ async fn build_parts(
 
 pub fn router(state: AppState) -> axum::Router {
     let limit = state.max_body_bytes;
-    routes::router()
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::idempotency::layer,
-        ))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(telemetry::track))
-        .layer(middleware::from_fn(request_id::assign))
-        .with_state(state)
+    crate::guard::harden(
+        routes::router()
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::idempotency::layer,
+            ))
+            .layer(DefaultBodyLimit::max(limit)),
+    )
+    .layer(middleware::from_fn(telemetry::track))
+    .layer(middleware::from_fn(request_id::assign))
+    .with_state(state)
 }
 
 /// The scheduler: every `every`, claims the job runs that are due (and those a stopped node
@@ -290,6 +292,7 @@ async fn shutdown_signal() {
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(settings: Settings) -> Result<(), ServeError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    crate::guard::install_panic_hook();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (state, store, signer) = build_parts(&settings, Arc::clone(&clock)).await?;
     let checkpoints = Arc::new(crate::audit_checkpoints::Checkpointer::new(

@@ -10,6 +10,9 @@ use keyward_core::KeywardSettings;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// The longest time, in seconds, any setting takes: ten years.
+pub const MAX_SETTING_SECS: i64 = 10 * 366 * 86_400;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -264,6 +267,30 @@ impl Settings {
                 return Err(ConfigError::Invalid(format!("{name}: must be more than 0")));
             }
         }
+        // Times in seconds become chrono durations added to the clock (`Duration::seconds`
+        // panics past about 292 million years, and the sum can overflow long before): at
+        // most ten years.
+        let seconds = [
+            ("token_ttl_secs", self.token_ttl_secs),
+            ("refresh_token_ttl_secs", self.refresh_token_ttl_secs),
+            ("login_lock_secs", self.login_lock_secs),
+            ("scheduler_lease_secs", self.scheduler_lease_secs),
+            ("scheduler_tick_secs", self.scheduler_tick_secs),
+            ("shutdown_grace_secs", self.shutdown_grace_secs),
+            ("aws_connect_timeout_secs", self.aws_connect_timeout_secs),
+            ("aws_attempt_timeout_secs", self.aws_attempt_timeout_secs),
+            (
+                "aws_operation_timeout_secs",
+                self.aws_operation_timeout_secs,
+            ),
+        ];
+        for (name, v) in seconds {
+            if v > MAX_SETTING_SECS {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: must be at most {MAX_SETTING_SECS} seconds (ten years)"
+                )));
+            }
+        }
         if self.tls_cert.is_empty() != self.tls_key.is_empty() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key: give both or neither".into(),
@@ -434,6 +461,28 @@ mod tests {
         .unwrap();
         assert_eq!(s.pkcs11_pin.0, "pin-4711-secret");
         assert!(!format!("{s:?}").contains("4711"));
+    }
+
+    /// `login_lock_secs = 9223372036854775807` panicked at the first failed login
+    /// (chrono's `Duration::seconds`); every time setting is bounded.
+    #[test]
+    fn time_settings_are_bounded() {
+        for name in [
+            "KEYWARD_LOGIN_LOCK_SECS",
+            "KEYWARD_TOKEN_TTL_SECS",
+            "KEYWARD_REFRESH_TOKEN_TTL_SECS",
+            "KEYWARD_SCHEDULER_LEASE_SECS",
+        ] {
+            let err = Settings::load(None, |k| (k == name).then(|| i64::MAX.to_string()))
+                .unwrap_err()
+                .to_string();
+            let field = name.trim_start_matches("KEYWARD_").to_lowercase();
+            assert!(err.contains(&field) && err.contains("at most"), "{err}");
+        }
+        let ok = Settings::load(None, |k| {
+            (k == "KEYWARD_LOGIN_LOCK_SECS").then(|| MAX_SETTING_SECS.to_string())
+        });
+        assert!(ok.is_ok());
     }
 
     #[test]

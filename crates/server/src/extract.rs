@@ -1,7 +1,7 @@
 //! Extractors that turn a request into typed input, and every rejection into CipherTrust's
 //! error body: the bearer token, JSON bodies, query strings.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -118,9 +118,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 StatusCode::BAD_REQUEST,
                 9,
                 "NCERRInvalidParamValue: Invalid parameter value",
-                format!("query string: {}", e.body_text()),
+                format!("query string: {}", bounded(&e.body_text(), 512)),
             )),
-            Err(other) => Err(bad_request(other.body_text())),
+            Err(other) => Err(bad_request(bounded(&other.body_text(), 512))),
         }
+    }
+}
+
+/// Path parameters (ids, names, action names); a rejection (a segment that is not UTF-8 once
+/// percent-decoded, for example) in CipherTrust's shape, saying what to fix.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(error_response(
+                StatusCode::BAD_REQUEST,
+                9,
+                "NCERRInvalidParamValue: Invalid parameter value",
+                format!(
+                    "path: {}; an id or name in the path must be UTF-8, percent-encoded",
+                    bounded(&e.body_text(), 256)
+                ),
+            )),
+            Err(other) => Err(bad_request(format!(
+                "path: {}",
+                bounded(&other.body_text(), 256)
+            ))),
+        }
+    }
+}
+
+/// At most `max` characters of a text, for a message.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}...", &text[..end]),
     }
 }

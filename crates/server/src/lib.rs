@@ -7,6 +7,10 @@ pub mod background;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod guard;
+#[cfg(test)]
+mod hostile_tests;
+pub mod http1_errors;
 pub mod idempotency;
 pub mod request_id;
 pub mod routes;

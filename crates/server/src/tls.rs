@@ -147,12 +147,12 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = crate::http1_errors::ShapedIo<TlsStream<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.rx.recv().await {
-            Some(conn) => conn,
+            Some((tls, peer)) => (crate::http1_errors::ShapedIo::new(tls), peer),
             None => std::future::pending().await,
         }
     }

@@ -56,6 +56,45 @@ use crate::rows::{self, db_err, opt_ts, to_json, ts};
 
 type Result<T> = std::result::Result<T, CoreError>;
 
+/// The database holds sealed secrets, password hashes and the audit trail: its file is made
+/// 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database file's
+/// mode), and an existing file, `-wal` or `-shm` that others may read is narrowed to 0600.
+fn owner_only(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        CoreError::internal(format!("{what} {}: {e}", p.display()))
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io("create", path, e)),
+    }
+    let name = path.as_os_str().to_owned();
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut n = name.clone();
+        n.push(suffix);
+        files.push(n.into());
+    }
+    for f in files {
+        match std::fs::metadata(&f) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| io("chmod 0600", &f, e))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("stat", &f, e)),
+        }
+    }
+    Ok(())
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
@@ -113,9 +152,10 @@ fn order_and_page(query: &ListQuery, default: &str) -> String {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies the migrations. `audit_mac`
-    /// seals the audit chain (derived from the root key: `keyward_crypto::AuditKeys`).
+    /// Opens (creating if needed) the database file, owner-only, and applies the migrations.
+    /// `audit_mac` seals the audit chain (derived from the root key: `keyward_crypto::AuditKeys`).
     pub async fn open(path: &Path, audit_mac: Arc<dyn AuditMac>) -> Result<Self> {
+        owner_only(path)?;
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(db_err)?
             .filename(path)
@@ -1167,5 +1207,43 @@ impl Store for SqliteStore {
 
     async fn verify_audit(&self) -> Result<AuditVerification> {
         self.verify_audit_expecting(None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The database was created 0644 (and so were its -wal and -shm).
+    #[tokio::test]
+    async fn the_database_files_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("k.db");
+        let store = SqliteStore::open(&db, super::audit_tests::mac(b"k"))
+            .await
+            .unwrap();
+        sqlx::query("SELECT count(*) FROM schema_migrations")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for f in ["k.db", "k.db-wal", "k.db-shm"] {
+            assert_eq!(mode(&dir.path().join(f)), 0o600, "{f}");
+        }
+        store.close().await;
+        // An older, readable database is narrowed when opened.
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SqliteStore::open(&db, super::audit_tests::mac(b"k"))
+            .await
+            .unwrap();
+        assert_eq!(mode(&db), 0o600);
+        store.close().await;
     }
 }

@@ -86,8 +86,13 @@ impl ValidityArgs {
     fn add_to(&self, body: &mut Value) -> Result<(), String> {
         let valid_to = match (&self.valid_to, &self.expires_in) {
             (Some(t), _) => t.clone(),
-            (None, Some(d)) => (chrono::Utc::now() + window("--expires-in", d)?)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            (None, Some(d)) => keyward_core::validate::add(
+                "--expires-in",
+                chrono::Utc::now(),
+                window("--expires-in", d)?,
+            )
+            .map_err(|e| e.to_string())?
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             (None, None) => return Ok(()),
         };
         body["key_expiration"] = Value::Bool(true);
@@ -96,15 +101,12 @@ impl ValidityArgs {
     }
 }
 
-/// `30d` or `12h` as a duration.
+/// `30d` or `12h` as a duration (bounded; never zero).
 fn window(flag: &str, v: &str) -> Result<chrono::Duration, String> {
-    let bad = || format!("{flag}: '{v}' is not a duration like 30d or 12h");
-    let (num, unit) = v.split_at(v.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    match unit {
-        "d" if n > 0 => Ok(chrono::Duration::days(n)),
-        "h" if n > 0 => Ok(chrono::Duration::hours(n)),
-        _ => Err(bad()),
+    match keyward_core::validate::window(flag, v) {
+        Ok(d) if d > chrono::Duration::zero() => Ok(d),
+        Ok(_) => Err(format!("{flag}: '{v}' must be longer than zero")),
+        Err(e) => Err(e.to_string()),
     }
 }
 

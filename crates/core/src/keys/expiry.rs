@@ -14,7 +14,7 @@ impl Keyward {
     /// One COUNT query; no key record is read.
     pub async fn count_keys_expiring_within(&self, window: Duration) -> CoreResult<i64> {
         let filter = KeyFilter {
-            expiring_before: Some(self.now() + window),
+            expiring_before: Some(crate::validate::add("expiring_within", self.now(), window)?),
             gone: Some(false),
             ..KeyFilter::default()
         };

@@ -36,19 +36,9 @@ pub struct KeyFilter {
     pub expiring_before: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// `30d` or `12h` as a duration.
+/// `30d` or `12h` as a duration, at most [`crate::validate::MAX_WINDOW_DAYS`] days.
 pub fn parse_window(field: &str, v: &str) -> CoreResult<chrono::Duration> {
-    let (num, unit) = v.split_at(v.len().saturating_sub(1));
-    let n: i64 = num.parse().map_err(|_| {
-        CoreError::invalid(format!("{field}: '{v}' is not a duration like 30d or 12h"))
-    })?;
-    match unit {
-        "d" if n >= 0 => Ok(chrono::Duration::days(n)),
-        "h" if n >= 0 => Ok(chrono::Duration::hours(n)),
-        _ => Err(CoreError::invalid(format!(
-            "{field}: '{v}' is not a duration like 30d or 12h"
-        ))),
-    }
+    crate::validate::window(field, v)
 }
 
 /// `v` if it is one of `allowed` (or absent); else a 400 naming the field and the values.
@@ -74,7 +64,10 @@ impl KeyFilter {
         let expiring_before = p
             .expiring_within
             .as_deref()
-            .map(|w| parse_window("expiring_within", w).map(|d| now + d))
+            .map(|w| {
+                parse_window("expiring_within", w)
+                    .and_then(|d| crate::validate::add("expiring_within", now, d))
+            })
             .transpose()?;
         let query = ListQuery::parse(
             &PageParams {
@@ -157,5 +150,97 @@ impl KeyFilter {
             expiring_before,
         };
         Ok((filter, query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
+    /// `expiring_within=99999999999999999d` panicked in chrono (a dropped connection).
+    #[test]
+    fn a_huge_expiring_within_is_a_400_naming_the_field() {
+        for w in [
+            "99999999999999999d",
+            "106751991167301d",
+            "9223372036854775807h",
+            "é",
+        ] {
+            let p = KeyListParams {
+                expiring_within: Some(w.into()),
+                ..Default::default()
+            };
+            let e = KeyFilter::parse(p, now()).unwrap_err();
+            assert!(matches!(e, CoreError::InvalidParam(_)), "{w}: {e:?}");
+            assert!(e.to_string().starts_with("expiring_within: "), "{e}");
+        }
+        let p = KeyListParams {
+            expiring_within: Some("30d".into()),
+            ..Default::default()
+        };
+        let (f, _) = KeyFilter::parse(p, now()).unwrap();
+        assert_eq!(f.expiring_before, Some(now() + chrono::Duration::days(30)));
+    }
+
+    fn opt_text() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            any::<String>().prop_map(Some),
+            "[0-9]{0,25}[dhé]?".prop_map(Some),
+            "-?[a-zA-Z_,=+ -]{0,20}".prop_map(Some),
+        ]
+    }
+
+    prop_compose! {
+        fn params()(
+            skip in any::<Option<i64>>(),
+            limit in any::<Option<i64>>(),
+            sort in opt_text(),
+            texts in proptest::collection::vec(opt_text(), 16),
+            flags in any::<[Option<bool>; 5]>(),
+        ) -> KeyListParams {
+            let t = |i: usize| texts[i].clone();
+            KeyListParams {
+                skip, limit, sort,
+                id: t(0), keyid: t(1), arn: t(2), alias: t(3), kms: t(4), kms_id: t(5),
+                region: t(6), cloud_name: t(7), origin: t(8), keystate: t(9), keyusage: t(10),
+                enabled: flags[0], gone: flags[1], key_material_origin: t(11),
+                multi_region: flags[2], multi_region_key_type: t(12),
+                rotation_job_enabled: flags[3], job_config_id: t(13),
+                customer_master_key_spec: t(14), tags: t(15),
+                expiring_within: if flags[4] == Some(true) { t(0) } else { t(15) },
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any query the key list can receive gives filters or a 400, never a panic.
+        #[test]
+        fn key_list_filters_never_panic(p in params(), secs in any::<i64>()) {
+            let at = chrono::DateTime::from_timestamp(secs % 253_402_300_799, 0).unwrap_or(now());
+            match KeyFilter::parse(p.clone(), at) {
+                Ok((f, q)) => {
+                    prop_assert!(q.skip >= 0);
+                    if let Some(b) = f.expiring_before {
+                        prop_assert!(b >= at);
+                    }
+                    if let Some(a) = &f.alias {
+                        prop_assert!(a.starts_with("alias/"));
+                    }
+                }
+                Err(e) => prop_assert!(matches!(e, CoreError::InvalidParam(_)), "{e:?}"),
+            }
+        }
     }
 }

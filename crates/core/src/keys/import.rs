@@ -178,13 +178,7 @@ pub fn check_expiry(
             "valid_to: required with key_expiration: true (RFC 3339, e.g. 2027-01-31T12:00:00Z)",
         )),
         (true, Some(v)) => {
-            let t = DateTime::parse_from_rfc3339(v)
-                .map_err(|_| {
-                    CoreError::invalid(format!(
-                        "valid_to: '{v}' is not an RFC 3339 time such as 2027-01-31T12:00:00Z"
-                    ))
-                })?
-                .with_timezone(&Utc);
+            let t = crate::validate::time("valid_to", v)?;
             if t <= now {
                 return Err(CoreError::invalid(format!(
                     "valid_to: {v} is not in the future"

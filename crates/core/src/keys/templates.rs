@@ -162,7 +162,7 @@ impl Keyward {
         let target = req.name.clone();
         self.audited(caller, "template.create", &target, async move {
             caller.principal.require(Permission::ManageCckm)?;
-            crate::validate::name("name", &req.name)?;
+            crate::validate::lookup_name("name", &req.name)?;
             let (kms_id, account_id) = match (&req.kms, &req.account_id) {
                 (Some(k), _) => {
                     let c = self.find_kms(k).await?.ok_or_else(|| {

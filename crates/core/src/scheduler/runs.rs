@@ -459,7 +459,13 @@ impl Keyward {
                 .valid_to
                 .or_else(|| key.material.as_ref().and_then(|b| b.valid_to));
             match expires {
-                Some(at) if at <= self.now() + window => {}
+                Some(at)
+                    if at
+                        <= crate::validate::add(
+                            "cckm_key_rotation_params.expire_in",
+                            self.now(),
+                            window,
+                        )? => {}
                 _ => {
                     result.message = format!(
                         "its material does not expire within {}",
@@ -481,7 +487,12 @@ impl Keyward {
             let byok = m.origin == "EXTERNAL";
             let valid_to = match (&params.expiration, byok) {
                 (Some(e), true) => {
-                    Some(self.now() + parse_window("cckm_key_rotation_params.expiration", e)?)
+                    let field = "cckm_key_rotation_params.expiration";
+                    Some(crate::validate::add(
+                        field,
+                        self.now(),
+                        parse_window(field, e)?,
+                    )?)
                 }
                 _ => None,
             };

@@ -1,7 +1,8 @@
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +12,7 @@ use keyward_api::auth::TokenRequest;
 use keyward_api::users::ChangePassword;
 
 use crate::error::{ApiError, bad_request};
+use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, Authed, body_read_rejection};
 use crate::request_id::RequestId;
 use crate::state::AppState;

@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
@@ -11,6 +11,7 @@ use keyward_api::list::PageParams;
 
 use super::envelope;
 use crate::error::ApiError;
+use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
 

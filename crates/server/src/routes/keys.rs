@@ -1,8 +1,8 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::{envelope, not_found};
 use crate::error::{ApiError, error_response};
+use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed, body_read_rejection};
 use crate::state::AppState;
 
@@ -151,9 +152,19 @@ fn invalid_body(message: String) -> Response {
     )
 }
 
-/// An action that takes no body: any given body must be an empty object.
-fn no_body(bytes: &Bytes) -> Result<(), String> {
-    body::<serde_json::Map<String, Value>>(bytes).map(|_| ())
+/// An action that takes no body: an empty body, `{}` or `null`; anything else is refused.
+fn no_body(action: &str, bytes: &Bytes) -> Result<(), String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Null) => Ok(()),
+        Ok(Value::Object(m)) if m.is_empty() => Ok(()),
+        Ok(_) => Err(format!(
+            "request body: {action} takes no body; send an empty body (or {{}})"
+        )),
+        Err(e) => Err(format!("request body: {e}")),
+    }
 }
 
 async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Response {
@@ -180,9 +191,9 @@ async fn action(
         "schedule-deletion" => {
             body::<wire::ScheduleDeletion>(&bytes).map(|b| KeyAction::ScheduleDeletion(b.days))
         }
-        "cancel-deletion" => no_body(&bytes).map(|_| KeyAction::CancelDeletion),
-        "enable" => no_body(&bytes).map(|_| KeyAction::Enable),
-        "disable" => no_body(&bytes).map(|_| KeyAction::Disable),
+        "cancel-deletion" => no_body(&name, &bytes).map(|_| KeyAction::CancelDeletion),
+        "enable" => no_body(&name, &bytes).map(|_| KeyAction::Enable),
+        "disable" => no_body(&name, &bytes).map(|_| KeyAction::Disable),
         "update-description" => body::<wire::UpdateDescription>(&bytes)
             .map(|b| KeyAction::UpdateDescription(b.description)),
         "add-tags" => body::<wire::AddTags>(&bytes).map(|b| {
@@ -212,9 +223,9 @@ async fn action(
         }),
         "enable-auto-rotation" => body::<wire::EnableAutoRotation>(&bytes)
             .map(|b| KeyAction::EnableAutoRotation(b.rotation_period_in_days)),
-        "disable-auto-rotation" => no_body(&bytes).map(|_| KeyAction::DisableAutoRotation),
+        "disable-auto-rotation" => no_body(&name, &bytes).map(|_| KeyAction::DisableAutoRotation),
         "rotate-material" => {
-            return match no_body(&bytes) {
+            return match no_body(&name, &bytes) {
                 Ok(()) => match s.keyward.rotate_material(&caller, &id).await {
                     Ok(rec) => Json(rec.render()).into_response(),
                     Err(e) => ApiError(e).into_response(),
@@ -222,9 +233,9 @@ async fn action(
                 Err(m) => invalid_body(m),
             };
         }
-        "refresh" => no_body(&bytes).map(|_| KeyAction::Refresh),
+        "refresh" => no_body(&name, &bytes).map(|_| KeyAction::Refresh),
         "get-key-rotation-status" => {
-            return match no_body(&bytes) {
+            return match no_body(&name, &bytes) {
                 Ok(()) => match s.keyward.key_rotation_status(&caller, &id).await {
                     Ok(v) => Json(v).into_response(),
                     Err(e) => ApiError(e).into_response(),
@@ -262,7 +273,7 @@ async fn action(
             };
         }
         "disable-rotation-job" => {
-            return match no_body(&bytes) {
+            return match no_body(&name, &bytes) {
                 Ok(()) => match s.keyward.disable_rotation_job(&caller, &id).await {
                     Ok(rec) => Json(rec.render()).into_response(),
                     Err(e) => ApiError(e).into_response(),

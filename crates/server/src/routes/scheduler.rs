@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::envelope;
 use crate::error::ApiError;
+use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
 

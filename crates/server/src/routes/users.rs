@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use keyward_api::ListEnvelope;
@@ -9,6 +9,7 @@ use keyward_api::users::{User, UserCreate, UserUpdate};
 
 use super::envelope;
 use crate::error::ApiError;
+use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
 

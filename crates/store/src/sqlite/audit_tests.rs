@@ -26,7 +26,7 @@ impl AuditMac for TestMac {
     }
 }
 
-fn mac(key: &[u8]) -> Arc<dyn AuditMac> {
+pub(super) fn mac(key: &[u8]) -> Arc<dyn AuditMac> {
     Arc::new(TestMac(aws_lc_rs::hmac::Key::new(
         aws_lc_rs::hmac::HMAC_SHA256,
         key,
