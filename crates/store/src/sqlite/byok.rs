@@ -130,19 +130,8 @@ impl SqliteStore {
         intent_id: &str,
         audit: &AuditDraft,
     ) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool().begin().await.map_err(db_err)?;
-        super::keys::update_statement(k)?
-            .execute(&mut *tx)
+        self.save_key_closing_intent(k, true, "import_intents", intent_id, audit)
             .await
-            .map_err(db_err)?;
-        sqlx::query("DELETE FROM import_intents WHERE id = ?")
-            .bind(intent_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)
     }
 
     pub(super) async fn intent_delete(&self, id: &str) -> Result<()> {

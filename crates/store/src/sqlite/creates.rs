@@ -61,21 +61,8 @@ impl SqliteStore {
         intent_id: &str,
         audit: &AuditDraft,
     ) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
-        let mut tx = self.begin_read_then_write().await?;
-        let stmt = if update {
-            super::keys::update_statement(k)?
-        } else {
-            super::keys::insert_statement(k)?
-        };
-        stmt.execute(&mut *tx).await.map_err(db_err)?;
-        sqlx::query("DELETE FROM create_intents WHERE id = ?")
-            .bind(intent_id)
-            .execute(&mut *tx)
+        self.save_key_closing_intent(k, update, "create_intents", intent_id, audit)
             .await
-            .map_err(db_err)?;
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)
     }
 
     pub(super) async fn create_intent_delete(&self, id: &str) -> Result<()> {

@@ -274,3 +274,32 @@ impl SqliteStore {
         Ok(self.write(stmt, audit).await? > 0)
     }
 }
+
+impl SqliteStore {
+    /// Stores a key record (inserted or updated) and closes the journal row that was open for
+    /// it (`import_intents` or `create_intents`), with the audit record, in one transaction.
+    pub(super) async fn save_key_closing_intent(
+        &self,
+        k: &KeyRecord,
+        update: bool,
+        journal: &'static str,
+        intent_id: &str,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.begin_read_then_write().await?;
+        let stmt = if update {
+            update_statement(k)?
+        } else {
+            insert_statement(k)?
+        };
+        stmt.execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::query(&format!("DELETE FROM {journal} WHERE id = ?"))
+            .bind(intent_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+}
