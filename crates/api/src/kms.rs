@@ -31,16 +31,8 @@ pub struct KmsUpdate {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Kms {
-    pub id: String,
-    pub uri: String,
-    pub account: String,
-    pub application: String,
-    #[serde(rename = "devAccount")]
-    pub dev_account: String,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "updatedAt")]
-    pub updated_at: String,
+    #[serde(flatten)]
+    pub resource: crate::resource::Resource,
     pub name: String,
     pub account_id: String,
     /// The connection's name, as CCKM returns it.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod keys;
 pub mod kms;
 pub mod list;
+pub mod resource;
 pub mod users;
 
 pub use error::ErrorBody;

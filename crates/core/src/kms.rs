@@ -32,13 +32,12 @@ impl KmsContainer {
     pub fn to_wire(&self, connection: &AwsConnection) -> wire::Kms {
         let partition = connection.cloud_name.as_str();
         wire::Kms {
-            id: self.id.clone(),
-            uri: format!("kylo:kylo:cckm:kms:{}-{}", self.name, self.id),
-            account: "kylo:kylo:admin:accounts:kylo".into(),
-            application: "ncryptify:gemalto:admin:apps:kylo".into(),
-            dev_account: "ncryptify:gemalto:admin:accounts:gemalto".into(),
-            created_at: rfc3339(&self.created_at),
-            updated_at: rfc3339(&self.updated_at),
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                format!("kylo:kylo:cckm:kms:{}-{}", self.name, self.id),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
             name: self.name.clone(),
             account_id: self.account_id.clone(),
             connection: connection.name.clone(),
