@@ -157,6 +157,10 @@ const SETTINGS: &[&str] = &[
     "scheduler_lease_secs",
     "audit_checkpoint_secs",
     "audit_checkpoint_file",
+    "login_source_burst",
+    "login_source_interval_secs",
+    "password_checks_parallel",
+    "password_checks_queued",
 ];
 
 fn default_config() -> toml::Table {
