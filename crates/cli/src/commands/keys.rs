@@ -123,78 +123,11 @@ fn window(flag: &str, v: &str) -> Result<chrono::Duration, String> {
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// List key records (filters are ANDed).
-    List {
-        /// KMS container name.
-        #[arg(long)]
-        kms: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
-        /// Alias, with or without alias/.
-        #[arg(long)]
-        alias: Option<String>,
-        /// Enabled, Disabled, PendingDeletion, PendingImport, ...
-        #[arg(long)]
-        keystate: Option<String>,
-        /// AWS_KMS or EXTERNAL.
-        #[arg(long)]
-        origin: Option<String>,
-        /// The AWS key id.
-        #[arg(long)]
-        keyid: Option<String>,
-        /// ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, ...
-        #[arg(long)]
-        keyusage: Option<String>,
-        /// SYMMETRIC_DEFAULT, RSA_2048, HMAC_256, ...
-        #[arg(long)]
-        key_spec: Option<String>,
-        /// Keys carrying this tag: KEY or KEY=VALUE (repeat for several).
-        #[arg(long = "tag", value_name = "KEY[=VALUE]")]
-        tags: Vec<String>,
-        /// Only keys AWS no longer has (`--gone false`: only keys it has).
-        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-        gone: Option<bool>,
-        /// -1 for all.
-        #[arg(long, default_value_t = -1)]
-        limit: i64,
-        #[arg(long, default_value_t = 0)]
-        skip: i64,
-        /// Comma-separated fields, `-` for descending: createdAt, updatedAt, region, synced_at, keystate.
-        #[arg(long)]
-        sort: Option<String>,
-    },
+    List(ListArgs),
     /// Show one key (its id, or alias/NAME when one key has that alias).
     Get { id: String },
     /// Create a key in AWS and keep its record.
-    Create {
-        /// KMS container name or id.
-        #[arg(long)]
-        kms: String,
-        /// One of the container's Regions.
-        #[arg(long)]
-        region: String,
-        /// Alias (without alias/).
-        #[arg(long)]
-        alias: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        /// SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ...
-        #[arg(long)]
-        key_spec: Option<String>,
-        /// Defaults per key spec: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC.
-        #[arg(long)]
-        key_usage: Option<String>,
-        /// AWS_KMS (default) or EXTERNAL.
-        #[arg(long)]
-        origin: Option<String>,
-        /// A multi-Region primary key.
-        #[arg(long)]
-        multi_region: bool,
-        /// A tag KEY=VALUE (repeat for several).
-        #[arg(long = "tag", value_name = "KEY=VALUE")]
-        tags: Vec<String>,
-        #[command(flatten)]
-        policy: PolicyArgs,
-    },
+    Create(CreateArgs),
     /// Forget Keyward's record of a key; the key itself stays in AWS.
     Delete { id: String },
     /// Schedule the key's deletion in AWS after 7 to 30 days.
@@ -248,48 +181,9 @@ pub enum KeysCommand {
     RotateMaterial { id: String },
     /// Rotate the key the CCKM way: a new AWS key replaces it and takes its aliases; the old
     /// key stays enabled so old ciphertexts still decrypt (shows the new key).
-    Rotate {
-        id: String,
-        /// Where the new key's material comes from (EXTERNAL keys): local (Keyward's vault)
-        /// or hsm-luna.
-        #[arg(long, value_parser = ["local", "hsm-luna"])]
-        source_key_tier: Option<String>,
-        /// The source key (name or id) whose material goes into the new key (default: a
-        /// new one).
-        #[arg(long, value_name = "NAME|ID")]
-        source_key_id: Option<String>,
-        /// Disable encryption with the old key in this account (it can still decrypt).
-        #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
-        disable_encrypt: bool,
-        /// Disable encryption with the old key in every account.
-        #[arg(long)]
-        disable_encrypt_on_all_accounts: bool,
-        /// The new key's description.
-        #[arg(long)]
-        description: Option<String>,
-        #[command(flatten)]
-        validity: ValidityArgs,
-        /// The old key keeps a timestamped alias (<alias>-rotated-<time>); its aliases move
-        /// to the new key either way.
-        #[arg(long)]
-        retain_alias: bool,
-    },
+    Rotate(RotateArgs),
     /// Attach the key to a scheduled rotation job (a cckm_key_rotation job config).
-    EnableRotationJob {
-        id: String,
-        /// The job config (id or name).
-        #[arg(long, value_name = "ID_OR_NAME")]
-        job_config: String,
-        /// Where the new keys' material comes from: local (the default) or hsm-luna.
-        #[arg(long, value_parser = ["local", "hsm-luna"])]
-        key_source: Option<String>,
-        /// On each rotation, disable encryption with the old key in this account.
-        #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
-        disable_encrypt: bool,
-        /// On each rotation, disable encryption with the old key in every account.
-        #[arg(long)]
-        disable_encrypt_on_all_accounts: bool,
-    },
+    EnableRotationJob(EnableRotationJobArgs),
     /// Detach the key from its scheduled rotation job.
     DisableRotationJob { id: String },
     /// The key's rotations (as the old or the new key), oldest first.
@@ -297,23 +191,7 @@ pub enum KeysCommand {
     /// Re-read the key from AWS.
     Refresh { id: String },
     /// Replicate a multi-Region primary key to another Region; shows the replica.
-    Replicate {
-        id: String,
-        /// The replica's Region.
-        #[arg(long)]
-        region: String,
-        /// The replica's KMS container (default: the primary's).
-        #[arg(long)]
-        kms: Option<String>,
-        /// The replica's alias.
-        #[arg(long)]
-        alias: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        /// A tag KEY=VALUE for the replica (repeat for several).
-        #[arg(long = "tag", value_name = "KEY=VALUE")]
-        tags: Vec<String>,
-    },
+    Replicate(ReplicateArgs),
     /// Make the replica in this Region the multi-Region key's primary.
     UpdatePrimaryRegion {
         id: String,
@@ -324,42 +202,12 @@ pub enum KeysCommand {
     PublicKey { id: String },
     /// Import material from Keyward's vault into an EXTERNAL key (a new vault key is made and
     /// named after the AWS key when --source-key is not given).
-    ImportMaterial {
-        id: String,
-        /// The vault key (name or id) whose material goes in.
-        #[arg(long, value_name = "NAME|ID")]
-        source_key: Option<String>,
-        /// Where the source key lives: local (Keyward's vault, the default).
-        #[arg(long)]
-        tier: Option<String>,
-        #[command(flatten)]
-        validity: ValidityArgs,
-    },
+    ImportMaterial(ImportMaterialArgs),
     /// Delete an EXTERNAL key's imported material in AWS (the key goes to PendingImport; the
     /// vault key stays, so the same material can be imported again).
     DeleteMaterial { id: String },
     /// Create an EXTERNAL key and import material into it in one call.
-    Upload {
-        /// KMS container name or id.
-        #[arg(long)]
-        kms: String,
-        /// One of the container's Regions.
-        #[arg(long)]
-        region: String,
-        /// The vault key (name or id) whose material goes in (default: a new one).
-        #[arg(long, value_name = "NAME|ID")]
-        source_key: Option<String>,
-        /// Where the source key lives: local (Keyward's vault, the default).
-        #[arg(long)]
-        tier: Option<String>,
-        #[command(flatten)]
-        validity: ValidityArgs,
-        /// Alias (without alias/).
-        #[arg(long)]
-        alias: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-    },
+    Upload(UploadArgs),
     /// Keys whose imported material expires within a window.
     Expiring {
         /// The window: 30d or 12h.
@@ -374,6 +222,179 @@ pub enum KeysCommand {
         region: String,
         alias: String,
     },
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// KMS container name.
+    #[arg(long)]
+    kms: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    /// Alias, with or without alias/.
+    #[arg(long)]
+    alias: Option<String>,
+    /// Enabled, Disabled, PendingDeletion, PendingImport, ...
+    #[arg(long)]
+    keystate: Option<String>,
+    /// AWS_KMS or EXTERNAL.
+    #[arg(long)]
+    origin: Option<String>,
+    /// The AWS key id.
+    #[arg(long)]
+    keyid: Option<String>,
+    /// ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, ...
+    #[arg(long)]
+    keyusage: Option<String>,
+    /// SYMMETRIC_DEFAULT, RSA_2048, HMAC_256, ...
+    #[arg(long)]
+    key_spec: Option<String>,
+    /// Keys carrying this tag: KEY or KEY=VALUE (repeat for several).
+    #[arg(long = "tag", value_name = "KEY[=VALUE]")]
+    tags: Vec<String>,
+    /// Only keys AWS no longer has (`--gone false`: only keys it has).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    gone: Option<bool>,
+    /// -1 for all.
+    #[arg(long, default_value_t = -1)]
+    limit: i64,
+    #[arg(long, default_value_t = 0)]
+    skip: i64,
+    /// Comma-separated fields, `-` for descending: createdAt, updatedAt, region, synced_at, keystate.
+    #[arg(long)]
+    sort: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// KMS container name or id.
+    #[arg(long)]
+    kms: String,
+    /// One of the container's Regions.
+    #[arg(long)]
+    region: String,
+    /// Alias (without alias/).
+    #[arg(long)]
+    alias: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ...
+    #[arg(long)]
+    key_spec: Option<String>,
+    /// Defaults per key spec: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC.
+    #[arg(long)]
+    key_usage: Option<String>,
+    /// AWS_KMS (default) or EXTERNAL.
+    #[arg(long)]
+    origin: Option<String>,
+    /// A multi-Region primary key.
+    #[arg(long)]
+    multi_region: bool,
+    /// A tag KEY=VALUE (repeat for several).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    id: String,
+    /// Where the new key's material comes from (EXTERNAL keys): local (Keyward's vault)
+    /// or hsm-luna.
+    #[arg(long, value_parser = ["local", "hsm-luna"])]
+    source_key_tier: Option<String>,
+    /// The source key (name or id) whose material goes into the new key (default: a
+    /// new one).
+    #[arg(long, value_name = "NAME|ID")]
+    source_key_id: Option<String>,
+    /// Disable encryption with the old key in this account (it can still decrypt).
+    #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
+    disable_encrypt: bool,
+    /// Disable encryption with the old key in every account.
+    #[arg(long)]
+    disable_encrypt_on_all_accounts: bool,
+    /// The new key's description.
+    #[arg(long)]
+    description: Option<String>,
+    #[command(flatten)]
+    validity: ValidityArgs,
+    /// The old key keeps a timestamped alias (<alias>-rotated-<time>); its aliases move
+    /// to the new key either way.
+    #[arg(long)]
+    retain_alias: bool,
+}
+
+#[derive(Args)]
+pub struct EnableRotationJobArgs {
+    id: String,
+    /// The job config (id or name).
+    #[arg(long, value_name = "ID_OR_NAME")]
+    job_config: String,
+    /// Where the new keys' material comes from: local (the default) or hsm-luna.
+    #[arg(long, value_parser = ["local", "hsm-luna"])]
+    key_source: Option<String>,
+    /// On each rotation, disable encryption with the old key in this account.
+    #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
+    disable_encrypt: bool,
+    /// On each rotation, disable encryption with the old key in every account.
+    #[arg(long)]
+    disable_encrypt_on_all_accounts: bool,
+}
+
+#[derive(Args)]
+pub struct ReplicateArgs {
+    id: String,
+    /// The replica's Region.
+    #[arg(long)]
+    region: String,
+    /// The replica's KMS container (default: the primary's).
+    #[arg(long)]
+    kms: Option<String>,
+    /// The replica's alias.
+    #[arg(long)]
+    alias: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// A tag KEY=VALUE for the replica (repeat for several).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ImportMaterialArgs {
+    id: String,
+    /// The vault key (name or id) whose material goes in.
+    #[arg(long, value_name = "NAME|ID")]
+    source_key: Option<String>,
+    /// Where the source key lives: local (Keyward's vault, the default).
+    #[arg(long)]
+    tier: Option<String>,
+    #[command(flatten)]
+    validity: ValidityArgs,
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// KMS container name or id.
+    #[arg(long)]
+    kms: String,
+    /// One of the container's Regions.
+    #[arg(long)]
+    region: String,
+    /// The vault key (name or id) whose material goes in (default: a new one).
+    #[arg(long, value_name = "NAME|ID")]
+    source_key: Option<String>,
+    /// Where the source key lives: local (Keyward's vault, the default).
+    #[arg(long)]
+    tier: Option<String>,
+    #[command(flatten)]
+    validity: ValidityArgs,
+    /// Alias (without alias/).
+    #[arg(long)]
+    alias: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
 }
 
 /// Splits KEY=VALUE arguments.
@@ -578,236 +599,183 @@ pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
     let s = Session::load().await?;
     let s = &s;
     match cmd {
-        KeysCommand::List {
-            kms,
-            region,
-            alias,
-            keystate,
-            origin,
-            keyid,
-            keyusage,
-            key_spec,
-            tags,
-            gone,
-            limit,
-            skip,
-            sort,
-        } => {
-            let params = KeyListParams {
-                limit: Some(limit),
-                skip: Some(skip),
-                kms,
-                region,
-                alias,
-                keystate,
-                origin,
-                keyid,
-                keyusage,
-                customer_master_key_spec: key_spec,
-                tags: (!tags.is_empty()).then(|| tags.join(",")),
-                gone,
-                sort,
-                ..KeyListParams::default()
-            };
-            list(s, out, &params).await
-        }
+        KeysCommand::List(a) => list(s, out, &a.params()).await,
         KeysCommand::Get { id } => get(s, out, &id).await,
-        KeysCommand::Create {
-            kms,
-            region,
-            alias,
-            description,
-            key_spec,
-            key_usage,
-            origin,
-            multi_region,
-            tags,
-            policy,
-        } => {
-            let aws_param = CreateKeyAwsParam {
-                alias,
-                description,
-                customer_master_key_spec: key_spec,
-                key_usage,
-                origin,
-                multi_region: multi_region.then_some(true),
-                tags: create_tags(&tags)?,
-                policy: policy.document()?,
-                bypass_policy_lockout_safety_check: policy.bypass(),
-                ..CreateKeyAwsParam::default()
-            };
-            let h = policy.helpers();
-            let body = CreateKey {
-                kms,
-                region,
-                aws_param,
-                key_admins: h.key_admins,
-                key_admins_roles: h.key_admins_roles,
-                key_users: h.key_users,
-                key_users_roles: h.key_users_roles,
-                external_accounts: h.external_accounts,
-                policytemplate: h.policytemplate,
-            };
-            create(s, out, &body).await
-        }
+        KeysCommand::Create(a) => create(s, out, &a.body()?).await,
         KeysCommand::Delete { id } => delete(s, out, &id).await,
         KeysCommand::ScheduleDeletion { id, days } => {
-            let body = ScheduleDeletion { days };
-            show_key(out, &action(s, &id, "schedule-deletion", &body).await?);
-            Ok(())
+            act(s, out, &id, "schedule-deletion", &ScheduleDeletion { days }).await
         }
         KeysCommand::CancelDeletion { id } => simple(s, out, &id, "cancel-deletion").await,
         KeysCommand::Enable { id } => simple(s, out, &id, "enable").await,
         KeysCommand::Disable { id } => simple(s, out, &id, "disable").await,
         KeysCommand::UpdateDescription { id, description } => {
             let body = UpdateDescription { description };
-            show_key(out, &action(s, &id, "update-description", &body).await?);
-            Ok(())
+            act(s, out, &id, "update-description", &body).await
         }
         KeysCommand::Tag { id, tags } => tag(s, out, &id, &tags).await,
         KeysCommand::Untag { id, keys } => {
-            let body = RemoveTags { tags: keys };
-            show_key(out, &action(s, &id, "remove-tags", &body).await?);
-            Ok(())
+            act(s, out, &id, "remove-tags", &RemoveTags { tags: keys }).await
         }
         KeysCommand::AddAlias { id, alias } => {
-            show_key(
-                out,
-                &action(s, &id, "add-alias", &AliasBody { alias }).await?,
-            );
-            Ok(())
+            act(s, out, &id, "add-alias", &AliasBody { alias }).await
         }
         KeysCommand::DeleteAlias { id, alias } => {
-            let body = AliasBody { alias };
-            show_key(out, &action(s, &id, "delete-alias", &body).await?);
-            Ok(())
+            act(s, out, &id, "delete-alias", &AliasBody { alias }).await
         }
         KeysCommand::Policy { id, policy } => set_policy(s, out, &id, &policy).await,
         KeysCommand::EnableAutoRotation { id, days } => {
             let body = EnableAutoRotation {
                 rotation_period_in_days: days,
             };
-            show_key(out, &action(s, &id, "enable-auto-rotation", &body).await?);
-            Ok(())
+            act(s, out, &id, "enable-auto-rotation", &body).await
         }
         KeysCommand::DisableAutoRotation { id } => {
             simple(s, out, &id, "disable-auto-rotation").await
         }
         KeysCommand::RotationStatus { id } => rotation_status(s, out, &id).await,
         KeysCommand::RotateMaterial { id } => simple(s, out, &id, "rotate-material").await,
-        KeysCommand::Rotate {
-            id,
-            source_key_tier,
-            source_key_id,
-            disable_encrypt,
-            disable_encrypt_on_all_accounts,
-            description,
-            validity,
-            retain_alias,
-        } => {
-            let body = RotateKey {
-                source_key_tier,
-                source_key_id,
-                description,
-                disable_encrypt: disable_encrypt.then_some(true),
-                disable_encrypt_on_all_accounts: disable_encrypt_on_all_accounts.then_some(true),
-                retain_alias: retain_alias.then_some(true),
-                validity: validity.validity()?,
-            };
-            rotate(s, out, &id, &body).await
-        }
-        KeysCommand::EnableRotationJob {
-            id,
-            job_config,
-            key_source,
-            disable_encrypt,
-            disable_encrypt_on_all_accounts,
-        } => {
-            let body = EnableRotationJob {
-                job_config_id: job_config,
-                auto_rotate_disable_encrypt: disable_encrypt,
-                auto_rotate_disable_encrypt_on_all_accounts: disable_encrypt_on_all_accounts,
-                auto_rotate_key_source: key_source,
-            };
-            show_key(out, &action(s, &id, "enable-rotation-job", &body).await?);
-            Ok(())
+        KeysCommand::Rotate(a) => rotate(s, out, &a.id, &a.body()?).await,
+        KeysCommand::EnableRotationJob(a) => {
+            act(s, out, &a.id, "enable-rotation-job", &a.body()).await
         }
         KeysCommand::DisableRotationJob { id } => disable_rotation_job(s, out, &id).await,
         KeysCommand::Rotations { id } => rotations(s, out, &id).await,
         KeysCommand::Refresh { id } => simple(s, out, &id, "refresh").await,
-        KeysCommand::Replicate {
-            id,
-            region,
-            kms,
-            alias,
-            description,
-            tags,
-        } => {
-            let body = ReplicateKey {
-                replica_region: region,
-                kms,
-                aws_param: CreateKeyAwsParam {
-                    alias,
-                    description,
-                    tags: create_tags(&tags)?,
-                    ..CreateKeyAwsParam::default()
-                },
-                ..ReplicateKey::default()
-            };
-            show_key(out, &action(s, &id, "replicate-key", &body).await?);
-            Ok(())
-        }
+        KeysCommand::Replicate(a) => act(s, out, &a.id, "replicate-key", &a.body()?).await,
         KeysCommand::UpdatePrimaryRegion { id, region } => {
             let body = UpdatePrimaryRegion {
                 primary_region: region,
             };
-            show_key(out, &action(s, &id, "update-primary-region", &body).await?);
-            Ok(())
+            act(s, out, &id, "update-primary-region", &body).await
         }
         KeysCommand::PublicKey { id } => public_key(s, out, &id).await,
-        KeysCommand::ImportMaterial {
-            id,
-            source_key,
-            tier,
-            validity,
-        } => {
-            let body = ImportMaterial {
-                source_key_tier: tier,
-                source_key_identifier: source_key,
-                validity: validity.validity()?,
-            };
-            show_key(out, &action(s, &id, "import-material", &body).await?);
-            Ok(())
-        }
+        KeysCommand::ImportMaterial(a) => act(s, out, &a.id, "import-material", &a.body()?).await,
         KeysCommand::DeleteMaterial { id } => simple(s, out, &id, "delete-material").await,
-        KeysCommand::Upload {
-            kms,
-            region,
-            source_key,
-            tier,
-            validity,
-            alias,
-            description,
-        } => {
-            let body = UploadKey {
-                kms,
-                region,
-                source_key_tier: tier,
-                source_key_identifier: source_key,
-                validity: validity.validity()?,
-                aws_param: CreateKeyAwsParam {
-                    alias,
-                    description,
-                    ..CreateKeyAwsParam::default()
-                },
-            };
-            show_key(out, &s.upload_key(&body).await?);
-            Ok(())
-        }
+        KeysCommand::Upload(a) => upload(s, out, &a.body()?).await,
         KeysCommand::Expiring { within } => expiring(s, out, within).await,
         KeysCommand::VerifyAlias { kms, region, alias } => {
             verify_alias(s, out, VerifyAlias { alias, region, kms }).await
         }
+    }
+}
+
+impl ListArgs {
+    fn params(&self) -> KeyListParams {
+        KeyListParams {
+            limit: Some(self.limit),
+            skip: Some(self.skip),
+            kms: self.kms.clone(),
+            region: self.region.clone(),
+            alias: self.alias.clone(),
+            keystate: self.keystate.clone(),
+            origin: self.origin.clone(),
+            keyid: self.keyid.clone(),
+            keyusage: self.keyusage.clone(),
+            customer_master_key_spec: self.key_spec.clone(),
+            tags: (!self.tags.is_empty()).then(|| self.tags.join(",")),
+            gone: self.gone,
+            sort: self.sort.clone(),
+            ..KeyListParams::default()
+        }
+    }
+}
+
+impl CreateArgs {
+    fn body(&self) -> Result<CreateKey, String> {
+        let policy = &self.policy;
+        let aws_param = CreateKeyAwsParam {
+            alias: self.alias.clone(),
+            description: self.description.clone(),
+            customer_master_key_spec: self.key_spec.clone(),
+            key_usage: self.key_usage.clone(),
+            origin: self.origin.clone(),
+            multi_region: self.multi_region.then_some(true),
+            tags: create_tags(&self.tags)?,
+            policy: policy.document()?,
+            bypass_policy_lockout_safety_check: policy.bypass(),
+            ..CreateKeyAwsParam::default()
+        };
+        let h = policy.helpers();
+        Ok(CreateKey {
+            kms: self.kms.clone(),
+            region: self.region.clone(),
+            aws_param,
+            key_admins: h.key_admins,
+            key_admins_roles: h.key_admins_roles,
+            key_users: h.key_users,
+            key_users_roles: h.key_users_roles,
+            external_accounts: h.external_accounts,
+            policytemplate: h.policytemplate,
+        })
+    }
+}
+
+impl RotateArgs {
+    fn body(&self) -> Result<RotateKey, String> {
+        Ok(RotateKey {
+            source_key_tier: self.source_key_tier.clone(),
+            source_key_id: self.source_key_id.clone(),
+            description: self.description.clone(),
+            disable_encrypt: self.disable_encrypt.then_some(true),
+            disable_encrypt_on_all_accounts: self.disable_encrypt_on_all_accounts.then_some(true),
+            retain_alias: self.retain_alias.then_some(true),
+            validity: self.validity.validity()?,
+        })
+    }
+}
+
+impl EnableRotationJobArgs {
+    fn body(&self) -> EnableRotationJob {
+        EnableRotationJob {
+            job_config_id: self.job_config.clone(),
+            auto_rotate_disable_encrypt: self.disable_encrypt,
+            auto_rotate_disable_encrypt_on_all_accounts: self.disable_encrypt_on_all_accounts,
+            auto_rotate_key_source: self.key_source.clone(),
+        }
+    }
+}
+
+impl ReplicateArgs {
+    fn body(&self) -> Result<ReplicateKey, String> {
+        Ok(ReplicateKey {
+            replica_region: self.region.clone(),
+            kms: self.kms.clone(),
+            aws_param: CreateKeyAwsParam {
+                alias: self.alias.clone(),
+                description: self.description.clone(),
+                tags: create_tags(&self.tags)?,
+                ..CreateKeyAwsParam::default()
+            },
+            ..ReplicateKey::default()
+        })
+    }
+}
+
+impl ImportMaterialArgs {
+    fn body(&self) -> Result<ImportMaterial, String> {
+        Ok(ImportMaterial {
+            source_key_tier: self.tier.clone(),
+            source_key_identifier: self.source_key.clone(),
+            validity: self.validity.validity()?,
+        })
+    }
+}
+
+impl UploadArgs {
+    fn body(&self) -> Result<UploadKey, String> {
+        Ok(UploadKey {
+            kms: self.kms.clone(),
+            region: self.region.clone(),
+            source_key_tier: self.tier.clone(),
+            source_key_identifier: self.source_key.clone(),
+            validity: self.validity.validity()?,
+            aws_param: CreateKeyAwsParam {
+                alias: self.alias.clone(),
+                description: self.description.clone(),
+                ..CreateKeyAwsParam::default()
+            },
+        })
     }
 }
 
@@ -833,6 +801,23 @@ async fn delete(s: &Session, out: &Output, id: &str) -> Result<(), String> {
     out.done(&format!(
         "key record {id} forgotten; the key itself is untouched in AWS (schedule-deletion deletes it there)"
     ));
+    Ok(())
+}
+
+/// A key action with a body whose answer is the key, shown.
+async fn act<B: Serialize>(
+    s: &Session,
+    out: &Output,
+    id: &str,
+    name: &str,
+    body: &B,
+) -> Result<(), String> {
+    show_key(out, &action(s, id, name, body).await?);
+    Ok(())
+}
+
+async fn upload(s: &Session, out: &Output, body: &UploadKey) -> Result<(), String> {
+    show_key(out, &s.upload_key(body).await?);
     Ok(())
 }
 
