@@ -111,19 +111,35 @@ async fn open(
         .map_err(|e| e.to_string())
 }
 
+/// `keyward admin checkpoint --json`.
+#[derive(serde::Serialize)]
+struct CheckpointOut<'a> {
+    checkpoint: String,
+    seq: i64,
+    head: &'a str,
+    at: i64,
+    public_key: String,
+}
+
+/// `keyward admin verify-audit --json`.
+#[derive(serde::Serialize)]
+struct VerifyOut<'a> {
+    records: i64,
+    intact: bool,
+    problems: &'a [String],
+}
+
 pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
     match cmd {
         AdminCommand::RotateKek => {
             let s = crate::client::Session::load().await?;
-            let v = s
-                .call(reqwest::Method::POST, "/admin/rotate-kek", None)
-                .await?;
+            let v = s.rotate_kek().await?;
             if out.json {
                 out.print_json(&v);
             } else {
                 println!(
                     "key-encryption key {} is active; {} secrets re-sealed",
-                    v["kek_id"], v["resealed"]
+                    v.kek_id, v.resealed
                 );
             }
             Ok(())
@@ -198,13 +214,13 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             store.close().await;
             let cp = cp?.ok_or("the audit trail is empty: nothing to checkpoint")?;
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "checkpoint": cp.to_token(),
-                    "seq": cp.checkpoint.seq,
-                    "head": cp.checkpoint.head,
-                    "at": cp.checkpoint.at,
-                    "public_key": signer.public_key_hex(),
-                }));
+                out.print_json(&CheckpointOut {
+                    checkpoint: cp.to_token(),
+                    seq: cp.checkpoint.seq,
+                    head: &cp.checkpoint.head,
+                    at: cp.checkpoint.at,
+                    public_key: signer.public_key_hex(),
+                });
             } else {
                 println!("{}", cp.to_token());
             }
@@ -237,11 +253,11 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             store.close().await;
             let report = report?;
             if out.json {
-                out.print_json(&serde_json::json!({
-                    "records": report.records,
-                    "intact": report.is_intact(),
-                    "problems": report.problems,
-                }));
+                out.print_json(&VerifyOut {
+                    records: report.records,
+                    intact: report.is_intact(),
+                    problems: &report.problems,
+                });
             } else if report.is_intact() {
                 println!("audit trail intact: {} records", report.records);
                 if let Some(cp) = &expect {

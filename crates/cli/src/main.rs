@@ -5,6 +5,7 @@ mod client;
 mod commands;
 mod output;
 mod serve;
+mod untyped;
 
 use std::process::ExitCode;
 

@@ -1,12 +1,10 @@
 use clap::Subcommand;
-use reqwest::Method;
-use serde_json::{Value, json};
+use keyward_api::connections::AwsConnectionCreate;
 
-use super::{secret_from_env_or_prompt, segment};
+use super::all_pages;
+use super::secret_from_env_or_prompt;
 use crate::client::Session;
-use crate::output::Output;
-
-const BASE: &str = "/connectionmgmt/services/aws/connections";
+use crate::output::{Cell, Output};
 
 #[derive(Subcommand)]
 pub enum ConnectionsCommand {
@@ -56,78 +54,77 @@ pub async fn run(cmd: ConnectionsCommand, out: &Output) -> Result<(), String> {
         } => {
             let secret =
                 secret_from_env_or_prompt(&["AWS_SECRET_ACCESS_KEY"], "AWS secret access key: ")?;
-            let mut body =
-                json!({"name": name, "access_key_id": access_key_id, "secret_access_key": secret});
-            for (k, v) in [
-                ("aws_region", region),
-                ("endpoint_url", endpoint_url),
-                ("assume_role_arn", assume_role_arn),
-                ("assume_role_external_id", assume_role_external_id),
-                ("cloud_name", cloud_name),
-                ("description", description),
-            ] {
-                if let Some(v) = v {
-                    body[k] = Value::String(v);
-                }
-            }
-            out.object(&s.call(Method::POST, BASE, Some(&body)).await?);
+            let body = AwsConnectionCreate {
+                name,
+                access_key_id: Some(access_key_id),
+                secret_access_key: Some(secret),
+                aws_region: region,
+                endpoint_url,
+                assume_role_arn,
+                assume_role_external_id,
+                cloud_name,
+                description,
+                ..AwsConnectionCreate::default()
+            };
+            create(&s, out, &body).await
         }
-        ConnectionsCommand::List => {
-            let v = s
-                .call(Method::GET, &format!("{BASE}?limit=-1"), None)
-                .await?;
-            out.list(
-                &v,
-                &[
-                    "name",
-                    "id",
-                    "access_key_id",
-                    "aws_region",
-                    "endpoint_url",
-                    "last_connection_ok",
-                ],
-            );
-        }
-        ConnectionsCommand::Get { connection } => {
-            out.object(
-                &s.call(
-                    Method::GET,
-                    &format!("{BASE}/{}", segment(&connection)),
-                    None,
-                )
-                .await?,
-            );
-        }
-        ConnectionsCommand::Test { connection } => {
-            let v = s
-                .call(
-                    Method::POST,
-                    &format!("{BASE}/{}/test", segment(&connection)),
-                    None,
-                )
-                .await?;
-            let ok = v["connection_ok"].as_bool().unwrap_or(false);
-            if out.json {
-                out.print_json(&v);
-            } else if ok {
-                println!("connection {connection} works");
-            }
-            if !ok {
-                return Err(format!(
-                    "connection {connection} failed: {}",
-                    v["error"].as_str().unwrap_or("unknown error")
-                ));
-            }
-        }
-        ConnectionsCommand::Delete { connection } => {
-            s.call(
-                Method::DELETE,
-                &format!("{BASE}/{}", segment(&connection)),
-                None,
-            )
-            .await?;
-            out.done(&format!("connection {connection} deleted"));
-        }
+        ConnectionsCommand::List => list(&s, out).await,
+        ConnectionsCommand::Get { connection } => get(&s, out, &connection).await,
+        ConnectionsCommand::Test { connection } => test(&s, out, &connection).await,
+        ConnectionsCommand::Delete { connection } => delete(&s, out, &connection).await,
     }
+}
+
+async fn create(s: &Session, out: &Output, body: &AwsConnectionCreate) -> Result<(), String> {
+    out.object(&s.create_connection(body).await?);
+    Ok(())
+}
+
+async fn list(s: &Session, out: &Output) -> Result<(), String> {
+    out.list(
+        &s.list_connections(&all_pages()).await?,
+        &[
+            "name",
+            "id",
+            "access_key_id",
+            "aws_region",
+            "endpoint_url",
+            "last_connection_ok",
+        ],
+        |c| {
+            vec![
+                c.name.cell(),
+                c.id.cell(),
+                c.access_key_id.cell(),
+                c.aws_region.cell(),
+                c.endpoint_url.cell(),
+                c.last_connection_ok.cell(),
+            ]
+        },
+    );
+    Ok(())
+}
+
+async fn get(s: &Session, out: &Output, connection: &str) -> Result<(), String> {
+    out.object(&s.get_connection(connection).await?);
+    Ok(())
+}
+
+async fn test(s: &Session, out: &Output, connection: &str) -> Result<(), String> {
+    let v = s.test_connection(connection).await?;
+    if out.json {
+        out.print_json(&v);
+    } else if v.connection_ok {
+        println!("connection {connection} works");
+    }
+    if !v.connection_ok {
+        return Err(format!("connection {connection} failed: {}", v.error));
+    }
+    Ok(())
+}
+
+async fn delete(s: &Session, out: &Output, connection: &str) -> Result<(), String> {
+    s.delete_connection(connection).await?;
+    out.done(&format!("connection {connection} deleted"));
     Ok(())
 }

@@ -1,14 +1,22 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::{Value, json};
+use keyward_api::ListEnvelope;
+use keyward_api::keys::{
+    ActionTag, AddTags, AliasBody, CreateKey, CreateKeyAwsParam, CreateTag, EnableAutoRotation,
+    KeyListParams, PolicyBody, PolicyHelpers, RemoveTags, ReplicateKey, ScheduleDeletion,
+    UpdateDescription, UpdatePrimaryRegion, VerifyAlias,
+};
+use keyward_api::list::PageParams;
+use serde::Serialize;
+use serde_json::Value;
 
-use super::segment;
-use crate::client::Session;
-use crate::output::Output;
-
-const BASE: &str = "/cckm/aws/keys";
+use crate::client::{Empty, Session};
+use crate::output::{Cell, Output};
+use crate::untyped::{
+    AliasVerdict, AwsKey, EnableRotationJob, ImportMaterial, KeyRotationStatus, RotateKey,
+    Rotation, TagView, UploadKey, Validity,
+};
 
 /// Who may use and administer a key; builds the key policy (exclusive with --policy-file).
 #[derive(Args)]
@@ -51,22 +59,22 @@ impl PolicyArgs {
             .map_err(|e| format!("{}: not JSON: {e}", path.display()))
     }
 
-    /// Adds the key_* lists and the template to a body (top level, as CCKM has them).
-    fn add_helpers(&self, body: &mut Value) {
-        for (k, list) in [
-            ("key_admins", &self.key_admins),
-            ("key_admins_roles", &self.key_admins_roles),
-            ("key_users", &self.key_users),
-            ("key_users_roles", &self.key_users_roles),
-            ("external_accounts", &self.external_accounts),
-        ] {
-            if !list.is_empty() {
-                body[k] = json!(list);
-            }
+    /// The principal lists and the template given (top level of a body, as CCKM has them).
+    fn helpers(&self) -> PolicyHelpers {
+        let list = |l: &Vec<String>| (!l.is_empty()).then(|| l.clone());
+        PolicyHelpers {
+            key_admins: list(&self.key_admins),
+            key_admins_roles: list(&self.key_admins_roles),
+            key_users: list(&self.key_users),
+            key_users_roles: list(&self.key_users_roles),
+            external_accounts: list(&self.external_accounts),
+            policytemplate: self.policy_template.clone(),
         }
-        if let Some(t) = &self.policy_template {
-            body["policytemplate"] = Value::String(t.clone());
-        }
+    }
+
+    /// `Some(true)` when the lockout check is to be bypassed (the field is left out otherwise).
+    fn bypass(&self) -> Option<bool> {
+        self.bypass_policy_lockout_safety_check.then_some(true)
     }
 }
 
@@ -82,8 +90,9 @@ pub struct ValidityArgs {
 }
 
 impl ValidityArgs {
-    /// Adds key_expiration and valid_to to an import or upload body when a validity is given.
-    fn add_to(&self, body: &mut Value) -> Result<(), String> {
+    /// key_expiration and valid_to of an import, upload or rotate body (none when no validity
+    /// is given).
+    fn validity(&self) -> Result<Validity, String> {
         let valid_to = match (&self.valid_to, &self.expires_in) {
             (Some(t), _) => t.clone(),
             (None, Some(d)) => keyward_core::validate::add(
@@ -93,11 +102,12 @@ impl ValidityArgs {
             )
             .map_err(|e| e.to_string())?
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            (None, None) => return Ok(()),
+            (None, None) => return Ok(Validity::default()),
         };
-        body["key_expiration"] = Value::Bool(true);
-        body["valid_to"] = Value::String(valid_to);
-        Ok(())
+        Ok(Validity {
+            key_expiration: Some(true),
+            valid_to: Some(valid_to),
+        })
     }
 }
 
@@ -113,78 +123,11 @@ fn window(flag: &str, v: &str) -> Result<chrono::Duration, String> {
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// List key records (filters are ANDed).
-    List {
-        /// KMS container name.
-        #[arg(long)]
-        kms: Option<String>,
-        #[arg(long)]
-        region: Option<String>,
-        /// Alias, with or without alias/.
-        #[arg(long)]
-        alias: Option<String>,
-        /// Enabled, Disabled, PendingDeletion, PendingImport, ...
-        #[arg(long)]
-        keystate: Option<String>,
-        /// AWS_KMS or EXTERNAL.
-        #[arg(long)]
-        origin: Option<String>,
-        /// The AWS key id.
-        #[arg(long)]
-        keyid: Option<String>,
-        /// ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, ...
-        #[arg(long)]
-        keyusage: Option<String>,
-        /// SYMMETRIC_DEFAULT, RSA_2048, HMAC_256, ...
-        #[arg(long)]
-        key_spec: Option<String>,
-        /// Keys carrying this tag: KEY or KEY=VALUE (repeat for several).
-        #[arg(long = "tag", value_name = "KEY[=VALUE]")]
-        tags: Vec<String>,
-        /// Only keys AWS no longer has (`--gone false`: only keys it has).
-        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-        gone: Option<bool>,
-        /// -1 for all.
-        #[arg(long, default_value_t = -1)]
-        limit: i64,
-        #[arg(long, default_value_t = 0)]
-        skip: i64,
-        /// Comma-separated fields, `-` for descending: createdAt, updatedAt, region, synced_at, keystate.
-        #[arg(long)]
-        sort: Option<String>,
-    },
+    List(ListArgs),
     /// Show one key (its id, or alias/NAME when one key has that alias).
     Get { id: String },
     /// Create a key in AWS and keep its record.
-    Create {
-        /// KMS container name or id.
-        #[arg(long)]
-        kms: String,
-        /// One of the container's Regions.
-        #[arg(long)]
-        region: String,
-        /// Alias (without alias/).
-        #[arg(long)]
-        alias: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        /// SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ...
-        #[arg(long)]
-        key_spec: Option<String>,
-        /// Defaults per key spec: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC.
-        #[arg(long)]
-        key_usage: Option<String>,
-        /// AWS_KMS (default) or EXTERNAL.
-        #[arg(long)]
-        origin: Option<String>,
-        /// A multi-Region primary key.
-        #[arg(long)]
-        multi_region: bool,
-        /// A tag KEY=VALUE (repeat for several).
-        #[arg(long = "tag", value_name = "KEY=VALUE")]
-        tags: Vec<String>,
-        #[command(flatten)]
-        policy: PolicyArgs,
-    },
+    Create(CreateArgs),
     /// Forget Keyward's record of a key; the key itself stays in AWS.
     Delete { id: String },
     /// Schedule the key's deletion in AWS after 7 to 30 days.
@@ -238,48 +181,9 @@ pub enum KeysCommand {
     RotateMaterial { id: String },
     /// Rotate the key the CCKM way: a new AWS key replaces it and takes its aliases; the old
     /// key stays enabled so old ciphertexts still decrypt (shows the new key).
-    Rotate {
-        id: String,
-        /// Where the new key's material comes from (EXTERNAL keys): local (Keyward's vault)
-        /// or hsm-luna.
-        #[arg(long, value_parser = ["local", "hsm-luna"])]
-        source_key_tier: Option<String>,
-        /// The source key (name or id) whose material goes into the new key (default: a
-        /// new one).
-        #[arg(long, value_name = "NAME|ID")]
-        source_key_id: Option<String>,
-        /// Disable encryption with the old key in this account (it can still decrypt).
-        #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
-        disable_encrypt: bool,
-        /// Disable encryption with the old key in every account.
-        #[arg(long)]
-        disable_encrypt_on_all_accounts: bool,
-        /// The new key's description.
-        #[arg(long)]
-        description: Option<String>,
-        #[command(flatten)]
-        validity: ValidityArgs,
-        /// The old key keeps a timestamped alias (<alias>-rotated-<time>); its aliases move
-        /// to the new key either way.
-        #[arg(long)]
-        retain_alias: bool,
-    },
+    Rotate(RotateArgs),
     /// Attach the key to a scheduled rotation job (a cckm_key_rotation job config).
-    EnableRotationJob {
-        id: String,
-        /// The job config (id or name).
-        #[arg(long, value_name = "ID_OR_NAME")]
-        job_config: String,
-        /// Where the new keys' material comes from: local (the default) or hsm-luna.
-        #[arg(long, value_parser = ["local", "hsm-luna"])]
-        key_source: Option<String>,
-        /// On each rotation, disable encryption with the old key in this account.
-        #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
-        disable_encrypt: bool,
-        /// On each rotation, disable encryption with the old key in every account.
-        #[arg(long)]
-        disable_encrypt_on_all_accounts: bool,
-    },
+    EnableRotationJob(EnableRotationJobArgs),
     /// Detach the key from its scheduled rotation job.
     DisableRotationJob { id: String },
     /// The key's rotations (as the old or the new key), oldest first.
@@ -287,23 +191,7 @@ pub enum KeysCommand {
     /// Re-read the key from AWS.
     Refresh { id: String },
     /// Replicate a multi-Region primary key to another Region; shows the replica.
-    Replicate {
-        id: String,
-        /// The replica's Region.
-        #[arg(long)]
-        region: String,
-        /// The replica's KMS container (default: the primary's).
-        #[arg(long)]
-        kms: Option<String>,
-        /// The replica's alias.
-        #[arg(long)]
-        alias: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        /// A tag KEY=VALUE for the replica (repeat for several).
-        #[arg(long = "tag", value_name = "KEY=VALUE")]
-        tags: Vec<String>,
-    },
+    Replicate(ReplicateArgs),
     /// Make the replica in this Region the multi-Region key's primary.
     UpdatePrimaryRegion {
         id: String,
@@ -314,42 +202,12 @@ pub enum KeysCommand {
     PublicKey { id: String },
     /// Import material from Keyward's vault into an EXTERNAL key (a new vault key is made and
     /// named after the AWS key when --source-key is not given).
-    ImportMaterial {
-        id: String,
-        /// The vault key (name or id) whose material goes in.
-        #[arg(long, value_name = "NAME|ID")]
-        source_key: Option<String>,
-        /// Where the source key lives: local (Keyward's vault, the default).
-        #[arg(long)]
-        tier: Option<String>,
-        #[command(flatten)]
-        validity: ValidityArgs,
-    },
+    ImportMaterial(ImportMaterialArgs),
     /// Delete an EXTERNAL key's imported material in AWS (the key goes to PendingImport; the
     /// vault key stays, so the same material can be imported again).
     DeleteMaterial { id: String },
     /// Create an EXTERNAL key and import material into it in one call.
-    Upload {
-        /// KMS container name or id.
-        #[arg(long)]
-        kms: String,
-        /// One of the container's Regions.
-        #[arg(long)]
-        region: String,
-        /// The vault key (name or id) whose material goes in (default: a new one).
-        #[arg(long, value_name = "NAME|ID")]
-        source_key: Option<String>,
-        /// Where the source key lives: local (Keyward's vault, the default).
-        #[arg(long)]
-        tier: Option<String>,
-        #[command(flatten)]
-        validity: ValidityArgs,
-        /// Alias (without alias/).
-        #[arg(long)]
-        alias: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-    },
+    Upload(UploadArgs),
     /// Keys whose imported material expires within a window.
     Expiring {
         /// The window: 30d or 12h.
@@ -366,6 +224,179 @@ pub enum KeysCommand {
     },
 }
 
+#[derive(Args)]
+pub struct ListArgs {
+    /// KMS container name.
+    #[arg(long)]
+    kms: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    /// Alias, with or without alias/.
+    #[arg(long)]
+    alias: Option<String>,
+    /// Enabled, Disabled, PendingDeletion, PendingImport, ...
+    #[arg(long)]
+    keystate: Option<String>,
+    /// AWS_KMS or EXTERNAL.
+    #[arg(long)]
+    origin: Option<String>,
+    /// The AWS key id.
+    #[arg(long)]
+    keyid: Option<String>,
+    /// ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, ...
+    #[arg(long)]
+    keyusage: Option<String>,
+    /// SYMMETRIC_DEFAULT, RSA_2048, HMAC_256, ...
+    #[arg(long)]
+    key_spec: Option<String>,
+    /// Keys carrying this tag: KEY or KEY=VALUE (repeat for several).
+    #[arg(long = "tag", value_name = "KEY[=VALUE]")]
+    tags: Vec<String>,
+    /// Only keys AWS no longer has (`--gone false`: only keys it has).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    gone: Option<bool>,
+    /// -1 for all.
+    #[arg(long, default_value_t = -1)]
+    limit: i64,
+    #[arg(long, default_value_t = 0)]
+    skip: i64,
+    /// Comma-separated fields, `-` for descending: createdAt, updatedAt, region, synced_at, keystate.
+    #[arg(long)]
+    sort: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    /// KMS container name or id.
+    #[arg(long)]
+    kms: String,
+    /// One of the container's Regions.
+    #[arg(long)]
+    region: String,
+    /// Alias (without alias/).
+    #[arg(long)]
+    alias: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// SYMMETRIC_DEFAULT (default), RSA_2048, ECC_NIST_P256, HMAC_256, ...
+    #[arg(long)]
+    key_spec: Option<String>,
+    /// Defaults per key spec: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC.
+    #[arg(long)]
+    key_usage: Option<String>,
+    /// AWS_KMS (default) or EXTERNAL.
+    #[arg(long)]
+    origin: Option<String>,
+    /// A multi-Region primary key.
+    #[arg(long)]
+    multi_region: bool,
+    /// A tag KEY=VALUE (repeat for several).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    id: String,
+    /// Where the new key's material comes from (EXTERNAL keys): local (Keyward's vault)
+    /// or hsm-luna.
+    #[arg(long, value_parser = ["local", "hsm-luna"])]
+    source_key_tier: Option<String>,
+    /// The source key (name or id) whose material goes into the new key (default: a
+    /// new one).
+    #[arg(long, value_name = "NAME|ID")]
+    source_key_id: Option<String>,
+    /// Disable encryption with the old key in this account (it can still decrypt).
+    #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
+    disable_encrypt: bool,
+    /// Disable encryption with the old key in every account.
+    #[arg(long)]
+    disable_encrypt_on_all_accounts: bool,
+    /// The new key's description.
+    #[arg(long)]
+    description: Option<String>,
+    #[command(flatten)]
+    validity: ValidityArgs,
+    /// The old key keeps a timestamped alias (<alias>-rotated-<time>); its aliases move
+    /// to the new key either way.
+    #[arg(long)]
+    retain_alias: bool,
+}
+
+#[derive(Args)]
+pub struct EnableRotationJobArgs {
+    id: String,
+    /// The job config (id or name).
+    #[arg(long, value_name = "ID_OR_NAME")]
+    job_config: String,
+    /// Where the new keys' material comes from: local (the default) or hsm-luna.
+    #[arg(long, value_parser = ["local", "hsm-luna"])]
+    key_source: Option<String>,
+    /// On each rotation, disable encryption with the old key in this account.
+    #[arg(long, conflicts_with = "disable_encrypt_on_all_accounts")]
+    disable_encrypt: bool,
+    /// On each rotation, disable encryption with the old key in every account.
+    #[arg(long)]
+    disable_encrypt_on_all_accounts: bool,
+}
+
+#[derive(Args)]
+pub struct ReplicateArgs {
+    id: String,
+    /// The replica's Region.
+    #[arg(long)]
+    region: String,
+    /// The replica's KMS container (default: the primary's).
+    #[arg(long)]
+    kms: Option<String>,
+    /// The replica's alias.
+    #[arg(long)]
+    alias: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// A tag KEY=VALUE for the replica (repeat for several).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ImportMaterialArgs {
+    id: String,
+    /// The vault key (name or id) whose material goes in.
+    #[arg(long, value_name = "NAME|ID")]
+    source_key: Option<String>,
+    /// Where the source key lives: local (Keyward's vault, the default).
+    #[arg(long)]
+    tier: Option<String>,
+    #[command(flatten)]
+    validity: ValidityArgs,
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    /// KMS container name or id.
+    #[arg(long)]
+    kms: String,
+    /// One of the container's Regions.
+    #[arg(long)]
+    region: String,
+    /// The vault key (name or id) whose material goes in (default: a new one).
+    #[arg(long, value_name = "NAME|ID")]
+    source_key: Option<String>,
+    /// Where the source key lives: local (Keyward's vault, the default).
+    #[arg(long)]
+    tier: Option<String>,
+    #[command(flatten)]
+    validity: ValidityArgs,
+    /// Alias (without alias/).
+    #[arg(long)]
+    alias: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+}
+
 /// Splits KEY=VALUE arguments.
 fn parse_tags(tags: &[String]) -> Result<Vec<(String, String)>, String> {
     tags.iter()
@@ -379,118 +410,108 @@ fn parse_tags(tags: &[String]) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// KEY=VALUE arguments as `aws_param.Tags` (none when there are none).
+fn create_tags(tags: &[String]) -> Result<Option<Vec<CreateTag>>, String> {
+    let tags = parse_tags(tags)?;
+    Ok((!tags.is_empty()).then(|| {
+        tags.into_iter()
+            .map(|(tag_key, tag_value)| CreateTag { tag_key, tag_value })
+            .collect()
+    }))
+}
+
 /// The key's Keyward id: the id itself, or the one key record (not gone) with alias/NAME.
 async fn key_id(s: &Session, id: &str) -> Result<String, String> {
     if !id.starts_with("alias/") {
         return Ok(id.to_string());
     }
-    let v = s
-        .call(
-            Method::GET,
-            &format!("{BASE}?alias={}&gone=false&limit=-1", segment(id)),
-            None,
-        )
-        .await?;
-    let found = v["resources"].as_array().cloned().unwrap_or_default();
+    let params = KeyListParams {
+        alias: Some(id.to_string()),
+        gone: Some(false),
+        limit: Some(-1),
+        ..KeyListParams::default()
+    };
+    let found = s.list_keys(&params).await?.resources;
     match found.as_slice() {
-        [one] => one["id"]
-            .as_str()
-            .map(String::from)
-            .ok_or_else(|| format!("the key with {id} has no id")),
+        [one] => Ok(one.id.clone()),
         [] => Err(format!("no key has the alias {id}")),
         many => Err(format!(
             "{} keys have the alias {id} (in {}); give the key's id",
             many.len(),
             many.iter()
-                .map(|k| format!(
-                    "{} {}",
-                    k["kms"].as_str().unwrap_or_default(),
-                    k["region"].as_str().unwrap_or_default()
-                ))
+                .map(|k| format!("{} {}", k.kms, k.region))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
     }
 }
 
-/// `METHOD /cckm/aws/keys/{id}{rest}` for the key given by its id or alias/NAME; returns the
-/// server's answer.
-async fn key_call(
+/// `POST /cckm/aws/keys/{id}/{action}` with a body, for the key given by its id or
+/// alias/NAME; the key record the server answers with.
+async fn action<B: Serialize>(
     s: &Session,
-    method: Method,
     id: &str,
-    rest: &str,
-    body: Option<&Value>,
-) -> Result<Value, String> {
+    name: &str,
+    body: &B,
+) -> Result<AwsKey, String> {
     let id = key_id(s, id).await?;
-    s.call(method, &format!("{BASE}/{}{rest}", segment(&id)), body)
-        .await
-}
-
-/// A JSON value as a table cell: strings bare, arrays joined with commas, null empty.
-pub(super) fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
+    s.key_action(&id, name, body).await
 }
 
 /// `k=v, k2=v2` from `[{TagKey, TagValue}]`.
-fn tags_text(tags: &Value) -> String {
-    tags.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|t| format!("{}={}", text(&t["TagKey"]), text(&t["TagValue"])))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+fn tags_text(tags: &[TagView]) -> String {
+    tags.iter()
+        .map(|t| format!("{}={}", t.tag_key, t.tag_value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A key's main fields, in reading order, for the table of one key.
-fn key_rows(k: &Value) -> Vec<(&'static str, String)> {
-    let p = &k["aws_param"];
-    let mut multi_region = text(&p["MultiRegion"]);
-    if let Some(t) = p["MultiRegionConfiguration"]["MultiRegionKeyType"].as_str() {
+fn key_rows(k: &AwsKey) -> Vec<(&'static str, String)> {
+    let p = &k.aws_param;
+    let mut multi_region = p.multi_region.cell();
+    if let Some(t) = p
+        .multi_region_configuration
+        .as_ref()
+        .and_then(|c| c.multi_region_key_type.as_ref())
+    {
         multi_region = format!("{multi_region} ({t})");
     }
-    let mut rotation = text(&p["KeyRotationEnabled"]);
-    if let Some(d) = p["RotationPeriodInDays"].as_i64() {
+    let mut rotation = p.key_rotation_enabled.cell();
+    if let Some(d) = p.rotation_period_in_days {
         rotation = format!("{rotation} (every {d} days)");
     }
     let mut rows = vec![
-        ("id", text(&k["id"])),
-        ("alias", text(&p["Alias"])),
-        ("KeyID", text(&p["KeyID"])),
-        ("Arn", text(&p["Arn"])),
-        ("KeyState", text(&p["KeyState"])),
-        ("KeySpec", text(&p["CustomerMasterKeySpec"])),
-        ("KeyUsage", text(&p["KeyUsage"])),
-        ("Origin", text(&p["Origin"])),
+        ("id", k.id.cell()),
+        ("alias", p.alias.cell()),
+        ("KeyID", p.key_id.cell()),
+        ("Arn", p.arn.cell()),
+        ("KeyState", p.key_state.cell()),
+        ("KeySpec", p.customer_master_key_spec.cell()),
+        ("KeyUsage", p.key_usage.cell()),
+        ("Origin", p.origin.cell()),
         ("MultiRegion", multi_region),
         ("KeyRotationEnabled", rotation),
     ];
-    if !p["DeletionDate"].is_null() {
-        rows.push(("DeletionDate", text(&p["DeletionDate"])));
+    if let Some(d) = &p.deletion_date {
+        rows.push(("DeletionDate", d.clone()));
     }
     rows.extend([
-        ("region", text(&k["region"])),
-        ("kms", text(&k["kms"])),
-        ("Tags", tags_text(&p["Tags"])),
-        ("Description", text(&p["Description"])),
-        ("gone", text(&k["gone"])),
-        ("synced_at", text(&k["synced_at"])),
+        ("region", k.region.cell()),
+        ("kms", k.kms.cell()),
+        ("Tags", tags_text(&p.tags)),
+        ("Description", p.description.cell()),
+        ("gone", k.gone.cell()),
+        ("synced_at", k.synced_at.cell()),
     ]);
-    for field in [
-        "job_config_id",
-        "rotation_status",
-        "rotated_from",
-        "rotated_to",
-        "rotated_at",
+    for (field, value) in [
+        ("job_config_id", &k.job_config_id),
+        ("rotation_status", &k.rotation_status),
+        ("rotated_from", &k.rotated_from),
+        ("rotated_to", &k.rotated_to),
+        ("rotated_at", &k.rotated_at),
     ] {
-        let value = text(&k[field]);
+        let value = value.cell();
         if !value.is_empty() {
             rows.push((field, value));
         }
@@ -499,453 +520,414 @@ fn key_rows(k: &Value) -> Vec<(&'static str, String)> {
 }
 
 /// Prints one key record: its main fields, or the whole JSON with --json.
-fn show_key(out: &Output, k: &Value) {
+fn show_key(out: &Output, k: &AwsKey) {
     out.fields(k, &key_rows(k));
 }
 
 /// The list's table: one flat row per key.
-fn show_list(out: &Output, v: &Value) {
-    out.list_of(
+fn show_list(out: &Output, v: &ListEnvelope<AwsKey>) {
+    out.list(
         v,
         &[
             "id", "alias", "KeyID", "region", "KeyState", "KeySpec", "kms",
         ],
         |k| {
-            let p = &k["aws_param"];
-            json!({
-                "id": k["id"],
-                "alias": p["Alias"],
-                "KeyID": p["KeyID"],
-                "region": k["region"],
-                "KeyState": p["KeyState"],
-                "KeySpec": p["CustomerMasterKeySpec"],
-                "kms": k["kms"],
-            })
+            let p = &k.aws_param;
+            vec![
+                k.id.cell(),
+                p.alias.cell(),
+                p.key_id.cell(),
+                k.region.cell(),
+                p.key_state.cell(),
+                p.customer_master_key_spec.cell(),
+                k.kms.cell(),
+            ]
         },
     );
 }
 
 /// The table of keys whose imported material expires soon.
-fn show_expiring(out: &Output, v: &Value) {
-    out.list_of(
+fn show_expiring(out: &Output, v: &ListEnvelope<AwsKey>) {
+    out.list(
         v,
         &["id", "alias", "KeyID", "ValidTo", "local_key_name"],
         |k| {
-            let p = &k["aws_param"];
-            let valid_to = match p["ValidTo"].as_str() {
-                Some(t) => t.to_string(),
+            let p = &k.aws_param;
+            let valid_to = match &p.valid_to {
+                Some(t) => t.clone(),
                 None => "n/a (not reported by AWS)".to_string(),
             };
-            json!({
-                "id": k["id"],
-                "alias": p["Alias"],
-                "KeyID": p["KeyID"],
-                "ValidTo": valid_to,
-                "local_key_name": k["local_key_name"],
-            })
+            vec![
+                k.id.cell(),
+                p.alias.cell(),
+                p.key_id.cell(),
+                valid_to,
+                k.local_key_name.cell(),
+            ]
         },
     );
 }
 
 /// The table of a key's rotations.
-fn show_rotations(out: &Output, v: &Value) {
-    out.list_of(v, &["ID", "TYPE", "STATUS", "FROM", "TO", "AT"], |r| {
-        let at = match r["aws_param"]["RotationDate"].as_str() {
-            Some(d) => d.to_string(),
-            None => text(&r["createdAt"]),
+fn show_rotations(out: &Output, v: &ListEnvelope<Rotation>) {
+    out.list(v, &["ID", "TYPE", "STATUS", "FROM", "TO", "AT"], |r| {
+        let at = match &r.aws_param.rotation_date {
+            Some(d) => d.clone(),
+            None => r.created_at.clone(),
         };
-        json!({
-            "ID": r["id"],
-            "TYPE": r["rotation_type"],
-            "STATUS": r["status"],
-            "FROM": r["rotated_from"],
-            "TO": r["rotated_to"],
-            "AT": at,
-        })
+        vec![
+            r.id.cell(),
+            r.rotation_type.cell(),
+            r.status.cell(),
+            r.rotated_from.cell(),
+            r.rotated_to.cell(),
+            at,
+        ]
     });
     if out.json {
         return;
     }
     // A failed rotation's reason.
-    for r in v["resources"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
-        if let Some(e) = r["error"].as_str().filter(|e| !e.is_empty()) {
-            println!("{}: {e}", text(&r["id"]));
+    for r in &v.resources {
+        if !r.error.is_empty() {
+            println!("{}: {}", r.id, r.error);
         }
     }
 }
 
 pub async fn run(cmd: KeysCommand, out: &Output) -> Result<(), String> {
     let s = Session::load().await?;
-    // POST /cckm/aws/keys/{id}/<action> with a body; returns the server's answer.
-    let action = |id: String, name: &'static str, body: Value| {
-        let s = &s;
-        async move { key_call(s, Method::POST, &id, &format!("/{name}"), Some(&body)).await }
-    };
+    let s = &s;
     match cmd {
-        KeysCommand::List {
-            kms,
-            region,
-            alias,
-            keystate,
-            origin,
-            keyid,
-            keyusage,
-            key_spec,
-            tags,
-            gone,
-            limit,
-            skip,
-            sort,
-        } => {
-            let mut query = format!("?limit={limit}&skip={skip}");
-            let tags = (!tags.is_empty()).then(|| tags.join(","));
-            for (k, v) in [
-                ("kms", kms),
-                ("region", region),
-                ("alias", alias),
-                ("keystate", keystate),
-                ("origin", origin),
-                ("keyid", keyid),
-                ("keyusage", keyusage),
-                ("CustomerMasterKeySpec", key_spec),
-                ("tags", tags),
-                ("gone", gone.map(|g| g.to_string())),
-                ("sort", sort),
-            ] {
-                if let Some(v) = v {
-                    query.push_str(&format!("&{k}={}", segment(&v)));
-                }
-            }
-            show_list(
-                out,
-                &s.call(Method::GET, &format!("{BASE}{query}"), None).await?,
-            );
-        }
-        KeysCommand::Get { id } => show_key(out, &key_call(&s, Method::GET, &id, "", None).await?),
-        KeysCommand::Create {
-            kms,
-            region,
-            alias,
-            description,
-            key_spec,
-            key_usage,
-            origin,
-            multi_region,
-            tags,
-            policy,
-        } => {
-            let mut param = json!({});
-            for (k, v) in [
-                ("Alias", alias),
-                ("Description", description),
-                ("CustomerMasterKeySpec", key_spec),
-                ("KeyUsage", key_usage),
-                ("Origin", origin),
-            ] {
-                if let Some(v) = v {
-                    param[k] = Value::String(v);
-                }
-            }
-            if multi_region {
-                param["MultiRegion"] = Value::Bool(true);
-            }
-            let tags = parse_tags(&tags)?;
-            if !tags.is_empty() {
-                param["Tags"] = tags
-                    .iter()
-                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-                    .collect();
-            }
-            if let Some(doc) = policy.document()? {
-                param["Policy"] = doc;
-            }
-            if policy.bypass_policy_lockout_safety_check {
-                param["BypassPolicyLockoutSafetyCheck"] = Value::Bool(true);
-            }
-            let mut body = json!({"kms": kms, "region": region, "aws_param": param});
-            policy.add_helpers(&mut body);
-            show_key(out, &s.call(Method::POST, BASE, Some(&body)).await?);
-        }
-        KeysCommand::Delete { id } => {
-            let id = key_id(&s, &id).await?;
-            s.call(Method::DELETE, &format!("{BASE}/{}", segment(&id)), None)
-                .await?;
-            out.done(&format!(
-                "key record {id} forgotten; the key itself is untouched in AWS (schedule-deletion deletes it there)"
-            ));
-        }
+        KeysCommand::List(a) => list(s, out, &a.params()).await,
+        KeysCommand::Get { id } => get(s, out, &id).await,
+        KeysCommand::Create(a) => create(s, out, &a.body()?).await,
+        KeysCommand::Delete { id } => delete(s, out, &id).await,
         KeysCommand::ScheduleDeletion { id, days } => {
-            show_key(
-                out,
-                &action(id, "schedule-deletion", json!({"days": days})).await?,
-            );
+            act(s, out, &id, "schedule-deletion", &ScheduleDeletion { days }).await
         }
-        KeysCommand::CancelDeletion { id } => {
-            show_key(out, &action(id, "cancel-deletion", json!({})).await?);
-        }
-        KeysCommand::Enable { id } => show_key(out, &action(id, "enable", json!({})).await?),
-        KeysCommand::Disable { id } => show_key(out, &action(id, "disable", json!({})).await?),
+        KeysCommand::CancelDeletion { id } => simple(s, out, &id, "cancel-deletion").await,
+        KeysCommand::Enable { id } => simple(s, out, &id, "enable").await,
+        KeysCommand::Disable { id } => simple(s, out, &id, "disable").await,
         KeysCommand::UpdateDescription { id, description } => {
-            show_key(
-                out,
-                &action(
-                    id,
-                    "update-description",
-                    json!({"description": description}),
-                )
-                .await?,
-            );
+            let body = UpdateDescription { description };
+            act(s, out, &id, "update-description", &body).await
         }
-        KeysCommand::Tag { id, tags } => {
-            let tags: Vec<Value> = parse_tags(&tags)?
-                .into_iter()
-                .map(|(k, v)| json!({"tag_key": k, "tag_value": v}))
-                .collect();
-            show_key(out, &action(id, "add-tags", json!({"tags": tags})).await?);
-        }
+        KeysCommand::Tag { id, tags } => tag(s, out, &id, &tags).await,
         KeysCommand::Untag { id, keys } => {
-            show_key(
-                out,
-                &action(id, "remove-tags", json!({"tags": keys})).await?,
-            );
+            act(s, out, &id, "remove-tags", &RemoveTags { tags: keys }).await
         }
         KeysCommand::AddAlias { id, alias } => {
-            show_key(
-                out,
-                &action(id, "add-alias", json!({"alias": alias})).await?,
-            );
+            act(s, out, &id, "add-alias", &AliasBody { alias }).await
         }
         KeysCommand::DeleteAlias { id, alias } => {
-            show_key(
-                out,
-                &action(id, "delete-alias", json!({"alias": alias})).await?,
-            );
+            act(s, out, &id, "delete-alias", &AliasBody { alias }).await
         }
-        KeysCommand::Policy { id, policy } => {
-            let mut body = json!({});
-            if let Some(doc) = policy.document()? {
-                body["policy"] = doc;
-            }
-            if policy.bypass_policy_lockout_safety_check {
-                body["BypassPolicyLockoutSafetyCheck"] = Value::Bool(true);
-            }
-            policy.add_helpers(&mut body);
-            show_key(out, &action(id, "policy", body).await?);
-        }
+        KeysCommand::Policy { id, policy } => set_policy(s, out, &id, &policy).await,
         KeysCommand::EnableAutoRotation { id, days } => {
-            let body = match days {
-                Some(d) => json!({"rotation_period_in_days": d}),
-                None => json!({}),
+            let body = EnableAutoRotation {
+                rotation_period_in_days: days,
             };
-            show_key(out, &action(id, "enable-auto-rotation", body).await?);
+            act(s, out, &id, "enable-auto-rotation", &body).await
         }
         KeysCommand::DisableAutoRotation { id } => {
-            show_key(out, &action(id, "disable-auto-rotation", json!({})).await?);
+            simple(s, out, &id, "disable-auto-rotation").await
         }
-        KeysCommand::RotationStatus { id } => {
-            out.object(&action(id, "get-key-rotation-status", json!({})).await?);
+        KeysCommand::RotationStatus { id } => rotation_status(s, out, &id).await,
+        KeysCommand::RotateMaterial { id } => simple(s, out, &id, "rotate-material").await,
+        KeysCommand::Rotate(a) => rotate(s, out, &a.id, &a.body()?).await,
+        KeysCommand::EnableRotationJob(a) => {
+            act(s, out, &a.id, "enable-rotation-job", &a.body()).await
         }
-        KeysCommand::RotateMaterial { id } => {
-            show_key(out, &action(id, "rotate-material", json!({})).await?);
-        }
-        KeysCommand::Rotate {
-            id,
-            source_key_tier,
-            source_key_id,
-            disable_encrypt,
-            disable_encrypt_on_all_accounts,
-            description,
-            validity,
-            retain_alias,
-        } => {
-            let mut body = json!({});
-            for (k, v) in [
-                ("source_key_tier", source_key_tier),
-                ("source_key_id", source_key_id),
-                ("description", description),
-            ] {
-                if let Some(v) = v {
-                    body[k] = Value::String(v);
-                }
-            }
-            for (k, on) in [
-                ("disable_encrypt", disable_encrypt),
-                (
-                    "disable_encrypt_on_all_accounts",
-                    disable_encrypt_on_all_accounts,
-                ),
-                ("retain_alias", retain_alias),
-            ] {
-                if on {
-                    body[k] = Value::Bool(true);
-                }
-            }
-            validity.add_to(&mut body)?;
-            let old = key_id(&s, &id).await?;
-            let new = s
-                .call(
-                    Method::POST,
-                    &format!("{BASE}/{}/rotate", segment(&old)),
-                    Some(&body),
-                )
-                .await?;
-            show_key(out, &new);
-            if !out.json {
-                println!("rotated {old} -> {}", text(&new["id"]));
-            }
-        }
-        KeysCommand::EnableRotationJob {
-            id,
-            job_config,
-            key_source,
-            disable_encrypt,
-            disable_encrypt_on_all_accounts,
-        } => {
-            let mut body = json!({
-                "job_config_id": job_config,
-                "auto_rotate_disable_encrypt": disable_encrypt,
-                "auto_rotate_disable_encrypt_on_all_accounts": disable_encrypt_on_all_accounts,
-            });
-            if let Some(k) = key_source {
-                body["auto_rotate_key_source"] = Value::String(k);
-            }
-            show_key(out, &action(id, "enable-rotation-job", body).await?);
-        }
-        KeysCommand::DisableRotationJob { id } => {
-            let k = key_call(&s, Method::POST, &id, "/disable-rotation-job", None).await?;
-            show_key(out, &k);
-        }
-        KeysCommand::Rotations { id } => {
-            let rest = "/rotations?limit=-1&sort=createdAt";
-            show_rotations(out, &key_call(&s, Method::GET, &id, rest, None).await?);
-        }
-        KeysCommand::Refresh { id } => show_key(out, &action(id, "refresh", json!({})).await?),
-        KeysCommand::Replicate {
-            id,
-            region,
-            kms,
-            alias,
-            description,
-            tags,
-        } => {
-            let mut body = json!({"replica_region": region});
-            if let Some(k) = kms {
-                body["kms"] = Value::String(k);
-            }
-            let mut param = json!({});
-            if let Some(a) = alias {
-                param["Alias"] = Value::String(a);
-            }
-            if let Some(d) = description {
-                param["Description"] = Value::String(d);
-            }
-            let tags = parse_tags(&tags)?;
-            if !tags.is_empty() {
-                param["Tags"] = tags
-                    .iter()
-                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-                    .collect();
-            }
-            body["aws_param"] = param;
-            show_key(out, &action(id, "replicate-key", body).await?);
-        }
+        KeysCommand::DisableRotationJob { id } => disable_rotation_job(s, out, &id).await,
+        KeysCommand::Rotations { id } => rotations(s, out, &id).await,
+        KeysCommand::Refresh { id } => simple(s, out, &id, "refresh").await,
+        KeysCommand::Replicate(a) => act(s, out, &a.id, "replicate-key", &a.body()?).await,
         KeysCommand::UpdatePrimaryRegion { id, region } => {
-            show_key(
-                out,
-                &action(
-                    id,
-                    "update-primary-region",
-                    json!({"PrimaryRegion": region}),
-                )
-                .await?,
-            );
+            let body = UpdatePrimaryRegion {
+                primary_region: region,
+            };
+            act(s, out, &id, "update-primary-region", &body).await
         }
-        KeysCommand::PublicKey { id } => {
-            let v = key_call(&s, Method::GET, &id, "/download-public-key", None).await?;
-            if out.json {
-                out.print_json(&v);
-            } else {
-                print!("{}", v["public_key"].as_str().unwrap_or_default());
-            }
-        }
-        KeysCommand::ImportMaterial {
-            id,
-            source_key,
-            tier,
-            validity,
-        } => {
-            let mut body = json!({});
-            if let Some(t) = tier {
-                body["source_key_tier"] = Value::String(t);
-            }
-            if let Some(k) = source_key {
-                body["source_key_identifier"] = Value::String(k);
-            }
-            validity.add_to(&mut body)?;
-            show_key(out, &action(id, "import-material", body).await?);
-        }
-        KeysCommand::DeleteMaterial { id } => {
-            show_key(out, &action(id, "delete-material", json!({})).await?);
-        }
-        KeysCommand::Upload {
-            kms,
-            region,
-            source_key,
-            tier,
-            validity,
-            alias,
-            description,
-        } => {
-            let mut body = json!({"kms": kms, "region": region});
-            if let Some(t) = tier {
-                body["source_key_tier"] = Value::String(t);
-            }
-            if let Some(k) = source_key {
-                body["source_key_identifier"] = Value::String(k);
-            }
-            validity.add_to(&mut body)?;
-            let mut param = json!({});
-            if let Some(a) = alias {
-                param["Alias"] = Value::String(a);
-            }
-            if let Some(d) = description {
-                param["Description"] = Value::String(d);
-            }
-            body["aws_param"] = param;
-            show_key(
-                out,
-                &s.call(Method::POST, "/cckm/aws/upload-key", Some(&body))
-                    .await?,
-            );
-        }
-        KeysCommand::Expiring { within } => {
-            let v = s
-                .call(
-                    Method::GET,
-                    &format!(
-                        "{BASE}?expiring_within={}&gone=false&limit=-1&sort=createdAt",
-                        segment(&within)
-                    ),
-                    None,
-                )
-                .await?;
-            show_expiring(out, &v);
-        }
+        KeysCommand::PublicKey { id } => public_key(s, out, &id).await,
+        KeysCommand::ImportMaterial(a) => act(s, out, &a.id, "import-material", &a.body()?).await,
+        KeysCommand::DeleteMaterial { id } => simple(s, out, &id, "delete-material").await,
+        KeysCommand::Upload(a) => upload(s, out, &a.body()?).await,
+        KeysCommand::Expiring { within } => expiring(s, out, within).await,
         KeysCommand::VerifyAlias { kms, region, alias } => {
-            let v = s
-                .call(
-                    Method::POST,
-                    "/cckm/aws/alias/verify",
-                    Some(&json!({"alias": alias, "region": region, "kms": kms})),
-                )
-                .await?;
-            if out.json {
-                out.print_json(&v);
-            } else {
-                let bare = alias.strip_prefix("alias/").unwrap_or(&alias);
-                println!("alias/{bare} is available in {region} of {kms}");
-            }
+            verify_alias(s, out, VerifyAlias { alias, region, kms }).await
         }
+    }
+}
+
+impl ListArgs {
+    fn params(&self) -> KeyListParams {
+        KeyListParams {
+            limit: Some(self.limit),
+            skip: Some(self.skip),
+            kms: self.kms.clone(),
+            region: self.region.clone(),
+            alias: self.alias.clone(),
+            keystate: self.keystate.clone(),
+            origin: self.origin.clone(),
+            keyid: self.keyid.clone(),
+            keyusage: self.keyusage.clone(),
+            customer_master_key_spec: self.key_spec.clone(),
+            tags: (!self.tags.is_empty()).then(|| self.tags.join(",")),
+            gone: self.gone,
+            sort: self.sort.clone(),
+            ..KeyListParams::default()
+        }
+    }
+}
+
+impl CreateArgs {
+    fn body(&self) -> Result<CreateKey, String> {
+        let policy = &self.policy;
+        let aws_param = CreateKeyAwsParam {
+            alias: self.alias.clone(),
+            description: self.description.clone(),
+            customer_master_key_spec: self.key_spec.clone(),
+            key_usage: self.key_usage.clone(),
+            origin: self.origin.clone(),
+            multi_region: self.multi_region.then_some(true),
+            tags: create_tags(&self.tags)?,
+            policy: policy.document()?,
+            bypass_policy_lockout_safety_check: policy.bypass(),
+            ..CreateKeyAwsParam::default()
+        };
+        let h = policy.helpers();
+        Ok(CreateKey {
+            kms: self.kms.clone(),
+            region: self.region.clone(),
+            aws_param,
+            key_admins: h.key_admins,
+            key_admins_roles: h.key_admins_roles,
+            key_users: h.key_users,
+            key_users_roles: h.key_users_roles,
+            external_accounts: h.external_accounts,
+            policytemplate: h.policytemplate,
+        })
+    }
+}
+
+impl RotateArgs {
+    fn body(&self) -> Result<RotateKey, String> {
+        Ok(RotateKey {
+            source_key_tier: self.source_key_tier.clone(),
+            source_key_id: self.source_key_id.clone(),
+            description: self.description.clone(),
+            disable_encrypt: self.disable_encrypt.then_some(true),
+            disable_encrypt_on_all_accounts: self.disable_encrypt_on_all_accounts.then_some(true),
+            retain_alias: self.retain_alias.then_some(true),
+            validity: self.validity.validity()?,
+        })
+    }
+}
+
+impl EnableRotationJobArgs {
+    fn body(&self) -> EnableRotationJob {
+        EnableRotationJob {
+            job_config_id: self.job_config.clone(),
+            auto_rotate_disable_encrypt: self.disable_encrypt,
+            auto_rotate_disable_encrypt_on_all_accounts: self.disable_encrypt_on_all_accounts,
+            auto_rotate_key_source: self.key_source.clone(),
+        }
+    }
+}
+
+impl ReplicateArgs {
+    fn body(&self) -> Result<ReplicateKey, String> {
+        Ok(ReplicateKey {
+            replica_region: self.region.clone(),
+            kms: self.kms.clone(),
+            aws_param: CreateKeyAwsParam {
+                alias: self.alias.clone(),
+                description: self.description.clone(),
+                tags: create_tags(&self.tags)?,
+                ..CreateKeyAwsParam::default()
+            },
+            ..ReplicateKey::default()
+        })
+    }
+}
+
+impl ImportMaterialArgs {
+    fn body(&self) -> Result<ImportMaterial, String> {
+        Ok(ImportMaterial {
+            source_key_tier: self.tier.clone(),
+            source_key_identifier: self.source_key.clone(),
+            validity: self.validity.validity()?,
+        })
+    }
+}
+
+impl UploadArgs {
+    fn body(&self) -> Result<UploadKey, String> {
+        Ok(UploadKey {
+            kms: self.kms.clone(),
+            region: self.region.clone(),
+            source_key_tier: self.tier.clone(),
+            source_key_identifier: self.source_key.clone(),
+            validity: self.validity.validity()?,
+            aws_param: CreateKeyAwsParam {
+                alias: self.alias.clone(),
+                description: self.description.clone(),
+                ..CreateKeyAwsParam::default()
+            },
+        })
+    }
+}
+
+async fn list(s: &Session, out: &Output, params: &KeyListParams) -> Result<(), String> {
+    show_list(out, &s.list_keys(params).await?);
+    Ok(())
+}
+
+async fn get(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    let id = key_id(s, id).await?;
+    show_key(out, &s.get_key(&id).await?);
+    Ok(())
+}
+
+async fn create(s: &Session, out: &Output, body: &CreateKey) -> Result<(), String> {
+    show_key(out, &s.create_key(body).await?);
+    Ok(())
+}
+
+async fn delete(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    let id = key_id(s, id).await?;
+    s.delete_key(&id).await?;
+    out.done(&format!(
+        "key record {id} forgotten; the key itself is untouched in AWS (schedule-deletion deletes it there)"
+    ));
+    Ok(())
+}
+
+/// A key action with a body whose answer is the key, shown.
+async fn act<B: Serialize>(
+    s: &Session,
+    out: &Output,
+    id: &str,
+    name: &str,
+    body: &B,
+) -> Result<(), String> {
+    show_key(out, &action(s, id, name, body).await?);
+    Ok(())
+}
+
+async fn upload(s: &Session, out: &Output, body: &UploadKey) -> Result<(), String> {
+    show_key(out, &s.upload_key(body).await?);
+    Ok(())
+}
+
+/// An action that takes an empty body and answers with the key.
+async fn simple(s: &Session, out: &Output, id: &str, name: &str) -> Result<(), String> {
+    show_key(out, &action(s, id, name, &Empty {}).await?);
+    Ok(())
+}
+
+async fn tag(s: &Session, out: &Output, id: &str, tags: &[String]) -> Result<(), String> {
+    let body = AddTags {
+        tags: parse_tags(tags)?
+            .into_iter()
+            .map(|(tag_key, tag_value)| ActionTag { tag_key, tag_value })
+            .collect(),
+    };
+    show_key(out, &action(s, id, "add-tags", &body).await?);
+    Ok(())
+}
+
+async fn set_policy(
+    s: &Session,
+    out: &Output,
+    id: &str,
+    policy: &PolicyArgs,
+) -> Result<(), String> {
+    let h = policy.helpers();
+    let body = PolicyBody {
+        policy: policy.document()?,
+        key_admins: h.key_admins,
+        key_admins_roles: h.key_admins_roles,
+        key_users: h.key_users,
+        key_users_roles: h.key_users_roles,
+        external_accounts: h.external_accounts,
+        policytemplate: h.policytemplate,
+        bypass_policy_lockout_safety_check: policy.bypass(),
+    };
+    show_key(out, &action(s, id, "policy", &body).await?);
+    Ok(())
+}
+
+async fn rotation_status(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    let id = key_id(s, id).await?;
+    let status: KeyRotationStatus = s
+        .key_action(&id, "get-key-rotation-status", &Empty {})
+        .await?;
+    out.object(&status);
+    Ok(())
+}
+
+async fn rotate(s: &Session, out: &Output, id: &str, body: &RotateKey) -> Result<(), String> {
+    let old = key_id(s, id).await?;
+    let new: AwsKey = s.key_action(&old, "rotate", body).await?;
+    show_key(out, &new);
+    if !out.json {
+        println!("rotated {old} -> {}", new.id);
+    }
+    Ok(())
+}
+
+async fn disable_rotation_job(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    let id = key_id(s, id).await?;
+    show_key(out, &s.key_action_bare(&id, "disable-rotation-job").await?);
+    Ok(())
+}
+
+async fn rotations(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    let id = key_id(s, id).await?;
+    let page = PageParams {
+        limit: Some(-1),
+        sort: Some("createdAt".into()),
+        ..PageParams::default()
+    };
+    show_rotations(out, &s.key_rotations(&id, &page).await?);
+    Ok(())
+}
+
+async fn public_key(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    let id = key_id(s, id).await?;
+    let v = s.public_key(&id).await?;
+    if out.json {
+        out.print_json(&v);
+    } else {
+        print!("{}", v.public_key);
+    }
+    Ok(())
+}
+
+async fn expiring(s: &Session, out: &Output, within: String) -> Result<(), String> {
+    let params = KeyListParams {
+        expiring_within: Some(within),
+        gone: Some(false),
+        limit: Some(-1),
+        sort: Some("createdAt".into()),
+        ..KeyListParams::default()
+    };
+    show_expiring(out, &s.list_keys(&params).await?);
+    Ok(())
+}
+
+async fn verify_alias(s: &Session, out: &Output, body: VerifyAlias) -> Result<(), String> {
+    let v: AliasVerdict = s.verify_alias(&body).await?;
+    if out.json {
+        out.print_json(&v);
+    } else {
+        let bare = body.alias.strip_prefix("alias/").unwrap_or(&body.alias);
+        println!(
+            "alias/{bare} is available in {} of {}",
+            body.region, body.kms
+        );
     }
     Ok(())
 }

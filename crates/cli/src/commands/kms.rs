@@ -1,12 +1,9 @@
 use clap::Subcommand;
-use reqwest::Method;
-use serde_json::{Value, json};
+use keyward_api::kms::KmsCreate;
 
-use super::segment;
+use super::all_pages;
 use crate::client::Session;
-use crate::output::Output;
-
-const BASE: &str = "/cckm/aws/kms";
+use crate::output::{Cell, Output};
 
 #[derive(Subcommand)]
 pub enum KmsCommand {
@@ -45,32 +42,51 @@ pub async fn run(cmd: KmsCommand, out: &Output) -> Result<(), String> {
             assume_role_arn,
             assume_role_external_id,
         } => {
-            let mut body = json!({"name": name, "account_id": account_id, "connection": connection, "regions": regions});
-            if let Some(v) = assume_role_arn {
-                body["assume_role_arn"] = Value::String(v);
-            }
-            if let Some(v) = assume_role_external_id {
-                body["assume_role_external_id"] = Value::String(v);
-            }
-            out.object(&s.call(Method::POST, BASE, Some(&body)).await?);
+            let body = KmsCreate {
+                name,
+                account_id,
+                connection,
+                regions,
+                assume_role_arn,
+                assume_role_external_id,
+            };
+            create(&s, out, &body).await
         }
-        KmsCommand::List => {
-            let v = s
-                .call(Method::GET, &format!("{BASE}?limit=-1"), None)
-                .await?;
-            out.list(&v, &["name", "id", "account_id", "connection", "regions"]);
-        }
-        KmsCommand::Get { kms } => {
-            out.object(
-                &s.call(Method::GET, &format!("{BASE}/{}", segment(&kms)), None)
-                    .await?,
-            );
-        }
-        KmsCommand::Delete { kms } => {
-            s.call(Method::DELETE, &format!("{BASE}/{}", segment(&kms)), None)
-                .await?;
-            out.done(&format!("KMS container {kms} deleted"));
-        }
+        KmsCommand::List => list(&s, out).await,
+        KmsCommand::Get { kms } => get(&s, out, &kms).await,
+        KmsCommand::Delete { kms } => delete(&s, out, &kms).await,
     }
+}
+
+async fn create(s: &Session, out: &Output, body: &KmsCreate) -> Result<(), String> {
+    out.object(&s.create_kms(body).await?);
+    Ok(())
+}
+
+async fn list(s: &Session, out: &Output) -> Result<(), String> {
+    out.list(
+        &s.list_kms(&all_pages()).await?,
+        &["name", "id", "account_id", "connection", "regions"],
+        |k| {
+            vec![
+                k.name.cell(),
+                k.resource.id.cell(),
+                k.account_id.cell(),
+                k.connection.cell(),
+                k.regions.cell(),
+            ]
+        },
+    );
+    Ok(())
+}
+
+async fn get(s: &Session, out: &Output, kms: &str) -> Result<(), String> {
+    out.object(&s.get_kms(kms).await?);
+    Ok(())
+}
+
+async fn delete(s: &Session, out: &Output, kms: &str) -> Result<(), String> {
+    s.delete_kms(kms).await?;
+    out.done(&format!("KMS container {kms} deleted"));
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod users;
 pub mod vault;
 
 use clap::Subcommand;
+use keyward_api::list::PageParams;
 
 use crate::output::Output;
 
@@ -52,6 +53,14 @@ pub fn secret_from_env_or_prompt(vars: &[&str], prompt: &str) -> Result<String, 
             vars.join(" or ")
         )
     })
+}
+
+/// Every item of a list (`limit=-1`), optionally sorted.
+pub fn all_pages() -> PageParams {
+    PageParams {
+        limit: Some(-1),
+        ..PageParams::default()
+    }
 }
 
 /// Percent-encodes one path segment.

@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use reqwest::Method;
-use serde_json::{Value, json};
+use keyward_api::ListEnvelope;
+use keyward_api::list::PageParams;
 
-use super::keys::text;
-use super::segment;
+use super::all_pages;
 use crate::client::Session;
-use crate::output::Output;
-
-const CONFIGS: &str = "/scheduler/job-configs";
-const RUNS: &str = "/scheduler/job-runs";
+use crate::output::{Cell, Output};
+use crate::untyped::{
+    AwsRotationParams, JobConfig, JobConfigCreate, JobRun, JobRunParams, JobRunView,
+    RotationParams, SyncParams,
+};
 
 const OP_ROTATION: &str = "cckm_key_rotation";
 const OP_SYNC: &str = "cckm_synchronization";
@@ -130,23 +130,17 @@ fn parse_operation(v: &str) -> Result<String, String> {
 }
 
 impl CreateArgs {
-    /// The request body; flags of the other operation are refused here, before any request.
-    fn body(&self) -> Result<Value, String> {
-        let mut body = json!({
-            "name": self.name,
-            "operation": self.operation,
-            "run_at": self.run_at,
-            "disabled": self.disabled,
-        });
-        for (k, v) in [
-            ("description", &self.description),
-            ("start_date", &self.start_date),
-            ("end_date", &self.end_date),
-        ] {
-            if let Some(v) = v {
-                body[k] = Value::String(v.clone());
-            }
-        }
+    fn body(&self) -> Result<JobConfigCreate, String> {
+        let mut body = JobConfigCreate {
+            name: self.name.clone(),
+            operation: self.operation.clone(),
+            run_at: self.run_at.clone(),
+            disabled: self.disabled,
+            description: self.description.clone(),
+            start_date: self.start_date.clone(),
+            end_date: self.end_date.clone(),
+            ..JobConfigCreate::default()
+        };
         let rotation_flags: Vec<&str> = [
             ("--expiration", self.expiration.is_some()),
             ("--expire-in", self.expire_in.is_some()),
@@ -170,20 +164,15 @@ impl CreateArgs {
                     sync_flags.join(", ")
                 ));
             }
-            let mut params = json!({
-                "cloud_name": "aws",
-                "aws_param": {
-                    "retain_alias": self.retain_alias,
-                    "rotate_material": self.rotate_material,
+            body.cckm_key_rotation_params = Some(RotationParams {
+                cloud_name: "aws".into(),
+                expiration: self.expiration.clone(),
+                expire_in: self.expire_in.clone(),
+                aws_param: AwsRotationParams {
+                    retain_alias: self.retain_alias,
+                    rotate_material: self.rotate_material,
                 },
             });
-            if let Some(e) = &self.expiration {
-                params["expiration"] = Value::String(e.clone());
-            }
-            if let Some(e) = &self.expire_in {
-                params["expire_in"] = Value::String(e.clone());
-            }
-            body["cckm_key_rotation_params"] = params;
         } else {
             if !rotation_flags.is_empty() {
                 return Err(format!(
@@ -197,82 +186,80 @@ impl CreateArgs {
                         .to_string(),
                 );
             }
-            body["cckm_synchronization_params"] = json!({
-                "cloud_name": "aws",
-                "kms": self.kms,
-                "synchronize_all": self.synchronize_all,
+            body.cckm_synchronization_params = Some(SyncParams {
+                cloud_name: "aws".into(),
+                kms: self.kms.clone(),
+                synchronize_all: self.synchronize_all,
             });
         }
         Ok(body)
     }
 }
 
-/// `rotation` / `sync` for the tables, the full name for anything else.
-fn short_operation(op: &Value) -> String {
-    match op.as_str() {
-        Some(OP_ROTATION) => "rotation".to_string(),
-        Some(OP_SYNC) => "sync".to_string(),
-        _ => text(op),
+/// `rotation` or `sync` for the two operations; any other as it is.
+fn short_operation(op: &str) -> String {
+    match op {
+        OP_ROTATION => "rotation".to_string(),
+        OP_SYNC => "sync".to_string(),
+        other => other.to_string(),
     }
 }
 
-/// One job config's fields, in reading order.
-fn show_config(out: &Output, c: &Value) {
+/// Prints one job config: its fields, or the whole JSON with --json.
+fn show_config(out: &Output, c: &JobConfig) {
     let mut rows = vec![
-        ("id", text(&c["id"])),
-        ("name", text(&c["name"])),
-        ("description", text(&c["description"])),
-        ("operation", text(&c["operation"])),
-        ("run_at", text(&c["run_at"])),
-        ("run_on", text(&c["run_on"])),
-        ("disabled", text(&c["disabled"])),
-        ("start_date", text(&c["start_date"])),
-        ("end_date", text(&c["end_date"])),
+        ("id", c.id.cell()),
+        ("name", c.name.cell()),
+        ("description", c.description.cell()),
+        ("operation", c.operation.cell()),
+        ("run_at", c.run_at.cell()),
+        ("run_on", c.run_on.cell()),
+        ("disabled", c.disabled.cell()),
+        ("start_date", c.start_date.cell()),
+        ("end_date", c.end_date.cell()),
     ];
-    let r = &c["cckm_key_rotation_params"];
-    if r.is_object() {
+    if let Some(r) = &c.cckm_key_rotation_params {
         rows.extend([
-            ("expiration", text(&r["expiration"])),
-            ("expire_in", text(&r["expire_in"])),
-            ("retain_alias", text(&r["aws_param"]["retain_alias"])),
-            ("rotate_material", text(&r["aws_param"]["rotate_material"])),
+            ("expiration", r.expiration.cell()),
+            ("expire_in", r.expire_in.cell()),
+            ("retain_alias", r.aws_param.retain_alias.cell()),
+            ("rotate_material", r.aws_param.rotate_material.cell()),
         ]);
     }
-    let sp = &c["cckm_synchronization_params"];
-    if sp.is_object() {
+    if let Some(sp) = &c.cckm_synchronization_params {
         rows.extend([
-            ("kms", text(&sp["kms"])),
-            ("synchronize_all", text(&sp["synchronize_all"])),
+            ("kms", sp.kms.cell()),
+            ("synchronize_all", sp.synchronize_all.cell()),
         ]);
     }
     rows.extend([
-        ("createdAt", text(&c["createdAt"])),
-        ("updatedAt", text(&c["updatedAt"])),
+        ("createdAt", c.created_at.cell()),
+        ("updatedAt", c.updated_at.cell()),
     ]);
     out.fields(c, &rows);
 }
 
-fn show_configs(out: &Output, v: &Value) {
-    out.list_of(v, &["ID", "NAME", "OPERATION", "RUN AT", "DISABLED"], |c| {
-        json!({
-            "ID": c["id"],
-            "NAME": c["name"],
-            "OPERATION": short_operation(&c["operation"]),
-            "RUN AT": c["run_at"],
-            "DISABLED": c["disabled"],
-        })
+/// The table of job configs.
+fn show_configs(out: &Output, v: &ListEnvelope<JobConfig>) {
+    out.list(v, &["ID", "NAME", "OPERATION", "RUN AT", "DISABLED"], |c| {
+        vec![
+            c.id.cell(),
+            c.name.cell(),
+            short_operation(&c.operation),
+            c.run_at.cell(),
+            c.disabled.cell(),
+        ]
     });
 }
 
-/// `2 rotated, 1 failed` from a run's results; `none` without results.
-fn results_summary(run: &Value) -> String {
-    let results = run["results"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    if results.is_empty() {
+/// `2 rotated, 1 failed` from a run's per-key results (`none` when there are none).
+fn results_summary(run: &JobRunView) -> String {
+    if run.results.is_empty() {
         return "none".to_string();
     }
     let mut counts: Vec<(String, usize)> = Vec::new();
-    for r in results {
-        let status = r["status"].as_str().unwrap_or("unknown").to_string();
+    for r in &run.results {
+        let status = r.status.clone();
         match counts.iter_mut().find(|(s, _)| *s == status) {
             Some((_, n)) => *n += 1,
             None => counts.push((status, 1)),
@@ -292,113 +279,108 @@ fn results_summary(run: &Value) -> String {
         .join(", ")
 }
 
-/// The config column of a run: its name, or its id when the name is unknown.
-fn run_config(run: &Value) -> String {
-    match run["job_config_name"].as_str() {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => text(&run["job_config_id"]),
+/// The run's config: its name, or its id when the name is not known.
+fn run_config(run: &JobRunView) -> String {
+    if run.job_config_name.is_empty() {
+        run.job_config_id.clone()
+    } else {
+        run.job_config_name.clone()
     }
 }
 
-/// One run: its fields, then a table of its per-key results.
-fn show_run(out: &Output, run: &Value) {
+/// Prints one run: its fields and its per-key results, or the whole JSON with --json.
+fn show_run(out: &Output, run: &JobRun) {
     let mut rows = vec![
-        ("id", text(&run["id"])),
+        ("id", run.id.cell()),
         (
             "config",
-            format!("{} ({})", run_config(run), text(&run["job_config_id"])),
+            format!("{} ({})", run_config(run), run.job_config_id),
         ),
-        ("operation", text(&run["operation"])),
-        ("trigger", text(&run["trigger"])),
+        ("operation", run.operation.cell()),
+        ("trigger", run.trigger.cell()),
     ];
-    if !run["scheduled_for"].is_null() {
-        rows.push(("scheduled_for", text(&run["scheduled_for"])));
+    if let Some(t) = &run.scheduled_for {
+        rows.push(("scheduled_for", t.clone()));
     }
     rows.extend([
-        ("status", text(&run["status"])),
-        ("started_at", text(&run["started_at"])),
-        ("finished_at", text(&run["finished_at"])),
-        ("message", text(&run["message"])),
+        ("status", run.status.cell()),
+        ("started_at", run.started_at.cell()),
+        ("finished_at", run.finished_at.cell()),
+        ("message", run.message.cell()),
     ]);
-    if !run["sync_job_id"].is_null() {
-        rows.push(("sync_job_id", text(&run["sync_job_id"])));
+    if let Some(j) = &run.sync_job_id {
+        rows.push(("sync_job_id", j.clone()));
     }
     rows.push(("keys", results_summary(run)));
     out.fields(run, &rows);
     if out.json {
         return;
     }
-    let results: Vec<Value> = run["results"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    json!({
-                        "KEY": r["key_id"],
-                        "STATUS": r["status"],
-                        "NEW KEY": r["new_key_id"],
-                        "MESSAGE": r["message"],
-                    })
-                })
-                .collect()
+    let results: Vec<Vec<String>> = run
+        .results
+        .iter()
+        .map(|r| {
+            vec![
+                r.key_id.cell(),
+                r.status.cell(),
+                r.new_key_id.cell(),
+                r.message.cell(),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     if !results.is_empty() {
-        let total = results.len();
-        out.list(
-            &json!({"total": total, "resources": results}),
-            &["KEY", "STATUS", "NEW KEY", "MESSAGE"],
-        );
+        let total = i64::try_from(results.len()).unwrap_or(i64::MAX);
+        out.rows(&["KEY", "STATUS", "NEW KEY", "MESSAGE"], &results, total);
     }
 }
 
-fn show_runs(out: &Output, v: &Value) {
-    out.list_of(
+/// The table of runs.
+fn show_runs(out: &Output, v: &ListEnvelope<JobRun>) {
+    out.list(
         v,
         &[
             "ID", "CONFIG", "TRIGGER", "STATUS", "STARTED", "FINISHED", "KEYS",
         ],
         |r| {
-            json!({
-                "ID": r["id"],
-                "CONFIG": run_config(r),
-                "TRIGGER": r["trigger"],
-                "STATUS": r["status"],
-                "STARTED": r["started_at"],
-                "FINISHED": r["finished_at"],
-                "KEYS": results_summary(r),
-            })
+            vec![
+                r.id.cell(),
+                run_config(r),
+                r.trigger.cell(),
+                r.status.cell(),
+                r.started_at.cell(),
+                r.finished_at.cell(),
+                results_summary(r),
+            ]
         },
     );
 }
 
-/// A finished run's verdict: Err naming the failed keys when it failed or some keys failed.
-fn verdict(run: &Value) -> Result<(), String> {
-    let status = run["status"].as_str().unwrap_or_default();
+/// An error naming the failed keys when the run failed or completed with errors.
+fn verdict(run: &JobRunView) -> Result<(), String> {
+    let status = run.status.as_str();
     if status != "failed" && status != "completed_with_errors" {
         return Ok(());
     }
-    let failed: Vec<String> = run["results"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|r| r["status"] == "failed")
-                .map(|r| {
-                    let key = match r["key_id"].as_str() {
-                        Some(k) if !k.is_empty() => k.to_string(),
-                        _ => text(&r["arn"]),
-                    };
-                    match r["message"].as_str() {
-                        Some(m) if !m.is_empty() => format!("{key} ({m})"),
-                        _ => key,
-                    }
-                })
-                .collect()
+    let failed: Vec<String> = run
+        .results
+        .iter()
+        .filter(|r| r.status == "failed")
+        .map(|r| {
+            let key = if r.key_id.is_empty() {
+                r.arn.clone()
+            } else {
+                r.key_id.clone()
+            };
+            if r.message.is_empty() {
+                key
+            } else {
+                format!("{key} ({})", r.message)
+            }
         })
-        .unwrap_or_default();
-    let mut msg = format!("job run {} {status}", text(&run["id"]));
-    if let Some(m) = run["message"].as_str().filter(|m| !m.is_empty()) {
-        msg.push_str(&format!(": {m}"));
+        .collect();
+    let mut msg = format!("job run {} {status}", run.id);
+    if !run.message.is_empty() {
+        msg.push_str(&format!(": {}", run.message));
     }
     if !failed.is_empty() {
         msg.push_str(&format!("; failed keys: {}", failed.join(", ")));
@@ -406,31 +388,23 @@ fn verdict(run: &Value) -> Result<(), String> {
     Err(msg)
 }
 
-/// Polls the run every second while it is running.
-async fn follow(s: &Session, out: &Output, mut run: Value) -> Result<Value, String> {
-    let id = text(&run["id"]);
+/// Polls a run until it is no longer running, showing its progress.
+async fn follow(s: &Session, out: &Output, mut run: JobRun) -> Result<JobRun, String> {
+    let id = run.id.clone();
     if id.is_empty() {
-        return Err(format!("the server's job run has no id: {run}"));
+        return Err(format!("the server's job run has no id: {}", run.json));
     }
     let bar = out.spinner();
-    while run["status"] == "running" {
+    while run.status == "running" {
         bar.set_message(format!(
             "job run {id} running; keys: {}",
             results_summary(&run)
         ));
         tokio::time::sleep(Duration::from_secs(1)).await;
-        run = s
-            .call(Method::GET, &format!("{RUNS}/{}", segment(&id)), None)
-            .await?;
+        run = s.get_job_run(&id).await?;
     }
     bar.finish_and_clear();
     Ok(run)
-}
-
-/// `GET /scheduler/job-configs/{config}`: a config by its id or name.
-async fn get_config(s: &Session, config: &str) -> Result<Value, String> {
-    s.call(Method::GET, &format!("{CONFIGS}/{}", segment(config)), None)
-        .await
 }
 
 pub async fn run(cmd: SchedulerCommand, out: &Output) -> Result<(), String> {
@@ -438,76 +412,95 @@ pub async fn run(cmd: SchedulerCommand, out: &Output) -> Result<(), String> {
         // The flags are checked before logging in, so a mistake costs no request.
         let body = args.body()?;
         let s = Session::load().await?;
-        show_config(out, &s.call(Method::POST, CONFIGS, Some(&body)).await?);
-        return Ok(());
+        return create_config(&s, out, &body).await;
     }
     let s = Session::load().await?;
     match cmd {
         SchedulerCommand::Configs(c) => match c {
             // Handled above, before logging in.
-            ConfigsCommand::Create(_) => {}
-            ConfigsCommand::List => {
-                let v = s
-                    .call(Method::GET, &format!("{CONFIGS}?limit=-1&sort=name"), None)
-                    .await?;
-                show_configs(out, &v);
-            }
-            ConfigsCommand::Get { config } => show_config(out, &get_config(&s, &config).await?),
-            ConfigsCommand::Delete { config } => {
-                s.call(
-                    Method::DELETE,
-                    &format!("{CONFIGS}/{}", segment(&config)),
-                    None,
-                )
-                .await?;
-                out.done(&format!("job config {config} deleted"));
-            }
-            ConfigsCommand::Run { config, wait } => {
-                let id = text(&get_config(&s, &config).await?["id"]);
-                let mut run = s
-                    .call(
-                        Method::POST,
-                        &format!("{CONFIGS}/{}/run", segment(&id)),
-                        Some(&json!({})),
-                    )
-                    .await?;
-                if wait {
-                    run = follow(&s, out, run).await?;
-                }
-                show_run(out, &run);
-                if wait {
-                    verdict(&run)?;
-                }
-            }
+            ConfigsCommand::Create(_) => Ok(()),
+            ConfigsCommand::List => list_configs(&s, out).await,
+            ConfigsCommand::Get { config } => get_config(&s, out, &config).await,
+            ConfigsCommand::Delete { config } => delete_config(&s, out, &config).await,
+            ConfigsCommand::Run { config, wait } => run_config_now(&s, out, &config, wait).await,
         },
         SchedulerCommand::Runs(r) => match r {
-            RunsCommand::List { config } => {
-                let mut query = format!("{RUNS}?limit=-1&sort=-createdAt");
-                if let Some(config) = config {
-                    // A name becomes its config's id; a deleted config's runs are still
-                    // listed by the id given.
-                    let id = match get_config(&s, &config).await {
-                        Ok(c) => c["id"].as_str().map_or(config.clone(), String::from),
-                        Err(_) => config,
-                    };
-                    query.push_str(&format!("&job_config_id={}", segment(&id)));
-                }
-                show_runs(out, &s.call(Method::GET, &query, None).await?);
-            }
-            RunsCommand::Get { id } => {
-                let run = s
-                    .call(Method::GET, &format!("{RUNS}/{}", segment(&id)), None)
-                    .await?;
-                show_run(out, &run);
-            }
+            RunsCommand::List { config } => list_runs(&s, out, config).await,
+            RunsCommand::Get { id } => get_run(&s, out, &id).await,
         },
     }
+}
+
+async fn create_config(s: &Session, out: &Output, body: &JobConfigCreate) -> Result<(), String> {
+    show_config(out, &s.create_job_config(body).await?);
+    Ok(())
+}
+
+async fn list_configs(s: &Session, out: &Output) -> Result<(), String> {
+    let page = PageParams {
+        sort: Some("name".into()),
+        ..all_pages()
+    };
+    show_configs(out, &s.list_job_configs(&page).await?);
+    Ok(())
+}
+
+async fn get_config(s: &Session, out: &Output, config: &str) -> Result<(), String> {
+    show_config(out, &s.get_job_config(config).await?);
+    Ok(())
+}
+
+async fn delete_config(s: &Session, out: &Output, config: &str) -> Result<(), String> {
+    s.delete_job_config(config).await?;
+    out.done(&format!("job config {config} deleted"));
+    Ok(())
+}
+
+async fn run_config_now(s: &Session, out: &Output, config: &str, wait: bool) -> Result<(), String> {
+    let id = s.get_job_config(config).await?.id.clone();
+    let mut run = s.run_job_config(&id).await?;
+    if wait {
+        run = follow(s, out, run).await?;
+    }
+    show_run(out, &run);
+    if wait {
+        verdict(&run)?;
+    }
+    Ok(())
+}
+
+async fn list_runs(s: &Session, out: &Output, config: Option<String>) -> Result<(), String> {
+    let mut params = JobRunParams {
+        limit: Some(-1),
+        sort: Some("-createdAt".into()),
+        job_config_id: None,
+    };
+    if let Some(config) = config {
+        // A name becomes its config's id; a deleted config's runs are still listed by the id
+        // given.
+        let id = match s.get_job_config(&config).await {
+            Ok(c) => c.id.clone(),
+            Err(_) => config,
+        };
+        params.job_config_id = Some(id);
+    }
+    show_runs(out, &s.list_job_runs(&params).await?);
+    Ok(())
+}
+
+async fn get_run(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    show_run(out, &s.get_job_run(id).await?);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn run_of(v: serde_json::Value) -> JobRun {
+        serde_json::from_value(v).unwrap()
+    }
 
     #[test]
     fn operations_have_short_and_full_names() {
@@ -520,25 +513,27 @@ mod tests {
 
     #[test]
     fn results_are_summarised_in_a_fixed_order() {
-        let run = json!({"results": [
+        let run = run_of(json!({"results": [
             {"status": "failed"}, {"status": "rotated"}, {"status": "skipped"}, {"status": "rotated"}
-        ]});
+        ]}));
         assert_eq!(results_summary(&run), "2 rotated, 1 failed, 1 skipped");
-        assert_eq!(results_summary(&json!({"results": []})), "none");
+        assert_eq!(results_summary(&run_of(json!({"results": []}))), "none");
     }
 
     #[test]
     fn a_failed_run_names_its_failed_keys() {
-        let run = json!({"id": "r1", "status": "completed_with_errors", "message": "", "results": [
-            {"key_id": "k1", "status": "rotated", "message": ""},
-            {"key_id": "k2", "status": "failed", "message": "AccessDenied"},
-            {"key_id": "", "arn": "arn:aws:kms:x", "status": "failed", "message": ""},
-        ]});
+        let run = run_of(
+            json!({"id": "r1", "status": "completed_with_errors", "message": "", "results": [
+                {"key_id": "k1", "status": "rotated", "message": ""},
+                {"key_id": "k2", "status": "failed", "message": "AccessDenied"},
+                {"key_id": "", "arn": "arn:aws:kms:x", "status": "failed", "message": ""},
+            ]}),
+        );
         let err = verdict(&run).unwrap_err();
         assert!(err.contains("completed_with_errors"), "{err}");
         assert!(err.contains("k2 (AccessDenied)"), "{err}");
         assert!(err.contains("arn:aws:kms:x"), "{err}");
         assert!(!err.contains("k1"), "{err}");
-        assert!(verdict(&json!({"status": "completed"})).is_ok());
+        assert!(verdict(&run_of(json!({"status": "completed"}))).is_ok());
     }
 }

@@ -2,15 +2,10 @@
 
 use std::time::Duration;
 
-use clap::Args;
-use reqwest::Method;
-use serde_json::{Value, json};
-
-use super::segment;
 use crate::client::Session;
 use crate::output::Output;
-
-const BASE: &str = "/cckm/aws/synchronization-jobs";
+use crate::untyped::{SyncJob, SyncStart};
+use clap::Args;
 
 #[derive(Args)]
 pub struct SyncArgs {
@@ -28,63 +23,81 @@ pub struct SyncArgs {
     no_wait: bool,
 }
 
-fn status_line(job: &Value) -> String {
-    let containers = job["detailed_status"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+fn status_line(job: &SyncJob) -> String {
+    let containers = job
+        .detailed_status
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "{} keys seen, {} new, {} gone · {containers}",
-        job["keys_seen"], job["keys_added"], job["keys_gone"]
+        job.keys_seen, job.keys_added, job.keys_gone
     )
 }
 
 pub async fn run(args: SyncArgs, out: &Output) -> Result<(), String> {
     let s = Session::load().await?;
     let body = if args.all {
-        json!({"synchronize_all": true})
-    } else {
-        json!({"kms": args.kms, "regions": args.regions})
-    };
-    let mut job = s.call(Method::POST, BASE, Some(&body)).await?;
-    let id = job["id"].as_str().unwrap_or_default().to_string();
-    if args.no_wait {
-        if out.json {
-            out.print_json(&job);
-        } else {
-            println!("synchronization job {id} started");
+        SyncStart {
+            synchronize_all: Some(true),
+            ..SyncStart::default()
         }
+    } else {
+        SyncStart {
+            kms: Some(args.kms),
+            regions: Some(args.regions),
+            ..SyncStart::default()
+        }
+    };
+    let job = s.start_sync(&body).await?;
+    if args.no_wait {
+        started(out, &job);
         return Ok(());
     }
+    let job = follow(&s, out, job).await?;
+    finished(out, &job)
+}
+
+/// Prints the job just started (--no-wait).
+fn started(out: &Output, job: &SyncJob) {
+    if out.json {
+        out.print_json(job);
+    } else {
+        println!("synchronization job {} started", job.id);
+    }
+}
+
+/// Polls the job until it is no longer in progress, showing its progress.
+async fn follow(s: &Session, out: &Output, mut job: SyncJob) -> Result<SyncJob, String> {
+    let id = job.id.clone();
     let bar = out.spinner();
-    while job["overall_status"] == "in_progress" {
+    while job.overall_status == "in_progress" {
         bar.set_message(status_line(&job));
         tokio::time::sleep(Duration::from_millis(500)).await;
-        job = s
-            .call(Method::GET, &format!("{BASE}/{}", segment(&id)), None)
-            .await?;
+        job = s.get_sync(&id).await?;
     }
     bar.finish_and_clear();
+    Ok(job)
+}
+
+/// Prints the finished job; an error unless it completed.
+fn finished(out: &Output, job: &SyncJob) -> Result<(), String> {
     if out.json {
-        out.print_json(&job);
+        out.print_json(job);
     } else {
         println!(
             "synchronization {}: {}",
-            job["overall_status"].as_str().unwrap_or(""),
-            status_line(&job)
+            job.overall_status,
+            status_line(job)
         );
     }
-    if job["overall_status"] == "completed" {
+    if job.overall_status == "completed" {
         Ok(())
     } else {
         Err(format!(
-            "synchronization job {id} {}",
-            job["overall_status"].as_str().unwrap_or("failed")
+            "synchronization job {} {}",
+            job.id, job.overall_status
         ))
     }
 }

@@ -1,10 +1,10 @@
 use clap::Subcommand;
-use reqwest::Method;
-use serde_json::{Value, json};
+use keyward_api::list::PageParams;
+use keyward_api::users::{ChangePassword, UserCreate, UserUpdate};
 
-use super::{secret_from_env_or_prompt, segment};
+use super::{all_pages, secret_from_env_or_prompt};
 use crate::client::Session;
-use crate::output::Output;
+use crate::output::{Cell, Output};
 
 #[derive(Subcommand)]
 pub enum UsersCommand {
@@ -38,113 +38,128 @@ pub enum UsersCommand {
 
 /// Finds a user's id from a name or an id.
 async fn user_id(s: &Session, user: &str) -> Result<String, String> {
-    let all = s
-        .call(Method::GET, "/usermgmt/users?limit=-1", None)
-        .await?;
-    let found = all["resources"].as_array().and_then(|items| {
-        items.iter().find(|u| {
-            u["username"].as_str() == Some(user)
-                || u["user_id"].as_str() == Some(user)
-                || u["user_id"]
-                    .as_str()
-                    .and_then(|id| id.strip_prefix("local|"))
-                    == Some(user)
+    let all = s.list_users(&all_pages()).await?;
+    all.resources
+        .into_iter()
+        .find(|u| {
+            u.username == user
+                || u.user_id == user
+                || u.user_id.strip_prefix("local|") == Some(user)
         })
-    });
-    found
-        .and_then(|u| u["user_id"].as_str().map(String::from))
+        .map(|u| u.user_id)
         .ok_or_else(|| format!("no user named or with id '{user}'"))
 }
 
 pub async fn run(cmd: UsersCommand, out: &Output) -> Result<(), String> {
     let s = Session::load().await?;
     match cmd {
-        UsersCommand::List { limit, skip } => {
-            let v = s
-                .call(
-                    Method::GET,
-                    &format!("/usermgmt/users?limit={limit}&skip={skip}"),
-                    None,
-                )
-                .await?;
-            out.list(
-                &v,
-                &["username", "user_id", "groups", "last_login", "created_at"],
-            );
-        }
-        UsersCommand::Get { user } => {
-            let id = user_id(&s, &user).await?;
-            out.object(
-                &s.call(
-                    Method::GET,
-                    &format!("/usermgmt/users/{}", segment(&id)),
-                    None,
-                )
-                .await?,
-            );
-        }
+        UsersCommand::List { limit, skip } => list(&s, out, limit, skip).await,
+        UsersCommand::Get { user } => get(&s, out, &user).await,
         UsersCommand::Create {
             username,
             groups,
             name,
             email,
-        } => {
-            let password = secret_from_env_or_prompt(
-                &["KEYWARD_NEW_PASSWORD"],
-                &format!("Password for {username}: "),
-            )?;
-            let mut body = json!({"username": username, "password": password, "groups": groups});
-            if let Some(n) = name {
-                body["name"] = Value::String(n);
-            }
-            if let Some(e) = email {
-                body["email"] = Value::String(e);
-            }
-            out.object(&s.call(Method::POST, "/usermgmt/users", Some(&body)).await?);
-        }
+        } => create(&s, out, username, groups, name, email).await,
         UsersCommand::Passwd { user } if user.eq_ignore_ascii_case(s.username()) => {
-            let current = secret_from_env_or_prompt(
-                &["KEYWARD_CURRENT_PASSWORD"],
-                &format!("Current password for {user}: "),
-            )?;
-            let password = secret_from_env_or_prompt(
-                &["KEYWARD_NEW_PASSWORD"],
-                &format!("New password for {user}: "),
-            )?;
-            s.call_without_token(
-                Method::PATCH,
-                "/auth/changepw",
-                &json!({"username": s.username(), "password": current, "new_password": password}),
-            )
-            .await?;
-            out.done("your password is changed; your refresh tokens are revoked (log in again)");
+            change_own_password(&s, out, &user).await
         }
-        UsersCommand::Passwd { user } => {
-            let id = user_id(&s, &user).await?;
-            let password = secret_from_env_or_prompt(
-                &["KEYWARD_NEW_PASSWORD"],
-                &format!("New password for {user}: "),
-            )?;
-            s.call(
-                Method::PATCH,
-                &format!("/usermgmt/users/{}", segment(&id)),
-                Some(&json!({"password": password})),
-            )
-            .await?;
-            out.done(&format!(
-                "password of {user} changed; their refresh tokens are revoked"
-            ));
-        }
-        UsersCommand::Delete { user } => {
-            let id = user_id(&s, &user).await?;
-            s.call(
-                Method::DELETE,
-                &format!("/usermgmt/users/{}", segment(&id)),
-                None,
-            )
-            .await?;
-            out.done(&format!("user {user} deleted"));
-        }
+        UsersCommand::Passwd { user } => reset_password(&s, out, &user).await,
+        UsersCommand::Delete { user } => delete(&s, out, &user).await,
     }
+}
+
+async fn list(s: &Session, out: &Output, limit: i64, skip: i64) -> Result<(), String> {
+    let page = PageParams {
+        limit: Some(limit),
+        skip: Some(skip),
+        sort: None,
+    };
+    out.list(
+        &s.list_users(&page).await?,
+        &["username", "user_id", "groups", "last_login", "created_at"],
+        |u| {
+            vec![
+                u.username.cell(),
+                u.user_id.cell(),
+                u.groups.cell(),
+                u.last_login.cell(),
+                u.created_at.cell(),
+            ]
+        },
+    );
+    Ok(())
+}
+
+async fn get(s: &Session, out: &Output, user: &str) -> Result<(), String> {
+    let id = user_id(s, user).await?;
+    out.object(&s.get_user(&id).await?);
+    Ok(())
+}
+
+async fn create(
+    s: &Session,
+    out: &Output,
+    username: String,
+    groups: Vec<String>,
+    name: Option<String>,
+    email: Option<String>,
+) -> Result<(), String> {
+    let password = secret_from_env_or_prompt(
+        &["KEYWARD_NEW_PASSWORD"],
+        &format!("Password for {username}: "),
+    )?;
+    let body = UserCreate {
+        username,
+        password,
+        name,
+        email,
+        groups,
+    };
+    out.object(&s.create_user(&body).await?);
+    Ok(())
+}
+
+async fn change_own_password(s: &Session, out: &Output, user: &str) -> Result<(), String> {
+    let current = secret_from_env_or_prompt(
+        &["KEYWARD_CURRENT_PASSWORD"],
+        &format!("Current password for {user}: "),
+    )?;
+    let password = secret_from_env_or_prompt(
+        &["KEYWARD_NEW_PASSWORD"],
+        &format!("New password for {user}: "),
+    )?;
+    s.change_own_password(&ChangePassword {
+        username: s.username().to_string(),
+        password: current,
+        new_password: password,
+        auth_domain: None,
+    })
+    .await?;
+    out.done("your password is changed; your refresh tokens are revoked (log in again)");
+    Ok(())
+}
+
+async fn reset_password(s: &Session, out: &Output, user: &str) -> Result<(), String> {
+    let id = user_id(s, user).await?;
+    let password = secret_from_env_or_prompt(
+        &["KEYWARD_NEW_PASSWORD"],
+        &format!("New password for {user}: "),
+    )?;
+    let body = UserUpdate {
+        password: Some(password),
+        ..UserUpdate::default()
+    };
+    s.update_user(&id, &body).await?;
+    out.done(&format!(
+        "password of {user} changed; their refresh tokens are revoked"
+    ));
+    Ok(())
+}
+
+async fn delete(s: &Session, out: &Output, user: &str) -> Result<(), String> {
+    let id = user_id(s, user).await?;
+    s.delete_user(&id).await?;
+    out.done(&format!("user {user} deleted"));
     Ok(())
 }

@@ -1,12 +1,7 @@
-use clap::Subcommand;
-use reqwest::Method;
-use serde_json::{Value, json};
-
-use super::segment;
 use crate::client::Session;
-use crate::output::Output;
-
-const BASE: &str = "/vault/keys2";
+use crate::output::{Cell, Output};
+use crate::untyped::{VaultKey, VaultKeyCreate, VaultKeyParams};
+use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum VaultCommand {
@@ -44,30 +39,21 @@ pub enum VaultKeysCommand {
     Delete { id: String },
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
-}
-
 /// A vault key's fields, in reading order, for the table of one key.
-fn key_rows(k: &Value) -> Vec<(&'static str, String)> {
+fn key_rows(k: &VaultKey) -> Vec<(&'static str, String)> {
     vec![
-        ("id", text(&k["id"])),
-        ("name", text(&k["name"])),
-        ("algorithm", text(&k["algorithm"])),
-        ("size", text(&k["size"])),
-        ("used_by_aws_keys", text(&k["used_by_aws_keys"])),
-        ("createdAt", text(&k["createdAt"])),
-        ("updatedAt", text(&k["updatedAt"])),
+        ("id", k.id.cell()),
+        ("name", k.name.cell()),
+        ("algorithm", k.algorithm.cell()),
+        ("size", k.size.cell()),
+        ("used_by_aws_keys", k.used_by_aws_keys.cell()),
+        ("createdAt", k.created_at.cell()),
+        ("updatedAt", k.updated_at.cell()),
     ]
 }
 
 /// Prints one vault key: its fields, or the whole JSON with --json.
-fn show_key(out: &Output, k: &Value) {
+fn show_key(out: &Output, k: &VaultKey) {
     out.fields(k, &key_rows(k));
 }
 
@@ -87,56 +73,76 @@ pub async fn run(cmd: VaultCommand, out: &Output) -> Result<(), String> {
             name,
             size,
             material_env,
-        } => {
-            let mut body = json!({"name": name, "algorithm": "aes"});
-            if let Some(size) = size {
-                body["size"] = json!(size);
-            }
-            if let Some(var) = material_env {
-                let material = std::env::var(&var)
-                    .ok()
-                    .filter(|m| !m.trim().is_empty())
-                    .ok_or_else(|| {
-                        format!("--material-env {var}: that environment variable is not set")
-                    })?;
-                body["material"] = Value::String(material.trim().to_string());
-                wipe(material);
-            }
-            let created = s.call(Method::POST, BASE, Some(&body)).await;
-            if let Some(Value::String(m)) = body.get_mut("material") {
-                wipe(std::mem::take(m));
-            }
-            show_key(out, &created?);
-        }
+        } => create(&s, out, name, size, material_env).await,
         VaultKeysCommand::List { name, limit, skip } => {
-            let mut query = format!("?limit={limit}&skip={skip}");
-            if let Some(n) = name {
-                query.push_str(&format!("&name={}", segment(&n)));
-            }
-            let v = s.call(Method::GET, &format!("{BASE}{query}"), None).await?;
-            out.list(
-                &v,
-                &[
-                    "id",
-                    "name",
-                    "algorithm",
-                    "size",
-                    "used_by_aws_keys",
-                    "createdAt",
-                ],
-            );
+            list(&s, out, &VaultKeyParams { limit, skip, name }).await
         }
-        VaultKeysCommand::Get { id } => {
-            let k = s
-                .call(Method::GET, &format!("{BASE}/{}", segment(&id)), None)
-                .await?;
-            show_key(out, &k);
-        }
-        VaultKeysCommand::Delete { id } => {
-            s.call(Method::DELETE, &format!("{BASE}/{}", segment(&id)), None)
-                .await?;
-            out.done(&format!("vault key {id} deleted"));
-        }
+        VaultKeysCommand::Get { id } => get(&s, out, &id).await,
+        VaultKeysCommand::Delete { id } => delete(&s, out, &id).await,
     }
+}
+
+async fn create(
+    s: &Session,
+    out: &Output,
+    name: String,
+    size: Option<i64>,
+    material_env: Option<String>,
+) -> Result<(), String> {
+    let mut body = VaultKeyCreate {
+        name,
+        algorithm: "aes".into(),
+        size,
+        material: None,
+    };
+    if let Some(var) = material_env {
+        let material = std::env::var(&var)
+            .ok()
+            .filter(|m| !m.trim().is_empty())
+            .ok_or_else(|| format!("--material-env {var}: that environment variable is not set"))?;
+        body.material = Some(material.trim().to_string());
+        wipe(material);
+    }
+    let created = s.create_vault_key(&body).await;
+    if let Some(m) = body.material.take() {
+        wipe(m);
+    }
+    show_key(out, &created?);
+    Ok(())
+}
+
+async fn list(s: &Session, out: &Output, params: &VaultKeyParams) -> Result<(), String> {
+    out.list(
+        &s.list_vault_keys(params).await?,
+        &[
+            "id",
+            "name",
+            "algorithm",
+            "size",
+            "used_by_aws_keys",
+            "createdAt",
+        ],
+        |k| {
+            vec![
+                k.id.cell(),
+                k.name.cell(),
+                k.algorithm.cell(),
+                k.size.cell(),
+                k.used_by_aws_keys.cell(),
+                k.created_at.cell(),
+            ]
+        },
+    );
+    Ok(())
+}
+
+async fn get(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    show_key(out, &s.get_vault_key(id).await?);
+    Ok(())
+}
+
+async fn delete(s: &Session, out: &Output, id: &str) -> Result<(), String> {
+    s.delete_vault_key(id).await?;
+    out.done(&format!("vault key {id} deleted"));
     Ok(())
 }
