@@ -390,4 +390,97 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
+
+    mod props {
+        //! Arbitrary JSON into the scheduler, sync and vault request types: a value or an
+        //! error, never a panic; what was read is written and read back the same.
+        use proptest::prelude::*;
+        use serde::Serialize;
+        use serde::de::DeserializeOwned;
+        use serde_json::Value;
+
+        const NAMES: &[&str] = &[
+            "name",
+            "description",
+            "operation",
+            "run_at",
+            "run_on",
+            "disabled",
+            "start_date",
+            "end_date",
+            "cckm_key_rotation_params",
+            "cckm_synchronization_params",
+            "cloud_name",
+            "expiration",
+            "expire_in",
+            "aws_param",
+            "retain_alias",
+            "rotate_material",
+            "kms",
+            "synchronize_all",
+            "regions",
+            "cloud",
+            "job_config_id",
+            "auto_rotate_key_source",
+            "auto_rotate_disable_encrypt",
+            "auto_rotate_disable_encrypt_on_all_accounts",
+            "status",
+            "overall_status",
+            "id",
+            "algorithm",
+            "size",
+            "material",
+            "skip",
+            "limit",
+            "sort",
+        ];
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<String>().prop_map(Value::from),
+                Just(Value::from("cckm_key_rotation")),
+                Just(Value::from("aws")),
+            ];
+            leaf.prop_recursive(3, 24, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::vec(
+                        (
+                            proptest::sample::select(NAMES).prop_map(String::from),
+                            inner
+                        ),
+                        0..8
+                    )
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn check<T: DeserializeOwned + Serialize>(v: &Value) -> Result<(), TestCaseError> {
+            if let Ok(t) = serde_json::from_value::<T>(v.clone()) {
+                let back = serde_json::to_value(&t).unwrap();
+                prop_assert!(serde_json::from_value::<T>(back).is_ok());
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn request_types_read_any_json_without_panic(v in json()) {
+                check::<super::super::JobConfigCreate>(&v)?;
+                check::<super::super::JobConfigUpdate>(&v)?;
+                check::<super::super::JobRunParams>(&v)?;
+                check::<super::super::EnableRotationJob>(&v)?;
+                check::<crate::sync::StartSync>(&v)?;
+                check::<crate::sync::SyncJobParams>(&v)?;
+                check::<crate::vault::VaultKeyCreate>(&v)?;
+                check::<crate::vault::VaultKeyParams>(&v)?;
+            }
+        }
+    }
 }
