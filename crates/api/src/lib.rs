@@ -9,7 +9,10 @@ pub mod keys;
 pub mod kms;
 pub mod list;
 pub mod resource;
+pub mod scheduler;
+pub mod sync;
 pub mod users;
+pub mod vault;
 
 pub use error::ErrorBody;
 pub use list::ListEnvelope;

@@ -3,8 +3,8 @@
 //! under AWS's public key for an import. No route ever returns material.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use keyward_api::vault as wire;
+pub use keyward_api::vault::{VaultKeyCreate as LocalKeyCreate, VaultKeyParams as LocalKeyParams};
 use zeroize::Zeroizing;
 
 use crate::audit::{Caller, Outcome};
@@ -12,7 +12,7 @@ use crate::authz::Permission;
 use crate::error::{CoreError, CoreResult};
 use crate::paging::{ListQuery, Page};
 use crate::secret::SecretBytes;
-use crate::service::Keyward;
+use crate::service::{Keyward, rfc3339};
 
 pub const SORTABLE: &[&str] = &["name", "createdAt", "updatedAt"];
 
@@ -30,48 +30,26 @@ pub struct LocalKey {
 
 impl LocalKey {
     /// The metadata; `used_by` lists the AWS key records whose material this is.
-    pub fn render(&self, used_by: &[String]) -> Value {
-        crate::service::resource(
-            &self.id,
-            format!("kylo:kylo:vault:keys:{}-v0", self.name),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "name": self.name,
-                "algorithm": self.algorithm,
-                "size": self.size,
-                "objectType": "Symmetric Key",
-                "unexportable": true,
-                "used_by_aws_keys": used_by,
-            }),
-        )
+    pub fn to_wire(&self, used_by: &[String]) -> wire::VaultKey {
+        wire::VaultKey {
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                format!("kylo:kylo:vault:keys:{}-v0", self.name),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            name: self.name.clone(),
+            algorithm: self.algorithm.clone(),
+            size: self.size,
+            object_type: "Symmetric Key".into(),
+            unexportable: true,
+            used_by_aws_keys: used_by.to_vec(),
+        }
     }
 }
 
 pub(crate) fn material_owner(id: &str) -> String {
     format!("local-key:{id}:material")
-}
-
-/// `POST /api/v1/vault/keys2`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalKeyCreate {
-    pub name: String,
-    #[serde(default)]
-    pub algorithm: Option<String>,
-    #[serde(default)]
-    pub size: Option<i64>,
-    /// Known material, hex (optional).
-    #[serde(default)]
-    pub material: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct LocalKeyParams {
-    pub skip: Option<i64>,
-    pub limit: Option<i64>,
-    pub sort: Option<String>,
-    pub name: Option<String>,
 }
 
 impl Keyward {

@@ -4,8 +4,9 @@
 //! (`runs::scheduler_tick`) fires each config at its cron times (`timing`) as a job run.
 
 use chrono::{DateTime, Utc};
+use keyward_api::scheduler as wire;
+pub use keyward_api::scheduler::{JobConfigCreate, JobConfigUpdate, JobOperation};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
@@ -13,14 +14,11 @@ use crate::error::{CoreError, CoreResult};
 use crate::keys::filter::{KeyFilter, parse_window};
 use crate::paging::{ListQuery, Page};
 use crate::service::Keyward;
-use crate::service::rfc3339_secs;
+use crate::service::{rfc3339, rfc3339_secs};
 
 pub mod runs;
 pub mod timing;
 
-pub const OP_KEY_ROTATION: &str = "cckm_key_rotation";
-pub const OP_SYNCHRONIZATION: &str = "cckm_synchronization";
-pub const OPERATIONS: &[&str] = &[OP_KEY_ROTATION, OP_SYNCHRONIZATION];
 pub const SORTABLE: &[&str] = &["name", "createdAt", "updatedAt"];
 
 fn aws() -> String {
@@ -31,7 +29,7 @@ fn any() -> String {
     "any".into()
 }
 
-/// `aws_param` of a rotation config.
+/// `aws_param` of a rotation config (as stored in the config's JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwsRotationParams {
@@ -41,7 +39,7 @@ pub struct AwsRotationParams {
     pub rotate_material: bool,
 }
 
-/// `cckm_key_rotation_params`.
+/// The parameters of a rotation config (as stored in the config's JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RotationParams {
@@ -68,6 +66,34 @@ impl Default for RotationParams {
     }
 }
 
+impl From<wire::RotationParams> for RotationParams {
+    fn from(w: wire::RotationParams) -> Self {
+        Self {
+            cloud_name: w.cloud_name,
+            expiration: w.expiration,
+            expire_in: w.expire_in,
+            aws_param: AwsRotationParams {
+                retain_alias: w.aws_param.retain_alias,
+                rotate_material: w.aws_param.rotate_material,
+            },
+        }
+    }
+}
+
+impl RotationParams {
+    pub fn to_wire(&self) -> wire::RotationParams {
+        wire::RotationParams {
+            cloud_name: self.cloud_name.clone(),
+            expiration: self.expiration.clone(),
+            expire_in: self.expire_in.clone(),
+            aws_param: wire::AwsRotationParams {
+                retain_alias: self.aws_param.retain_alias,
+                rotate_material: self.aws_param.rotate_material,
+            },
+        }
+    }
+}
+
 impl Default for SyncParams {
     fn default() -> Self {
         Self {
@@ -78,7 +104,8 @@ impl Default for SyncParams {
     }
 }
 
-/// `cckm_synchronization_params`; `kms` holds container ids once stored.
+/// The parameters of a synchronization config (as stored); `kms` holds container ids once
+/// stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncParams {
@@ -90,12 +117,33 @@ pub struct SyncParams {
     pub synchronize_all: bool,
 }
 
+impl From<wire::SyncParams> for SyncParams {
+    fn from(w: wire::SyncParams) -> Self {
+        Self {
+            cloud_name: w.cloud_name,
+            kms: w.kms,
+            synchronize_all: w.synchronize_all,
+        }
+    }
+}
+
+impl SyncParams {
+    pub fn to_wire(&self) -> wire::SyncParams {
+        wire::SyncParams {
+            cloud_name: self.cloud_name.clone(),
+            kms: self.kms.clone(),
+            synchronize_all: self.synchronize_all,
+        }
+    }
+}
+
+/// A job config. The store keeps it as this type's JSON (`operation` is the wire word).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobConfig {
     pub id: String,
     pub name: String,
     pub description: String,
-    pub operation: String,
+    pub operation: JobOperation,
     /// 5-field cron, UTC.
     pub run_at: String,
     #[serde(default = "any")]
@@ -114,87 +162,36 @@ impl JobConfig {
         format!("kylo:kylo:scheduler:job-configs:{}", self.id)
     }
 
-    pub fn render(&self) -> Value {
-        let mut v = crate::service::resource(
-            &self.id,
-            self.uri(),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "name": self.name,
-                "description": self.description,
-                "operation": self.operation,
-                "run_at": self.run_at,
-                "run_on": self.run_on,
-                "disabled": self.disabled,
-            }),
-        );
-        if let Some(o) = v.as_object_mut() {
-            if let Some(d) = &self.start_date {
-                o.insert("start_date".into(), json!(rfc3339_secs(d)));
-            }
-            if let Some(d) = &self.end_date {
-                o.insert("end_date".into(), json!(rfc3339_secs(d)));
-            }
-            if let Some(r) = &self.rotation {
-                o.insert("cckm_key_rotation_params".into(), json!(r));
-            }
-            if let Some(s) = &self.sync {
-                o.insert("cckm_synchronization_params".into(), json!(s));
-            }
+    pub fn to_wire(&self) -> wire::JobConfig {
+        wire::JobConfig {
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                self.uri(),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            operation: self.operation,
+            run_at: self.run_at.clone(),
+            run_on: self.run_on.clone(),
+            disabled: self.disabled,
+            start_date: self.start_date.as_ref().map(rfc3339_secs),
+            end_date: self.end_date.as_ref().map(rfc3339_secs),
+            cckm_key_rotation_params: self.rotation.as_ref().map(RotationParams::to_wire),
+            cckm_synchronization_params: self.sync.as_ref().map(SyncParams::to_wire),
         }
-        v
     }
 }
 
-/// `POST /scheduler/job-configs`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobConfigCreate {
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub operation: String,
-    pub run_at: String,
-    #[serde(default)]
-    pub run_on: Option<String>,
-    #[serde(default)]
-    pub disabled: Option<bool>,
-    #[serde(default)]
-    pub start_date: Option<String>,
-    #[serde(default)]
-    pub end_date: Option<String>,
-    #[serde(default)]
-    pub cckm_key_rotation_params: Option<RotationParams>,
-    #[serde(default)]
-    pub cckm_synchronization_params: Option<SyncParams>,
-}
-
-/// `PATCH /scheduler/job-configs/{id}`: the fields given replace the stored ones. The
-/// operation cannot change.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobConfigUpdate {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub operation: Option<String>,
-    #[serde(default)]
-    pub run_at: Option<String>,
-    #[serde(default)]
-    pub run_on: Option<String>,
-    #[serde(default)]
-    pub disabled: Option<bool>,
-    #[serde(default)]
-    pub start_date: Option<String>,
-    #[serde(default)]
-    pub end_date: Option<String>,
-    #[serde(default)]
-    pub cckm_key_rotation_params: Option<RotationParams>,
-    #[serde(default)]
-    pub cckm_synchronization_params: Option<SyncParams>,
+/// The operation a request names, or a 400 naming the field.
+fn operation(v: &str) -> CoreResult<JobOperation> {
+    JobOperation::parse(v).ok_or_else(|| {
+        CoreError::invalid(format!(
+            "operation: '{v}' is not one of {}",
+            JobOperation::ALL.map(JobOperation::as_str).join(", ")
+        ))
+    })
 }
 
 /// Checks a 5-field cron expression (minute hour day-of-month month day-of-week), UTC.
@@ -256,13 +253,6 @@ impl Keyward {
     /// to ids.
     async fn check_job_config(&self, c: &mut JobConfig) -> CoreResult<()> {
         crate::validate::lookup_name("name", &c.name)?;
-        if !OPERATIONS.contains(&c.operation.as_str()) {
-            return Err(CoreError::invalid(format!(
-                "operation: '{}' is not one of {}",
-                c.operation,
-                OPERATIONS.join(", ")
-            )));
-        }
         schedule("run_at", &c.run_at, self.now())?;
         if c.run_on != "any" {
             return Err(CoreError::invalid(format!(
@@ -284,8 +274,8 @@ impl Keyward {
                 rfc3339_secs(s)
             )));
         }
-        match c.operation.as_str() {
-            OP_KEY_ROTATION => {
+        match c.operation {
+            JobOperation::KeyRotation => {
                 if c.sync.is_some() {
                     return Err(CoreError::invalid(
                         "cckm_synchronization_params: not allowed for operation cckm_key_rotation (give cckm_key_rotation_params)",
@@ -312,7 +302,7 @@ impl Keyward {
                     }
                 }
             }
-            _ => {
+            JobOperation::Synchronization => {
                 if c.rotation.is_some() {
                     return Err(CoreError::invalid(
                         "cckm_key_rotation_params: not allowed for operation cckm_synchronization (give cckm_synchronization_params)",
@@ -369,26 +359,30 @@ impl Keyward {
         self.audited(caller, "job-config.create", &target, async move {
             caller.principal.require(Permission::ManageCckm)?;
             let now = self.now();
+            // Checked in the order they always were: the dates, the name, the operation.
+            let start_date = req
+                .start_date
+                .as_deref()
+                .map(|d| date("start_date", d))
+                .transpose()?;
+            let end_date = req
+                .end_date
+                .as_deref()
+                .map(|d| date("end_date", d))
+                .transpose()?;
+            crate::validate::lookup_name("name", &req.name)?;
             let mut c = JobConfig {
                 id: self.new_id()?,
                 name: req.name,
                 description: req.description.unwrap_or_default(),
-                operation: req.operation,
+                operation: operation(&req.operation)?,
                 run_at: req.run_at,
                 run_on: req.run_on.unwrap_or_else(any),
                 disabled: req.disabled.unwrap_or(false),
-                start_date: req
-                    .start_date
-                    .as_deref()
-                    .map(|d| date("start_date", d))
-                    .transpose()?,
-                end_date: req
-                    .end_date
-                    .as_deref()
-                    .map(|d| date("end_date", d))
-                    .transpose()?,
-                rotation: req.cckm_key_rotation_params,
-                sync: req.cckm_synchronization_params,
+                start_date,
+                end_date,
+                rotation: req.cckm_key_rotation_params.map(RotationParams::from),
+                sync: req.cckm_synchronization_params.map(SyncParams::from),
                 created_at: now,
                 updated_at: now,
             };
@@ -434,7 +428,7 @@ impl Keyward {
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("job config {id} not found")))?;
             if let Some(op) = &req.operation
-                && *op != c.operation
+                && op != c.operation.as_str()
             {
                 return Err(CoreError::invalid(format!(
                     "operation: cannot change ({} to {op}); make a new job config",
@@ -463,10 +457,10 @@ impl Keyward {
                 c.end_date = Some(date("end_date", d)?);
             }
             if let Some(r) = req.cckm_key_rotation_params {
-                c.rotation = Some(r);
+                c.rotation = Some(r.into());
             }
             if let Some(s) = req.cckm_synchronization_params {
-                c.sync = Some(s);
+                c.sync = Some(s.into());
             }
             self.check_job_config(&mut c).await?;
             self.job_config_name_free(&c.name, Some(&c.id)).await?;
@@ -571,9 +565,7 @@ mod tests {
     }
 
     mod props {
-        use super::super::{
-            DateTime, JobConfig, OP_KEY_ROTATION, Utc, cron, date, schedule, timing,
-        };
+        use super::super::{DateTime, JobConfig, JobOperation, Utc, cron, date, schedule, timing};
         use proptest::prelude::*;
 
         fn field() -> impl Strategy<Value = String> {
@@ -602,7 +594,7 @@ mod tests {
                     Ok(_) => {
                         let c = JobConfig {
                             id: "c".into(), name: "c".into(), description: String::new(),
-                            operation: OP_KEY_ROTATION.into(), run_at: expr.clone(),
+                            operation: JobOperation::KeyRotation, run_at: expr.clone(),
                             run_on: "any".into(), disabled: false, start_date: None,
                             end_date: None, rotation: None, sync: None,
                             created_at: now, updated_at: now,

@@ -8,10 +8,10 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use keyward_api::scheduler::JobConfigCreate;
 use keyward_core::Keyward;
 use keyward_core::audit::Caller;
 use keyward_core::ports::Clock;
-use keyward_core::scheduler::JobConfigCreate;
 use keyward_server::Settings;
 use keyward_server::app::build_with_clock;
 use serde_json::json;
@@ -90,9 +90,9 @@ async fn each_scheduled_time_fires_once_across_nodes_within_its_dates() {
     assert!(a.scheduler_tick().await.unwrap().is_empty());
     let run = a.execute_job_run(&claimed[0]).await.unwrap();
     assert_eq!(run.job_config_id, weekly);
-    assert_eq!(run.trigger, "schedule");
+    assert_eq!(run.trigger.as_str(), "schedule");
     assert_eq!(run.scheduled_for, Some(time("2026-11-28T09:00:00Z")));
-    assert_eq!(run.status, "completed", "{run:?}");
+    assert_eq!(run.status.as_str(), "completed", "{run:?}");
     assert_eq!(run.results, vec![]);
     assert_eq!(run.finished_at, Some(time("2026-11-28T09:00:30Z")));
 
@@ -136,9 +136,9 @@ async fn a_run_whose_node_stopped_is_taken_over_after_its_lease() {
     clock_b.set("2026-11-27T13:01:30Z");
     assert_eq!(b.scheduler_tick().await.unwrap(), claimed);
     let run = b.execute_job_run(&claimed[0]).await.unwrap();
-    assert_eq!(run.status, "completed");
+    assert_eq!(run.status.as_str(), "completed");
     assert!(a.execute_job_run(&claimed[0]).await.is_err());
     let stored = b.get_job_run(&Caller::system(), &claimed[0]).await.unwrap();
-    assert_eq!(stored.status, "completed");
+    assert_eq!(stored.status.as_str(), "completed");
     assert_eq!(stored.finished_at, Some(time("2026-11-27T13:01:30Z")));
 }

@@ -9,7 +9,7 @@ use super::record::KeyRecord;
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
 use crate::error::{CoreError, CoreResult};
-use crate::scheduler::OP_KEY_ROTATION;
+use crate::scheduler::JobOperation;
 use crate::service::Keyward;
 
 pub const KEY_SOURCES: &[&str] = &["local", "hsm-luna"];
@@ -22,19 +22,8 @@ pub struct RotationJobSettings {
     pub auto_rotate_disable_encrypt_on_all_accounts: bool,
 }
 
-/// `POST /cckm/aws/keys/{id}/enable-rotation-job`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnableRotationJob {
-    #[serde(default)]
-    pub job_config_id: Option<String>,
-    #[serde(default)]
-    pub auto_rotate_key_source: Option<String>,
-    #[serde(default)]
-    pub auto_rotate_disable_encrypt: Option<bool>,
-    #[serde(default)]
-    pub auto_rotate_disable_encrypt_on_all_accounts: Option<bool>,
-}
+/// `POST /cckm/aws/keys/{id}/enable-rotation-job` (the body is a wire type).
+pub use keyward_api::scheduler::EnableRotationJob;
 
 impl Keyward {
     pub async fn enable_rotation_job(
@@ -76,11 +65,16 @@ impl Keyward {
                     "job_config_id: no job config has the id or name '{wanted}'"
                 ))
             })?;
-            if config.operation != OP_KEY_ROTATION {
-                return Err(CoreError::invalid(format!(
-                    "job_config_id: job config '{}' has operation {}, not {OP_KEY_ROTATION}",
-                    config.name, config.operation
-                )));
+            match config.operation {
+                JobOperation::KeyRotation => {}
+                JobOperation::Synchronization => {
+                    return Err(CoreError::invalid(format!(
+                        "job_config_id: job config '{}' has operation {}, not {}",
+                        config.name,
+                        config.operation,
+                        JobOperation::KeyRotation
+                    )));
+                }
             }
             rec.job_config_id = Some(config.id.clone());
             rec.rotation_job = Some(RotationJobSettings {

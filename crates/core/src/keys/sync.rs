@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use keyward_api::sync as wire;
+pub use keyward_api::sync::{StartSync, SyncJobParams, SyncStatus};
 
 use super::filter::KeyFilter;
 use super::record::KeyRecord;
@@ -17,15 +17,16 @@ use crate::authz::Permission;
 use crate::error::{AwsErrorKind, CoreError, CoreResult};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
-use crate::service::Keyward;
+use crate::service::{Keyward, rfc3339};
 
 /// How many keys are read from AWS at once within one Region.
 pub const READ_CONCURRENCY: usize = 8;
 pub const SORTABLE: &[&str] = &["createdAt", "updatedAt"];
 
+/// The words of a container's entry in `detailed_status` (besides `failed: <reason>` and
+/// `aborted`).
 pub const IN_PROGRESS: &str = "in_progress";
 pub const COMPLETED: &str = "completed";
-pub const FAILED: &str = "failed";
 
 /// A synchronisation job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub struct SyncJob {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
-    pub overall_status: String,
+    pub overall_status: SyncStatus,
     /// Per KMS container name: `in_progress`, `completed`, `failed: <reason>` or `aborted`.
     pub detailed_status: BTreeMap<String, String>,
     /// Container ids.
@@ -50,53 +51,27 @@ pub struct SyncJob {
 }
 
 impl SyncJob {
-    pub fn render(&self) -> Value {
-        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        crate::service::resource(
-            &self.id,
-            format!("kylo:kylo:cckm:synchronize:{}", self.id),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "completed_at": self.completed_at.as_ref().map(ts),
-                "overall_status": self.overall_status,
-                "detailed_status": self.detailed_status,
-                "cloud": "aws",
-                "kms": self.kms,
-                "regions": self.regions,
-                "synchronize_all": self.synchronize_all,
-                "abort": self.abort,
-                "keys_seen": self.keys_seen,
-                "keys_added": self.keys_added,
-                "keys_gone": self.keys_gone,
-            }),
-        )
+    pub fn to_wire(&self) -> wire::SyncJob {
+        wire::SyncJob {
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                format!("kylo:kylo:cckm:synchronize:{}", self.id),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            completed_at: self.completed_at.as_ref().map(rfc3339),
+            overall_status: self.overall_status,
+            detailed_status: self.detailed_status.clone(),
+            cloud: "aws".into(),
+            kms: self.kms.clone(),
+            regions: self.regions.clone(),
+            synchronize_all: self.synchronize_all,
+            abort: self.abort,
+            keys_seen: self.keys_seen,
+            keys_added: self.keys_added,
+            keys_gone: self.keys_gone,
+        }
     }
-}
-
-/// `POST /cckm/aws/synchronization-jobs`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartSync {
-    #[serde(default)]
-    pub kms: Vec<String>,
-    #[serde(default)]
-    pub regions: Vec<String>,
-    #[serde(default)]
-    pub synchronize_all: bool,
-    #[serde(default)]
-    pub cloud: Option<String>,
-}
-
-/// Filters of `GET /cckm/aws/synchronization-jobs`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SyncJobParams {
-    pub skip: Option<i64>,
-    pub limit: Option<i64>,
-    pub sort: Option<String>,
-    pub id: Option<String>,
-    pub overall_status: Option<String>,
-    pub kms: Option<String>,
 }
 
 /// What one Region's pass found.
@@ -164,7 +139,7 @@ impl Keyward {
                 created_at: now,
                 updated_at: now,
                 completed_at: None,
-                overall_status: IN_PROGRESS.into(),
+                overall_status: SyncStatus::InProgress,
                 detailed_status: containers.iter().map(|c| (c.name.clone(), IN_PROGRESS.to_string())).collect(),
                 kms: containers.iter().map(|c| c.id.clone()).collect(),
                 regions: req.regions.clone(),
@@ -218,7 +193,7 @@ impl Keyward {
         super::filter::one_of(
             "overall_status",
             p.overall_status.clone(),
-            &[IN_PROGRESS, COMPLETED, FAILED],
+            &SyncStatus::ALL.map(SyncStatus::as_str),
         )?;
         let kms_id = match &p.kms {
             Some(k) => Some(
@@ -249,7 +224,7 @@ impl Keyward {
             let mut job = self.ports.store.get_sync_job(id).await?.ok_or_else(|| {
                 CoreError::not_found(format!("synchronization job {id} not found"))
             })?;
-            if job.overall_status != IN_PROGRESS {
+            if job.overall_status != SyncStatus::InProgress {
                 return Err(CoreError::Unprocessable(format!(
                     "synchronization job {id} is {}; only a job in progress can be cancelled",
                     job.overall_status
@@ -269,7 +244,12 @@ impl Keyward {
         let page = self
             .ports
             .store
-            .list_sync_jobs(None, Some(IN_PROGRESS), None, &ListQuery::all())
+            .list_sync_jobs(
+                None,
+                Some(SyncStatus::InProgress.as_str()),
+                None,
+                &ListQuery::all(),
+            )
             .await?;
         let mut n = 0;
         for mut job in page.items {
@@ -278,7 +258,7 @@ impl Keyward {
                     *status = "failed: interrupted by a server restart".into();
                 }
             }
-            job.overall_status = FAILED.into();
+            job.overall_status = SyncStatus::Failed;
             job.completed_at = Some(self.now());
             job.updated_at = self.now();
             self.ports.store.update_sync_job(&job, None).await?;
@@ -346,9 +326,9 @@ impl Keyward {
             }
         }
         job.overall_status = if any_failed {
-            FAILED.into()
+            SyncStatus::Failed
         } else {
-            COMPLETED.into()
+            SyncStatus::Completed
         };
         job.abort = self.sync_aborted(id).await;
         job.completed_at = Some(self.now());

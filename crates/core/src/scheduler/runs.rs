@@ -11,46 +11,30 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use keyward_api::scheduler as wire;
+pub use keyward_api::scheduler::{JobRunParams, KeyResultStatus, RunStatus, RunTrigger};
+use keyward_api::sync::{StartSync, SyncStatus};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use super::{JobConfig, OP_KEY_ROTATION, timing};
+use super::{JobConfig, JobOperation, timing};
 use crate::audit::{Caller, Outcome};
 use crate::authz::{Permission, Principal};
 use crate::error::{CoreError, CoreResult};
 use crate::keys::KeyFilter;
 use crate::keys::filter::parse_window;
 use crate::keys::rotate::{COMPLETED, DenyEncrypt, RotationPlan};
-use crate::keys::sync::StartSync;
 use crate::paging::{ListQuery, Page};
 use crate::service::Keyward;
 use crate::service::rfc3339;
 
-pub const RUNNING: &str = "running";
-pub const RUN_COMPLETED: &str = "completed";
-pub const RUN_COMPLETED_WITH_ERRORS: &str = "completed_with_errors";
-pub const RUN_FAILED: &str = "failed";
-pub const STATUSES: &[&str] = &[
-    RUNNING,
-    RUN_COMPLETED,
-    RUN_COMPLETED_WITH_ERRORS,
-    RUN_FAILED,
-];
 pub const SORTABLE: &[&str] = &["createdAt", "updatedAt"];
 
-pub const TRIGGER_SCHEDULE: &str = "schedule";
-pub const TRIGGER_MANUAL: &str = "manual";
-
-pub const KEY_ROTATED: &str = "rotated";
-pub const KEY_FAILED: &str = "failed";
-pub const KEY_SKIPPED: &str = "skipped";
-
-/// What a run did with one key.
+/// What a run did with one key (stored in the run's JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyResult {
     pub key_id: String,
     pub arn: String,
-    pub status: String,
+    pub status: KeyResultStatus,
     #[serde(default)]
     pub new_key_id: Option<String>,
     #[serde(default)]
@@ -59,16 +43,30 @@ pub struct KeyResult {
     pub message: String,
 }
 
+impl KeyResult {
+    pub fn to_wire(&self) -> wire::KeyResult {
+        wire::KeyResult {
+            key_id: self.key_id.clone(),
+            arn: self.arn.clone(),
+            status: self.status,
+            new_key_id: self.new_key_id.clone(),
+            new_arn: self.new_arn.clone(),
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// A job run. The store keeps it as this type's JSON (the status words are the wire's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRun {
     pub id: String,
     pub job_config_id: String,
     pub job_config_name: String,
-    pub operation: String,
-    pub trigger: String,
+    pub operation: JobOperation,
+    pub trigger: RunTrigger,
     /// The cron time a scheduled run is for (none for a manual run).
     pub scheduled_for: Option<DateTime<Utc>>,
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -90,47 +88,28 @@ impl JobRun {
         format!("kylo:kylo:scheduler:job-runs:{}", self.id)
     }
 
-    pub fn render(&self) -> Value {
-        let mut v = crate::service::resource(
-            &self.id,
-            self.uri(),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "job_config_id": self.job_config_id,
-                "job_config_name": self.job_config_name,
-                "operation": self.operation,
-                "trigger": self.trigger,
-                "status": self.status,
-                "started_at": rfc3339(&self.started_at),
-                "message": self.message,
-                "created_by": self.created_by,
-                "results": self.results,
-            }),
-        );
-        if let Some(o) = v.as_object_mut() {
-            if let Some(s) = &self.scheduled_for {
-                o.insert("scheduled_for".into(), json!(rfc3339(s)));
-            }
-            if let Some(f) = &self.finished_at {
-                o.insert("finished_at".into(), json!(rfc3339(f)));
-            }
-            if let Some(j) = &self.sync_job_id {
-                o.insert("sync_job_id".into(), json!(j));
-            }
+    pub fn to_wire(&self) -> wire::JobRun {
+        wire::JobRun {
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                self.uri(),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            job_config_id: self.job_config_id.clone(),
+            job_config_name: self.job_config_name.clone(),
+            operation: self.operation,
+            trigger: self.trigger,
+            status: self.status,
+            started_at: rfc3339(&self.started_at),
+            message: self.message.clone(),
+            created_by: self.created_by.clone(),
+            results: self.results.iter().map(KeyResult::to_wire).collect(),
+            scheduled_for: self.scheduled_for.as_ref().map(rfc3339),
+            finished_at: self.finished_at.as_ref().map(rfc3339),
+            sync_job_id: self.sync_job_id.clone(),
         }
-        v
     }
-}
-
-/// Filters of `GET /scheduler/job-runs`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct JobRunParams {
-    pub skip: Option<i64>,
-    pub limit: Option<i64>,
-    pub sort: Option<String>,
-    pub job_config_id: Option<String>,
-    pub status: Option<String>,
 }
 
 fn scheduler_caller(run_id: &str) -> Caller {
@@ -141,7 +120,7 @@ impl Keyward {
     fn new_run(
         &self,
         config: &JobConfig,
-        trigger: &str,
+        trigger: RunTrigger,
         scheduled_for: Option<DateTime<Utc>>,
         created_by: &str,
     ) -> CoreResult<JobRun> {
@@ -150,10 +129,10 @@ impl Keyward {
             id: self.new_id()?,
             job_config_id: config.id.clone(),
             job_config_name: config.name.clone(),
-            operation: config.operation.clone(),
-            trigger: trigger.into(),
+            operation: config.operation,
+            trigger,
             scheduled_for,
-            status: RUNNING.into(),
+            status: RunStatus::Running,
             started_at: now,
             finished_at: None,
             message: String::new(),
@@ -178,8 +157,12 @@ impl Keyward {
                 let config = self.find_job_config(config_id).await?.ok_or_else(|| {
                     CoreError::not_found(format!("job config {config_id} not found"))
                 })?;
-                let run =
-                    self.new_run(&config, TRIGGER_MANUAL, None, &caller.principal.username)?;
+                let run = self.new_run(
+                    &config,
+                    RunTrigger::Manual,
+                    None,
+                    &caller.principal.username,
+                )?;
                 let draft = self.draft(
                     caller,
                     "job-run.start",
@@ -223,7 +206,11 @@ impl Keyward {
     ) -> CoreResult<(ListQuery, Page<JobRun>)> {
         caller.principal.require(Permission::ReadCckm)?;
         let query = ListQuery::parse_parts(p.skip, p.limit, p.sort, SORTABLE)?;
-        crate::keys::filter::one_of("status", p.status.clone(), STATUSES)?;
+        crate::keys::filter::one_of(
+            "status",
+            p.status.clone(),
+            &RunStatus::ALL.map(RunStatus::as_str),
+        )?;
         let config_id = match &p.job_config_id {
             Some(c) => Some(
                 self.find_job_config(c)
@@ -281,23 +268,23 @@ impl Keyward {
             Some(c) => c,
             None => {
                 run.message = "its job config was deleted".into();
-                return self.end_run(run, RUN_FAILED).await;
+                return self.end_run(run, RunStatus::Failed).await;
             }
         };
-        if config.operation == OP_KEY_ROTATION {
-            self.execute_rotation_run(run, &config).await
-        } else {
-            self.execute_sync_run(run, &config).await
+        match config.operation {
+            JobOperation::KeyRotation => self.execute_rotation_run(run, &config).await,
+            JobOperation::Synchronization => self.execute_sync_run(run, &config).await,
         }
     }
 
-    async fn end_run(&self, mut run: JobRun, status: &str) -> CoreResult<JobRun> {
-        run.status = status.into();
+    async fn end_run(&self, mut run: JobRun, status: RunStatus) -> CoreResult<JobRun> {
+        run.status = status;
         run.finished_at = Some(self.now());
-        let outcome = if status == RUN_COMPLETED {
-            Outcome::Success
-        } else {
-            Outcome::Failure
+        let outcome = match status {
+            RunStatus::Completed => Outcome::Success,
+            RunStatus::Running | RunStatus::CompletedWithErrors | RunStatus::Failed => {
+                Outcome::Failure
+            }
         };
         let draft = self.draft(
             &scheduler_caller(&run.id),
@@ -307,7 +294,7 @@ impl Keyward {
             format!("run {}: {status}; {}", run.id, run.message),
         );
         self.save_run_audited(&mut run, Some(&draft)).await?;
-        tracing::info!(run = %run.id, config = %run.job_config_name, status, "job run finished");
+        tracing::info!(run = %run.id, config = %run.job_config_name, status = status.as_str(), "job run finished");
         Ok(run)
     }
 
@@ -315,7 +302,7 @@ impl Keyward {
         if run.sync_job_id.is_some() {
             // Taken over from a stopped node: its sync job was failed at that node's restart.
             run.message = "interrupted by a server stop".into();
-            return self.end_run(run, RUN_FAILED).await;
+            return self.end_run(run, RunStatus::Failed).await;
         }
         let params = config.sync.clone().unwrap_or_default();
         let caller = scheduler_caller(&run.id);
@@ -334,16 +321,18 @@ impl Keyward {
             Ok(j) => j,
             Err(e) => {
                 run.message = e.to_string();
-                return self.end_run(run, RUN_FAILED).await;
+                return self.end_run(run, RunStatus::Failed).await;
             }
         };
         run.sync_job_id = Some(job.id.clone());
         self.save_run(&mut run).await?;
         let outcome = self.run_sync_job(&job.id).await;
         let job = self.ports.store.get_sync_job(&job.id).await?;
-        let status = match (&outcome, job.as_ref().map(|j| j.overall_status.as_str())) {
-            (Ok(()), Some("completed")) => RUN_COMPLETED,
-            _ => RUN_FAILED,
+        let status = match (&outcome, job.as_ref().map(|j| j.overall_status)) {
+            (Ok(()), Some(SyncStatus::Completed)) => RunStatus::Completed,
+            (Ok(()), Some(SyncStatus::InProgress | SyncStatus::Failed) | None) | (Err(_), _) => {
+                RunStatus::Failed
+            }
         };
         run.message = match (outcome, job) {
             (Err(e), _) => e.to_string(),
@@ -389,21 +378,21 @@ impl Keyward {
         let failed = run
             .results
             .iter()
-            .filter(|r| r.status == KEY_FAILED)
+            .filter(|r| r.status == KeyResultStatus::Failed)
             .count();
         let rotated = run
             .results
             .iter()
-            .filter(|r| r.status == KEY_ROTATED)
+            .filter(|r| r.status == KeyResultStatus::Rotated)
             .count();
         let skipped = run.results.len() - failed - rotated;
         run.message = format!("{rotated} rotated, {failed} failed, {skipped} skipped");
         let status = if failed == 0 {
-            RUN_COMPLETED
+            RunStatus::Completed
         } else if rotated > 0 || skipped > 0 {
-            RUN_COMPLETED_WITH_ERRORS
+            RunStatus::CompletedWithErrors
         } else {
-            RUN_FAILED
+            RunStatus::Failed
         };
         self.end_run(run, status).await
     }
@@ -418,7 +407,7 @@ impl Keyward {
         let mut result = KeyResult {
             key_id: key_id.into(),
             arn: String::new(),
-            status: KEY_SKIPPED.into(),
+            status: KeyResultStatus::Skipped,
             new_key_id: None,
             new_arn: None,
             message: String::new(),
@@ -439,7 +428,7 @@ impl Keyward {
                 .into_iter()
                 .find(|r| r.job_run_id.as_deref() == Some(&run.id) && r.status == COMPLETED);
             if let Some(r) = mine {
-                result.status = KEY_ROTATED.into();
+                result.status = KeyResultStatus::Rotated;
                 result.new_key_id = r.new_key_record_id;
                 result.new_arn = r.new_arn;
             } else {
@@ -519,7 +508,7 @@ impl Keyward {
         };
         match outcome {
             Ok(new) => {
-                result.status = KEY_ROTATED.into();
+                result.status = KeyResultStatus::Rotated;
                 if new.id != key_id {
                     result.new_key_id = Some(new.id.clone());
                     result.new_arn = Some(new.aws.metadata.arn.clone());
@@ -528,7 +517,7 @@ impl Keyward {
                 }
             }
             Err(e) => {
-                result.status = KEY_FAILED.into();
+                result.status = KeyResultStatus::Failed;
                 result.message = match e {
                     CoreError::Internal(_) => "internal error (see the server log)".into(),
                     other => other.to_string(),
@@ -566,7 +555,7 @@ impl Keyward {
             let Some(at) = timing::due_at(&config, fired_after, now)? else {
                 continue;
             };
-            let run = self.new_run(&config, TRIGGER_SCHEDULE, Some(at), "scheduler")?;
+            let run = self.new_run(&config, RunTrigger::Schedule, Some(at), "scheduler")?;
             let draft = self.draft(
                 &scheduler_caller(&run.id),
                 "job-run.start",

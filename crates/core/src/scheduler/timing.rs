@@ -39,7 +39,7 @@ pub fn due_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::{OP_KEY_ROTATION, RotationParams};
+    use crate::scheduler::{JobOperation, RotationParams};
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -50,7 +50,7 @@ mod tests {
             id: "c".into(),
             name: "c".into(),
             description: String::new(),
-            operation: OP_KEY_ROTATION.into(),
+            operation: JobOperation::KeyRotation,
             run_at: run_at.into(),
             run_on: "any".into(),
             disabled: false,

@@ -8,9 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
 use keyward_api::list::PageParams;
-use keyward_core::scheduler::runs::JobRunParams;
-use keyward_core::scheduler::{JobConfigCreate, JobConfigUpdate};
-use serde_json::Value;
+use keyward_api::scheduler::{JobConfig, JobConfigCreate, JobConfigUpdate, JobRun, JobRunParams};
 
 use super::envelope;
 use crate::error::ApiError;
@@ -34,52 +32,54 @@ async fn run_now(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobRun>), ApiError> {
     let run = s.keyward.start_job_run(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(run.render())))
+    Ok((StatusCode::CREATED, Json(run.to_wire())))
 }
 
 async fn list_runs(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiQuery(params): ApiQuery<JobRunParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+) -> Result<Json<ListEnvelope<JobRun>>, ApiError> {
     let (query, items) = s.keyward.list_job_runs(&caller, params).await?;
-    Ok(Json(envelope(&query, items, |r| r.render())))
+    Ok(Json(envelope(&query, items, |r| r.to_wire())))
 }
 
 async fn one_run(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.get_job_run(&caller, &id).await?.render()))
+) -> Result<Json<JobRun>, ApiError> {
+    Ok(Json(s.keyward.get_job_run(&caller, &id).await?.to_wire()))
 }
 
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiJson(req): ApiJson<JobConfigCreate>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobConfig>), ApiError> {
     let c = s.keyward.create_job_config(&caller, req).await?;
-    Ok((StatusCode::CREATED, Json(c.render())))
+    Ok((StatusCode::CREATED, Json(c.to_wire())))
 }
 
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+) -> Result<Json<ListEnvelope<JobConfig>>, ApiError> {
     let (query, items) = s.keyward.list_job_configs(&caller, &page).await?;
-    Ok(Json(envelope(&query, items, |c| c.render())))
+    Ok(Json(envelope(&query, items, |c| c.to_wire())))
 }
 
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.get_job_config(&caller, &id).await?.render()))
+) -> Result<Json<JobConfig>, ApiError> {
+    Ok(Json(
+        s.keyward.get_job_config(&caller, &id).await?.to_wire(),
+    ))
 }
 
 async fn update(
@@ -87,12 +87,12 @@ async fn update(
     Authed(caller): Authed,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<JobConfigUpdate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobConfig>, ApiError> {
     Ok(Json(
         s.keyward
             .update_job_config(&caller, &id, req)
             .await?
-            .render(),
+            .to_wire(),
     ))
 }
 

@@ -4,8 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
-use keyward_core::keys::sync::{StartSync, SyncJobParams};
-use serde_json::Value;
+use keyward_api::sync::{StartSync, SyncJob, SyncJobParams};
 
 use super::envelope;
 use crate::error::ApiError;
@@ -26,34 +25,34 @@ async fn start(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiJson(req): ApiJson<StartSync>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SyncJob>), ApiError> {
     let job = s.keyward.start_sync_job(&caller, req).await?;
-    Ok((StatusCode::CREATED, Json(job.render())))
+    Ok((StatusCode::CREATED, Json(job.to_wire())))
 }
 
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiQuery(p): ApiQuery<SyncJobParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+) -> Result<Json<ListEnvelope<SyncJob>>, ApiError> {
     let (query, page) = s.keyward.list_sync_jobs(&caller, p).await?;
-    Ok(Json(envelope(&query, page, |j| j.render())))
+    Ok(Json(envelope(&query, page, |j| j.to_wire())))
 }
 
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.get_sync_job(&caller, &id).await?.render()))
+) -> Result<Json<SyncJob>, ApiError> {
+    Ok(Json(s.keyward.get_sync_job(&caller, &id).await?.to_wire()))
 }
 
 async fn cancel(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SyncJob>, ApiError> {
     Ok(Json(
-        s.keyward.cancel_sync_job(&caller, &id).await?.render(),
+        s.keyward.cancel_sync_job(&caller, &id).await?.to_wire(),
     ))
 }

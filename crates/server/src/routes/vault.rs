@@ -4,8 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use keyward_api::ListEnvelope;
-use keyward_core::local_keys::{LocalKeyCreate, LocalKeyParams};
-use serde_json::Value;
+use keyward_api::vault::{VaultKey, VaultKeyCreate, VaultKeyParams};
 
 use super::envelope;
 use crate::error::ApiError;
@@ -22,28 +21,28 @@ pub fn routes() -> Router<AppState> {
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
-    ApiJson(req): ApiJson<LocalKeyCreate>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    ApiJson(req): ApiJson<VaultKeyCreate>,
+) -> Result<(StatusCode, Json<VaultKey>), ApiError> {
     let key = s.keyward.create_local_key(&caller, req).await?;
-    Ok((StatusCode::CREATED, Json(key.render(&[]))))
+    Ok((StatusCode::CREATED, Json(key.to_wire(&[]))))
 }
 
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
-    ApiQuery(p): ApiQuery<LocalKeyParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+    ApiQuery(p): ApiQuery<VaultKeyParams>,
+) -> Result<Json<ListEnvelope<VaultKey>>, ApiError> {
     let (query, page) = s.keyward.list_local_keys(&caller, p).await?;
-    Ok(Json(envelope(&query, page, |(k, used)| k.render(&used))))
+    Ok(Json(envelope(&query, page, |(k, used)| k.to_wire(&used))))
 }
 
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VaultKey>, ApiError> {
     let (key, used) = s.keyward.get_local_key(&caller, &id).await?;
-    Ok(Json(key.render(&used)))
+    Ok(Json(key.to_wire(&used)))
 }
 
 async fn remove(

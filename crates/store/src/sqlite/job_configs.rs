@@ -24,7 +24,7 @@ impl SqliteStore {
         let stmt = sqlx::query("INSERT INTO job_configs (id, name, operation, record_json, created_at, updated_at) VALUES (?,?,?,?,?,?)")
             .bind(&c.id)
             .bind(&c.name)
-            .bind(&c.operation)
+            .bind(c.operation.as_str())
             .bind(enc(c)?)
             .bind(ts(&c.created_at))
             .bind(ts(&c.updated_at));
@@ -36,7 +36,7 @@ impl SqliteStore {
             "UPDATE job_configs SET name = ?, operation = ?, record_json = ?, updated_at = ? WHERE id = ?",
         )
         .bind(&c.name)
-        .bind(&c.operation)
+        .bind(c.operation.as_str())
         .bind(enc(c)?)
         .bind(ts(&c.updated_at))
         .bind(&c.id);

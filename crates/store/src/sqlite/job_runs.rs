@@ -6,7 +6,7 @@ use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::ports::Lease;
-use keyward_core::scheduler::runs::{JobRun, RUNNING};
+use keyward_core::scheduler::runs::{JobRun, RunStatus};
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
@@ -37,7 +37,7 @@ impl SqliteStore {
         .bind(&r.id)
         .bind(&r.job_config_id)
         .bind(opt_ts(&r.scheduled_for))
-        .bind(&r.status)
+        .bind(r.status.as_str())
         .bind(enc(r)?)
         .bind(&lease.owner)
         .bind(ts(&lease.until))
@@ -66,7 +66,7 @@ impl SqliteStore {
         let updated = sqlx::query(
             "UPDATE job_runs SET status = ?, record_json = ?, lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ?",
         )
-        .bind(&r.status)
+        .bind(r.status.as_str())
         .bind(enc(r)?)
         .bind(ts(&lease.until))
         .bind(ts(&r.updated_at))
@@ -145,7 +145,8 @@ impl SqliteStore {
     }
 
     pub(super) async fn job_runs_stale(&self, now: DateTime<Utc>) -> Result<Vec<JobRun>> {
-        self.stale_leased("job_runs", RUNNING, now, job_run).await
+        self.stale_leased("job_runs", RunStatus::Running.as_str(), now, job_run)
+            .await
     }
 
     pub(super) async fn job_run_take(
@@ -154,6 +155,7 @@ impl SqliteStore {
         lease: &Lease,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.take_leased("job_runs", RUNNING, id, lease, now).await
+        self.take_leased("job_runs", RunStatus::Running.as_str(), id, lease, now)
+            .await
     }
 }

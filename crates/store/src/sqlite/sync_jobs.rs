@@ -2,7 +2,7 @@
 
 use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
-use keyward_core::keys::sync::SyncJob;
+use keyward_core::keys::sync::{SyncJob, SyncStatus};
 use keyward_core::paging::{ListQuery, Page};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -24,7 +24,12 @@ fn job(row: &SqliteRow) -> Result<SyncJob> {
             .as_deref()
             .map(parse_ts)
             .transpose()?,
-        overall_status: get_s("overall_status")?,
+        overall_status: {
+            let s = get_s("overall_status")?;
+            SyncStatus::parse(&s).ok_or_else(|| {
+                CoreError::Internal(format!("sync_jobs: unknown overall_status '{s}'"))
+            })?
+        },
         detailed_status: json(row, "detailed_status_json")?,
         kms: json(row, "kms_json")?,
         regions: json(row, "regions_json")?,
@@ -44,7 +49,7 @@ impl SqliteStore {
             .bind(ts(&j.created_at))
             .bind(ts(&j.updated_at))
             .bind(opt_ts(&j.completed_at))
-            .bind(&j.overall_status)
+            .bind(j.overall_status.as_str())
             .bind(to_json(&j.detailed_status))
             .bind(to_json(&j.kms))
             .bind(to_json(&j.regions))
@@ -67,7 +72,7 @@ impl SqliteStore {
         let stmt = sqlx::query("UPDATE sync_jobs SET updated_at = ?, completed_at = ?, overall_status = ?, detailed_status_json = ?, abort = (abort OR ?), keys_seen = ?, keys_added = ?, keys_gone = ? WHERE id = ?")
             .bind(ts(&j.updated_at))
             .bind(opt_ts(&j.completed_at))
-            .bind(&j.overall_status)
+            .bind(j.overall_status.as_str())
             .bind(to_json(&j.detailed_status))
             .bind(j.abort)
             .bind(j.keys_seen)
