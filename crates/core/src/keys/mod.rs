@@ -19,3 +19,5 @@ pub use lifecycle::KeyAction;
 pub use record::{
     AwsKeyView, KeyMetadata, KeyRecord, MultiRegionConfiguration, RegionalKey, RotationStatus,
 };
+#[cfg(test)]
+mod wire_pin;
