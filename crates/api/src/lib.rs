@@ -5,10 +5,14 @@ pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod error;
+pub mod key_record;
 pub mod keys;
 pub mod kms;
 pub mod list;
+pub mod principals;
 pub mod resource;
+pub mod rotations;
+pub mod templates;
 pub mod users;
 
 pub use error::ErrorBody;
@@ -139,6 +143,13 @@ mod props {
             check::<keys::UpdatePrimaryRegion>(&v)?;
             check::<keys::VerifyAlias>(&v)?;
             check::<keys::KeyListParams>(&v)?;
+            check::<keys::ImportMaterial>(&v)?;
+            check::<keys::DeleteMaterial>(&v)?;
+            check::<keys::UploadKey>(&v)?;
+            check::<keys::EnableRotationJob>(&v)?;
+            check::<crate::rotations::RotateKey>(&v)?;
+            check::<crate::templates::TemplateCreate>(&v)?;
+            check::<crate::templates::TemplateUpdate>(&v)?;
             check::<kms::KmsCreate>(&v)?;
             check::<kms::KmsUpdate>(&v)?;
             check::<list::PageParams>(&v)?;

@@ -4,6 +4,7 @@ pub mod create_journal;
 pub mod expiry;
 pub mod filter;
 pub mod import;
+pub mod kinds;
 pub mod lifecycle;
 pub mod policy;
 pub mod record;

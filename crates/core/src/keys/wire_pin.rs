@@ -8,6 +8,8 @@
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 
+use super::kinds::{KeySource, MaterialOrigin, RecordRotationStatus, RotationState, RotationType};
+use super::policy::PolicyPrincipals;
 use super::record::{
     AwsKeyView, KeyMetadata, KeyRecord, MaterialBinding, MultiRegionConfiguration, RegionalKey,
     RotationStatus,
@@ -33,19 +35,21 @@ pub(crate) fn sample_record() -> KeyRecord {
         updated_at: t(10),
         synced_at: t(20),
         gone: false,
-        key_material_origin: "cckm".into(),
-        rotation_status: "rotated".into(),
+        key_material_origin: MaterialOrigin::Cckm,
+        rotation_status: RecordRotationStatus::Rotated,
         job_config_id: Some("job-1".into()),
-        key_admins: vec!["alice".into()],
-        key_admins_roles: vec!["admins".into()],
-        key_users: vec!["bob".into()],
-        key_users_roles: vec![],
-        external_accounts: vec!["210987654321".into()],
+        principals: PolicyPrincipals {
+            key_admins: vec!["alice".into()],
+            key_admins_roles: vec!["admins".into()],
+            key_users: vec!["bob".into()],
+            key_users_roles: vec![],
+            external_accounts: vec!["210987654321".into()],
+        },
         policy_template_id: Some("tpl-1".into()),
         material: Some(MaterialBinding {
             local_key_id: "lk-1".into(),
             local_key_name: "vault-key".into(),
-            key_source: "local".into(),
+            key_source: KeySource::Local,
             valid_to: Some(t(86_400)),
             imported_at: Some(t(30)),
         }),
@@ -111,13 +115,10 @@ pub(crate) fn sample_record() -> KeyRecord {
 /// A record as `create` returns it for seed 004 (no Keyward extras).
 fn seed_like_record() -> KeyRecord {
     let mut r = sample_record();
-    r.key_material_origin = "native".into();
-    r.rotation_status = String::new();
+    r.key_material_origin = MaterialOrigin::Native;
+    r.rotation_status = RecordRotationStatus::None;
     r.job_config_id = None;
-    r.key_admins = vec![];
-    r.key_admins_roles = vec![];
-    r.key_users = vec![];
-    r.external_accounts = vec![];
+    r.principals = PolicyPrincipals::default();
     r.policy_template_id = None;
     r.material = None;
     r.rotation_job = None;
@@ -140,15 +141,15 @@ pub(crate) fn sample_rotation() -> KeyRotation {
         key_record_id: "old-rec".into(),
         old_key_id: "old-key".into(),
         old_arn: "arn:aws:kms:ap-south-1:123456789012:key/old-key".into(),
-        rotation_type: "new_key".into(),
-        status: "completed".into(),
+        rotation_type: RotationType::NewKey,
+        status: RotationState::Completed,
         error: String::new(),
         job_run_id: Some("run-1".into()),
         new_key_record_id: Some("new-rec".into()),
         new_key_id: Some("new-key".into()),
         new_arn: Some("arn:aws:kms:ap-south-1:123456789012:key/new-key".into()),
         create_sent: true,
-        source_key_tier: Some("local".into()),
+        source_key_tier: Some(KeySource::Local),
         source_key_identifier: Some("lk-2".into()),
         source_key_name: Some("vault-key-2".into()),
         valid_to: Some(t(86_400)),
@@ -166,8 +167,8 @@ pub(crate) fn sample_rotation() -> KeyRotation {
 
 fn failed_material_rotation() -> KeyRotation {
     let mut r = sample_rotation();
-    r.rotation_type = "material".into();
-    r.status = "failed".into();
+    r.rotation_type = RotationType::Material;
+    r.status = RotationState::Failed;
     r.error = "AWS said no".into();
     r.job_run_id = None;
     r.source_key_tier = None;
@@ -186,11 +187,13 @@ pub(crate) fn sample_template() -> PolicyTemplate {
         kms_id: Some("0b90f8de-8617-498d-ad63-ca18eb717ae7".into()),
         account_id: "123456789012".into(),
         policy: None,
-        key_admins: vec!["alice".into()],
-        key_admins_roles: vec![],
-        key_users: vec!["bob".into()],
-        key_users_roles: vec!["users".into()],
-        external_accounts: vec![],
+        principals: PolicyPrincipals {
+            key_admins: vec!["alice".into()],
+            key_admins_roles: vec![],
+            key_users: vec!["bob".into()],
+            key_users_roles: vec!["users".into()],
+            external_accounts: vec![],
+        },
         auto_push: true,
         is_verified: false,
         created_at: t(0),
@@ -202,21 +205,29 @@ fn document_template() -> PolicyTemplate {
     let mut t = sample_template();
     t.kms_id = None;
     t.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
-    t.key_admins = vec![];
-    t.key_users = vec![];
-    t.key_users_roles = vec![];
+    t.principals = PolicyPrincipals::default();
     t
+}
+
+fn json<T: serde::Serialize>(wire: &T) -> Value {
+    serde_json::to_value(wire).unwrap()
 }
 
 /// The wire output of each sample, as JSON values.
 fn outputs() -> Vec<(&'static str, Value)> {
     vec![
-        ("key_record", sample_record().render()),
-        ("key_record_seed_004", seed_like_record().render()),
-        ("rotation", sample_rotation().render()),
-        ("rotation_failed_material", failed_material_rotation().render()),
-        ("policy_template", sample_template().render()),
-        ("policy_template_document", document_template().render()),
+        ("key_record", json(&sample_record().to_wire())),
+        ("key_record_seed_004", json(&seed_like_record().to_wire())),
+        ("rotation", json(&sample_rotation().to_wire())),
+        (
+            "rotation_failed_material",
+            json(&failed_material_rotation().to_wire()),
+        ),
+        ("policy_template", json(&sample_template().to_wire())),
+        (
+            "policy_template_document",
+            json(&document_template().to_wire()),
+        ),
     ]
 }
 
@@ -237,8 +248,8 @@ fn wire_output_matches_the_fixtures() {
             std::fs::write(&path, &text).unwrap();
             continue;
         }
-        let pinned = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let pinned =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(text, pinned, "{name}: the wire output changed");
     }
 }
@@ -282,4 +293,47 @@ fn key_record_has_seed_004_shape() {
         .unwrap();
     let (_, actual) = outputs().remove(1);
     shape(&example, &actual, "record");
+}
+
+/// The store keeps these domain types as JSON: what the new code writes is byte for byte what
+/// the code before the enums and the flattened principals wrote (fixtures `stored_*.json`,
+/// generated from that code), and reads back to the same value.
+#[test]
+fn stored_json_is_unchanged() {
+    fn check<T>(name: &str, value: &T)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let path = fixture_path(name);
+        let pinned = std::fs::read_to_string(&path).unwrap();
+        let text = serde_json::to_string_pretty(value).unwrap() + "\n";
+        assert_eq!(text, pinned, "{name}: the stored JSON changed");
+        let back: T = serde_json::from_str(&pinned).unwrap();
+        assert_eq!(
+            &back, value,
+            "{name}: the stored JSON reads back differently"
+        );
+    }
+    check("stored_key_record", &sample_record());
+    check("stored_rotation", &sample_rotation());
+    check("stored_policy_template", &sample_template());
+}
+
+/// What the server writes, the CLI reads back into the same wire value.
+#[test]
+fn wire_types_read_their_own_output() {
+    fn back<T>(wire: &T)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let text = serde_json::to_string(wire).unwrap();
+        let read: T = serde_json::from_str(&text).unwrap();
+        assert_eq!(&read, wire);
+    }
+    back(&sample_record().to_wire());
+    back(&seed_like_record().to_wire());
+    back(&sample_rotation().to_wire());
+    back(&failed_material_rotation().to_wire());
+    back(&sample_template().to_wire());
+    back(&document_template().to_wire());
 }
