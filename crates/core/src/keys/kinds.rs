@@ -196,3 +196,10 @@ impl PartialEq<&str> for RotationState {
         self.as_str() == *word
     }
 }
+
+/// Compares with a stored word (`"rotated"`...).
+impl PartialEq<&str> for RecordRotationStatus {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
+    }
+}
