@@ -93,7 +93,10 @@ pub struct MultiRegionConfiguration {
 
 /// `aws_param` of a key record: AWS's KeyMetadata (DescribeKey) with the key's aliases, tags,
 /// policy (GetKeyPolicy) and rotation (GetKeyRotationStatus). Times are RFC 3339, seconds.
+/// Keyward always sends every field that is not optional; a reader takes a missing one as
+/// its default (CCKM's own example leaves out `Description`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
 pub struct KeyAwsParam {
     #[serde(rename = "AWSAccountId")]
     pub aws_account_id: String,

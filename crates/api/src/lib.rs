@@ -80,6 +80,15 @@ mod props {
         "products",
         "current_password",
         "new_password",
+        "source_key_tier",
+        "source_key_identifier",
+        "source_key_id",
+        "key_expiration",
+        "valid_to",
+        "retain_alias",
+        "auto_push",
+        "job_config_id",
+        "key_material_id",
     ];
 
     fn json() -> impl Strategy<Value = Value> {

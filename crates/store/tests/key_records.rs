@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::audit::{AuditDraft, Caller, Outcome};
-use keyward_core::keys::kinds::{MaterialOrigin, RecordRotationStatus, RotationState, RotationType};
+use keyward_core::keys::kinds::{
+    MaterialOrigin, RecordRotationStatus, RotationState, RotationType,
+};
 use keyward_core::keys::rotate::KeyRotation;
 use keyward_core::keys::{AwsKeyView, KeyMetadata, KeyRecord};
 use keyward_core::ports::{Lease, Store};

@@ -254,6 +254,27 @@ fn wire_output_matches_the_fixtures() {
     }
 }
 
+fn seed_004_example() -> Value {
+    let text = &SEED_004[SEED_004.find("Example Response").unwrap()..];
+    let start = text.find('{').unwrap();
+    serde_json::Deserializer::from_str(&text[start..])
+        .into_iter::<Value>()
+        .next()
+        .unwrap()
+        .unwrap()
+}
+
+/// CCKM's own example response (seed 004) reads as the wire record, and the record Keyward
+/// writes for such a key has every field of it with the same JSON type.
+#[test]
+fn seed_004_example_reads_as_a_key_record() {
+    let rec: keyward_api::key_record::KeyRecord =
+        serde_json::from_value(seed_004_example()).unwrap();
+    assert_eq!(rec.resource.id, "baf58871-2503-4d13-a84a-339aeb8fdfaf");
+    assert_eq!(rec.aws_param.alias, vec!["alias/aws-test-key".to_string()]);
+    assert!(rec.aws_param.multi_region);
+}
+
 /// Every field of seed 004's example response is in the record with the same JSON type.
 #[test]
 fn key_record_has_seed_004_shape() {
@@ -284,13 +305,7 @@ fn key_record_has_seed_004_shape() {
             _ => {}
         }
     }
-    let text = &SEED_004[SEED_004.find("Example Response").unwrap()..];
-    let start = text.find('{').unwrap();
-    let example: Value = serde_json::Deserializer::from_str(&text[start..])
-        .into_iter::<Value>()
-        .next()
-        .unwrap()
-        .unwrap();
+    let example = seed_004_example();
     let (_, actual) = outputs().remove(1);
     shape(&example, &actual, "record");
 }
