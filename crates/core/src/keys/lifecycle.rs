@@ -684,7 +684,7 @@ impl Keyward {
     pub async fn download_public_key(&self, caller: &Caller, id: &str) -> CoreResult<PublicKeyPem> {
         caller.principal.require(Permission::ReadCckm)?;
         let rec = self.key_for_action(id).await?;
-        if spec::key_type(&rec.aws.metadata.key_spec) != "asymmetric" {
+        if spec::key_kind(&rec.aws.metadata.key_spec) != super::kinds::KeyKind::Asymmetric {
             return Err(CoreError::invalid(format!(
                 "download-public-key: only asymmetric keys have a public key; this key is {}",
                 rec.aws.metadata.key_spec
