@@ -5,12 +5,16 @@ pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod error;
+pub mod key_record;
 pub mod keys;
 pub mod kms;
 pub mod list;
+pub mod principals;
 pub mod resource;
+pub mod rotations;
 pub mod scheduler;
 pub mod sync;
+pub mod templates;
 pub mod users;
 pub mod vault;
 
@@ -79,6 +83,15 @@ mod props {
         "products",
         "current_password",
         "new_password",
+        "source_key_tier",
+        "source_key_identifier",
+        "source_key_id",
+        "key_expiration",
+        "valid_to",
+        "retain_alias",
+        "auto_push",
+        "job_config_id",
+        "key_material_id",
     ];
 
     fn json() -> impl Strategy<Value = Value> {
@@ -142,6 +155,13 @@ mod props {
             check::<keys::UpdatePrimaryRegion>(&v)?;
             check::<keys::VerifyAlias>(&v)?;
             check::<keys::KeyListParams>(&v)?;
+            check::<keys::ImportMaterial>(&v)?;
+            check::<keys::DeleteMaterial>(&v)?;
+            check::<keys::UploadKey>(&v)?;
+            check::<keys::EnableRotationJob>(&v)?;
+            check::<crate::rotations::RotateKey>(&v)?;
+            check::<crate::templates::TemplateCreate>(&v)?;
+            check::<crate::templates::TemplateUpdate>(&v)?;
             check::<kms::KmsCreate>(&v)?;
             check::<kms::KmsUpdate>(&v)?;
             check::<list::PageParams>(&v)?;

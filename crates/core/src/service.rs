@@ -224,30 +224,6 @@ pub async fn load_system_secret(
     vault.open(&owner, &sealed)
 }
 
-/// A resource in CipherTrust's shape: the common metadata (id, uri, account, application,
-/// devAccount, createdAt, updatedAt) merged with the resource's own fields.
-pub(crate) fn resource(
-    id: &str,
-    uri: String,
-    created_at: &DateTime<Utc>,
-    updated_at: &DateTime<Utc>,
-    fields: serde_json::Value,
-) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "id": id,
-        "uri": uri,
-        "account": "kylo:kylo:admin:accounts:kylo",
-        "application": "ncryptify:gemalto:admin:apps:kylo",
-        "devAccount": "ncryptify:gemalto:admin:accounts:gemalto",
-        "createdAt": rfc3339(created_at),
-        "updatedAt": rfc3339(updated_at),
-    });
-    if let (Some(base), serde_json::Value::Object(extra)) = (v.as_object_mut(), fields) {
-        base.extend(extra);
-    }
-    v
-}
-
 pub(crate) fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }

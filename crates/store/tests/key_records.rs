@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::audit::{AuditDraft, Caller, Outcome};
-use keyward_core::keys::rotate::{COMPLETED, IN_PROGRESS, KeyRotation, TYPE_NEW_KEY};
+use keyward_core::keys::kinds::{
+    MaterialOrigin, RecordRotationStatus, RotationState, RotationType,
+};
+use keyward_core::keys::rotate::KeyRotation;
 use keyward_core::keys::{AwsKeyView, KeyMetadata, KeyRecord};
 use keyward_core::ports::{Lease, Store};
 use keyward_store::SqliteStore;
@@ -36,14 +39,10 @@ fn key(id: &str, key_id: &str) -> KeyRecord {
         updated_at: t("2026-11-27T12:00:00Z"),
         synced_at: t("2026-11-27T12:00:00Z"),
         gone: false,
-        key_material_origin: "native".into(),
-        rotation_status: String::new(),
+        key_material_origin: MaterialOrigin::Native,
+        rotation_status: RecordRotationStatus::None,
         job_config_id: None,
-        key_admins: vec![],
-        key_admins_roles: vec![],
-        key_users: vec![],
-        key_users_roles: vec![],
-        external_accounts: vec![],
+        principals: Default::default(),
         policy_template_id: None,
         material: None,
         rotation_job: None,
@@ -68,8 +67,8 @@ fn rotation(id: &str) -> KeyRotation {
         key_record_id: "k1".into(),
         old_key_id: "aws1".into(),
         old_arn: "arn1".into(),
-        rotation_type: TYPE_NEW_KEY.into(),
-        status: IN_PROGRESS.into(),
+        rotation_type: RotationType::NewKey,
+        status: RotationState::InProgress,
         error: String::new(),
         job_run_id: None,
         new_key_record_id: Some("k2".into()),
@@ -142,7 +141,7 @@ async fn a_stale_copy_does_not_undo_a_rotation() {
 
     let mut r = rotation("r1");
     let mut rotating = old.clone();
-    rotating.rotation_status = "in_progress".into();
+    rotating.rotation_status = RecordRotationStatus::InProgress;
     store
         .begin_rotation(&r, &rotating, &lease(), &audit("key.rotate-begin"))
         .await
@@ -162,10 +161,10 @@ async fn a_stale_copy_does_not_undo_a_rotation() {
     let new = key("k2", "aws2");
     store.insert_key(&new, &audit("key.create")).await.unwrap();
     let mut done = rotating.clone();
-    done.rotation_status = "rotated".into();
+    done.rotation_status = RecordRotationStatus::Rotated;
     done.rotated_to = Some("k2".into());
     done.rotated_at = Some(t("2026-11-27T12:01:00Z"));
-    r.status = COMPLETED.into();
+    r.status = RotationState::Completed;
     // Only the lease's holder closes it.
     let other = Lease {
         owner: "node-b".into(),

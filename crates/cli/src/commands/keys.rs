@@ -4,8 +4,8 @@ use clap::{Args, Subcommand};
 use keyward_api::ListEnvelope;
 use keyward_api::keys::{
     ActionTag, AddTags, AliasBody, CreateKey, CreateKeyAwsParam, CreateTag, EnableAutoRotation,
-    KeyListParams, PolicyBody, PolicyHelpers, RemoveTags, ReplicateKey, ScheduleDeletion,
-    UpdateDescription, UpdatePrimaryRegion, VerifyAlias,
+    KeyListParams, PolicyBody, RemoveTags, ReplicateKey, ScheduleDeletion, UpdateDescription,
+    UpdatePrimaryRegion, VerifyAlias,
 };
 use keyward_api::list::PageParams;
 use serde::Serialize;
@@ -76,6 +76,17 @@ impl PolicyArgs {
     fn bypass(&self) -> Option<bool> {
         self.bypass_policy_lockout_safety_check.then_some(true)
     }
+}
+
+/// The principal lists and template given on the command line, for the body fields of the same
+/// names (the api declares them on each body, from its `with_principals!` macro).
+struct PolicyHelpers {
+    key_admins: Option<Vec<String>>,
+    key_admins_roles: Option<Vec<String>>,
+    key_users: Option<Vec<String>>,
+    key_users_roles: Option<Vec<String>>,
+    external_accounts: Option<Vec<String>>,
+    policytemplate: Option<String>,
 }
 
 /// How long imported material stays valid (exclusive; neither: it does not expire).

@@ -22,7 +22,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::import::answer_lost;
+use super::kinds::MaterialOrigin;
 use super::lifecycle::{KeyAction, KeyContext};
+use super::policy::PolicyPrincipals;
 use super::record::{AwsKeyView, KeyRecord};
 use crate::audit::{Caller, Outcome};
 use crate::authz::Principal;
@@ -64,20 +66,12 @@ pub struct CreateIntent {
     pub region: String,
     /// Full alias name (`alias/...`) to give the key.
     pub alias: Option<String>,
-    /// What the record keeps of the request.
-    #[serde(default)]
-    pub key_admins: Vec<String>,
-    #[serde(default)]
-    pub key_admins_roles: Vec<String>,
-    #[serde(default)]
-    pub key_users: Vec<String>,
-    #[serde(default)]
-    pub key_users_roles: Vec<String>,
-    #[serde(default)]
-    pub external_accounts: Vec<String>,
+    /// What the record keeps of the request (stored flat, each list defaulting to empty).
+    #[serde(flatten)]
+    pub principals: PolicyPrincipals,
     pub policy_template_id: Option<String>,
     /// A replica's: its primary's.
-    pub key_material_origin: Option<String>,
+    pub key_material_origin: Option<MaterialOrigin>,
     /// A replica's primary record (re-read once the replica is recorded).
     pub primary_record_id: Option<String>,
     /// A replica's AWS key id: a multi-Region replica has its primary's key id, so recovery
@@ -117,16 +111,9 @@ impl CreateIntent {
             view,
         );
         KeyRecord {
-            key_admins: self.key_admins.clone(),
-            key_admins_roles: self.key_admins_roles.clone(),
-            key_users: self.key_users.clone(),
-            key_users_roles: self.key_users_roles.clone(),
-            external_accounts: self.external_accounts.clone(),
+            principals: self.principals.clone(),
             policy_template_id: self.policy_template_id.clone(),
-            key_material_origin: self
-                .key_material_origin
-                .clone()
-                .unwrap_or(base.key_material_origin.clone()),
+            key_material_origin: self.key_material_origin.unwrap_or(base.key_material_origin),
             ..base
         }
     }
@@ -345,8 +332,13 @@ impl Keyward {
         {
             self.reread_related(primary, &pctx.target).await;
         }
-        self.idempotency_settle(&intent.request_id, Some((201, record.render().to_string())))
-            .await;
+        self.idempotency_settle(
+            &intent.request_id,
+            serde_json::to_string(&record.to_wire())
+                .ok()
+                .map(|body| (201, body)),
+        )
+        .await;
         Ok(Outcome1::Finished)
     }
 

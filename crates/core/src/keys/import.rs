@@ -7,9 +7,9 @@
 //! reconciled at the next start from what AWS says about the key.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
+use super::kinds::{KeySource, MaterialOrigin};
 use super::lifecycle::KeyAction;
 use super::record::{KeyRecord, MaterialBinding};
 use crate::audit::{Caller, Outcome};
@@ -34,60 +34,8 @@ pub struct ImportIntent {
     pub created_at: DateTime<Utc>,
 }
 
-/// `POST .../import-material`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ImportMaterial {
-    #[serde(default)]
-    pub source_key_tier: Option<String>,
-    #[serde(default)]
-    pub source_key_identifier: Option<String>,
-    #[serde(default)]
-    pub key_expiration: Option<bool>,
-    #[serde(default)]
-    pub valid_to: Option<String>,
-}
+pub use keyward_api::keys::{DeleteMaterial, ImportMaterial, UploadKey};
 
-/// `POST .../delete-material`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteMaterial {
-    #[serde(default)]
-    pub key_material_id: Option<String>,
-}
-
-/// `POST /cckm/aws/upload-key`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UploadKey {
-    pub kms: String,
-    pub region: String,
-    #[serde(default)]
-    pub source_key_identifier: Option<String>,
-    #[serde(default)]
-    pub source_key_tier: Option<String>,
-    #[serde(default)]
-    pub key_expiration: Option<bool>,
-    #[serde(default)]
-    pub valid_to: Option<String>,
-    #[serde(default)]
-    pub aws_param: Option<Value>,
-    #[serde(default)]
-    pub key_admins: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_admins_roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_users: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_users_roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub external_accounts: Option<Vec<String>>,
-    #[serde(default)]
-    pub policytemplate: Option<String>,
-}
-
-/// `key_source` of a binding whose material is a key in the HSM.
-pub const HSM_SOURCE: &str = "hsm-luna";
 /// An import intent's `local_key_id` for an HSM key: this prefix, then the key's id
 /// (`<token label>:<key label>`, see [`HsmKey::id`]).
 const HSM_INTENT_PREFIX: &str = "hsm:";
@@ -135,10 +83,10 @@ impl Source {
         }
     }
 
-    pub(super) fn key_source(&self) -> &'static str {
+    pub(super) fn key_source(&self) -> KeySource {
         match self {
-            Source::Local(_) => "local",
-            Source::Hsm(_) => HSM_SOURCE,
+            Source::Local(_) => KeySource::Local,
+            Source::Hsm(_) => KeySource::HsmLuna,
         }
     }
 
@@ -234,7 +182,7 @@ impl Keyward {
         }
         let bound = rec.material.as_ref();
         if let Some(b) = bound
-            && b.key_source != HSM_SOURCE
+            && b.key_source != KeySource::HsmLuna
         {
             return Err(CoreError::invalid(format!(
                 "source_key_tier: AWS accepts only the material imported before; this key's material is vault key '{}' ({}): use source_key_tier local",
@@ -341,7 +289,7 @@ impl Keyward {
         }
         let bound = rec.material.as_ref();
         if let Some(b) = bound
-            && b.key_source != "local"
+            && b.key_source != KeySource::Local
         {
             return Err(CoreError::invalid(format!(
                 "source_key_tier: AWS accepts only the material imported before; this key's material is HSM key '{}' ({}): use source_key_tier hsm-luna",
@@ -491,11 +439,11 @@ impl Keyward {
         let view = self.read_back(&ctx.target, &key_id).await?;
         let now = self.now();
         rec.aws = view;
-        rec.key_material_origin = "cckm".into();
+        rec.key_material_origin = MaterialOrigin::Cckm;
         rec.material = Some(MaterialBinding {
             local_key_id: source.id(),
             local_key_name: source.name(),
-            key_source: source.key_source().into(),
+            key_source: source.key_source(),
             valid_to,
             imported_at: Some(now),
         });
@@ -649,18 +597,20 @@ impl Keyward {
                     _ => {}
                 }
             }
-            let create: keyward_api::keys::CreateKey = serde_json::from_value(serde_json::json!({
-                "kms": req.kms,
-                "region": req.region,
-                "aws_param": aws_param,
-                "key_admins": req.key_admins,
-                "key_admins_roles": req.key_admins_roles,
-                "key_users": req.key_users,
-                "key_users_roles": req.key_users_roles,
-                "external_accounts": req.external_accounts,
-                "policytemplate": req.policytemplate,
-            }))
-            .map_err(|e| CoreError::invalid(format!("aws_param: {e}")))?;
+            let aws_param: keyward_api::keys::CreateKeyAwsParam =
+                serde_json::from_value(aws_param)
+                    .map_err(|e| CoreError::invalid(format!("aws_param: {e}")))?;
+            let create = keyward_api::keys::CreateKey {
+                kms: req.kms.clone(),
+                region: req.region.clone(),
+                aws_param,
+                key_admins: req.key_admins.clone(),
+                key_admins_roles: req.key_admins_roles.clone(),
+                key_users: req.key_users.clone(),
+                key_users_roles: req.key_users_roles.clone(),
+                external_accounts: req.external_accounts.clone(),
+                policytemplate: req.policytemplate.clone(),
+            };
                 Ok((create, tier, valid_to))
             })
             .await?;
@@ -695,13 +645,17 @@ impl Keyward {
         for intent in self.ports.store.open_import_intents().await? {
             // (id, name, key_source) of the material's key, in the vault or the HSM.
             let source = match intent.local_key_id.strip_prefix(HSM_INTENT_PREFIX) {
-                Some(hsm_id) => Some((hsm_id.to_string(), self.hsm_label(hsm_id), HSM_SOURCE)),
+                Some(hsm_id) => Some((
+                    hsm_id.to_string(),
+                    self.hsm_label(hsm_id),
+                    KeySource::HsmLuna,
+                )),
                 None => self
                     .ports
                     .store
                     .get_local_key(&intent.local_key_id)
                     .await?
-                    .map(|k| (k.id, k.name, "local")),
+                    .map(|k| (k.id, k.name, KeySource::Local)),
             };
             let (Some(mut rec), Some((source_id, source_name, key_source))) = (
                 self.ports.store.get_key(&intent.key_record_id).await?,
@@ -723,11 +677,11 @@ impl Keyward {
             rec.aws = view;
             rec.synced_at = self.now();
             if has_material {
-                rec.key_material_origin = "cckm".into();
+                rec.key_material_origin = MaterialOrigin::Cckm;
                 rec.material = Some(MaterialBinding {
                     local_key_id: source_id,
                     local_key_name: source_name,
-                    key_source: key_source.into(),
+                    key_source,
                     valid_to: intent.valid_to,
                     imported_at: Some(intent.created_at),
                 });

@@ -3,12 +3,11 @@
 
 use base64::Engine;
 use keyward_api::keys as wire;
-use serde_json::{Value, json};
 
 use super::create_journal::{CREATE_TAG, CreateIntent, CreatePurpose};
 use super::filter::KeyFilter;
 use super::import::answer_lost;
-use super::policy::{self, PolicyChoice, PolicyInputs};
+use super::policy::{self, PolicyChoice, PolicyInputs, PolicyPrincipals};
 use super::record::{AwsKeyView, KeyRecord};
 use super::templates::TEMPLATE_TAG;
 use super::{rules, spec};
@@ -72,6 +71,50 @@ fn create_tags(tags: &Option<Vec<wire::CreateTag>>) -> Vec<(String, String)> {
         .flatten()
         .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
         .collect()
+}
+
+/// `get-key-rotation-status`: AWS's answer for the key `arn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotationReport {
+    pub arn: String,
+    pub status: super::record::RotationStatus,
+}
+
+impl KeyRotationReport {
+    pub fn to_wire(&self) -> keyward_api::key_record::KeyRotationStatus {
+        let ts = |t: &chrono::DateTime<chrono::Utc>| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        keyward_api::key_record::KeyRotationStatus {
+            key_id: self.arn.clone(),
+            key_rotation_enabled: self.status.enabled,
+            rotation_period_in_days: self.status.period_in_days,
+            next_rotation_date: self.status.next_rotation_date.as_ref().map(ts),
+            on_demand_rotation_start_date: self
+                .status
+                .on_demand_rotation_start_date
+                .as_ref()
+                .map(ts),
+        }
+    }
+}
+
+/// The public key of an asymmetric key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyPem {
+    pub pem: String,
+    pub arn: String,
+    pub key_spec: String,
+}
+
+impl PublicKeyPem {
+    pub fn to_wire(&self) -> keyward_api::key_record::PublicKey {
+        keyward_api::key_record::PublicKey {
+            public_key: self.pem.clone(),
+            key_id: self.arn.clone(),
+            key_spec: self.key_spec.clone(),
+        }
+    }
 }
 
 impl Keyward {
@@ -165,7 +208,7 @@ impl Keyward {
                 match &t.policy {
                     Some(doc) => Some(doc.clone()),
                     None => Some(policy::build(
-                        &t.principals(),
+                        &t.principals,
                         &ctx.connection.cloud_name,
                         &ctx.kms.account_id,
                         key_usage,
@@ -302,11 +345,7 @@ impl Keyward {
                 kms_id: ctx.kms.id.clone(),
                 region: req.region.clone(),
                 alias: alias.clone(),
-                key_admins: principals.key_admins,
-                key_admins_roles: principals.key_admins_roles,
-                key_users: principals.key_users,
-                key_users_roles: principals.key_users_roles,
-                external_accounts: principals.external_accounts,
+                principals,
                 policy_template_id: template_id.clone(),
                 key_material_origin: None,
                 primary_record_id: None,
@@ -605,17 +644,9 @@ impl Keyward {
                 Err(e) => return Err(e),
             };
             if let Some(PolicyChoice::Helpers(p)) = &policy_choice {
-                rec.key_admins = p.key_admins.clone();
-                rec.key_admins_roles = p.key_admins_roles.clone();
-                rec.key_users = p.key_users.clone();
-                rec.key_users_roles = p.key_users_roles.clone();
-                rec.external_accounts = p.external_accounts.clone();
+                rec.principals = p.clone();
             } else if policy_choice.is_some() {
-                rec.key_admins.clear();
-                rec.key_admins_roles.clear();
-                rec.key_users.clear();
-                rec.key_users_roles.clear();
-                rec.external_accounts.clear();
+                rec.principals.clear();
             }
             let now = self.now();
             rec.aws = view;
@@ -629,7 +660,11 @@ impl Keyward {
     }
 
     /// `POST .../get-key-rotation-status`: AWS's answer, read now.
-    pub async fn key_rotation_status(&self, caller: &Caller, id: &str) -> CoreResult<Value> {
+    pub async fn key_rotation_status(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> CoreResult<KeyRotationReport> {
         caller.principal.require(Permission::ReadCckm)?;
         let rec = self.key_for_action(id).await?;
         let ctx = self.record_context(&rec).await?;
@@ -639,32 +674,17 @@ impl Keyward {
             .key_rotation_status(&ctx.target, &rec.aws.metadata.key_id)
             .await?
             .unwrap_or_default();
-        let ts = |t: &chrono::DateTime<chrono::Utc>| {
-            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        };
-        let mut v = json!({
-            "KeyId": rec.aws.metadata.arn,
-            "KeyRotationEnabled": status.enabled,
-        });
-        if let Some(o) = v.as_object_mut() {
-            if let Some(p) = status.period_in_days {
-                o.insert("RotationPeriodInDays".into(), json!(p));
-            }
-            if let Some(d) = &status.next_rotation_date {
-                o.insert("NextRotationDate".into(), json!(ts(d)));
-            }
-            if let Some(d) = &status.on_demand_rotation_start_date {
-                o.insert("OnDemandRotationStartDate".into(), json!(ts(d)));
-            }
-        }
-        Ok(v)
+        Ok(KeyRotationReport {
+            arn: rec.aws.metadata.arn,
+            status,
+        })
     }
 
     /// `GET .../download-public-key`: the public key of an asymmetric key, PEM.
-    pub async fn download_public_key(&self, caller: &Caller, id: &str) -> CoreResult<Value> {
+    pub async fn download_public_key(&self, caller: &Caller, id: &str) -> CoreResult<PublicKeyPem> {
         caller.principal.require(Permission::ReadCckm)?;
         let rec = self.key_for_action(id).await?;
-        if spec::key_type(&rec.aws.metadata.key_spec) != "asymmetric" {
+        if spec::key_kind(&rec.aws.metadata.key_spec) != super::kinds::KeyKind::Asymmetric {
             return Err(CoreError::invalid(format!(
                 "download-public-key: only asymmetric keys have a public key; this key is {}",
                 rec.aws.metadata.key_spec
@@ -683,13 +703,16 @@ impl Keyward {
             pem.push('\n');
         }
         pem.push_str("-----END PUBLIC KEY-----\n");
-        Ok(
-            json!({"public_key": pem, "KeyId": rec.aws.metadata.arn, "KeySpec": rec.aws.metadata.key_spec}),
-        )
+        Ok(PublicKeyPem {
+            pem,
+            arn: rec.aws.metadata.arn,
+            key_spec: rec.aws.metadata.key_spec,
+        })
     }
 
-    /// `POST /cckm/aws/alias/verify`.
-    pub async fn verify_alias(&self, caller: &Caller, req: wire::VerifyAlias) -> CoreResult<Value> {
+    /// `POST /cckm/aws/alias/verify`: Ok when the alias is free in that container and Region
+    /// (a taken alias is a conflict).
+    pub async fn verify_alias(&self, caller: &Caller, req: wire::VerifyAlias) -> CoreResult<()> {
         caller.principal.require(Permission::ReadCckm)?;
         let full = rules::alias("alias", &req.alias)?;
         crate::validate::aws_region("region", &req.region)?;
@@ -701,7 +724,7 @@ impl Keyward {
                 req.region
             )))
         } else {
-            Ok(json!({"message": "Alias available"}))
+            Ok(())
         }
     }
 
@@ -787,13 +810,9 @@ impl Keyward {
                 kms_id: replica_ctx.kms.id.clone(),
                 region: req.replica_region.clone(),
                 alias: alias.clone(),
-                key_admins: vec![],
-                key_admins_roles: vec![],
-                key_users: vec![],
-                key_users_roles: vec![],
-                external_accounts: vec![],
+                principals: PolicyPrincipals::default(),
                 policy_template_id: None,
-                key_material_origin: Some(primary.key_material_origin.clone()),
+                key_material_origin: Some(primary.key_material_origin),
                 primary_record_id: Some(primary.id.clone()),
                 primary_key_id: Some(m.key_id.clone()),
                 detail: format!("replica of {}", m.arn),

@@ -4,6 +4,7 @@ pub mod create_journal;
 pub mod expiry;
 pub mod filter;
 pub mod import;
+pub mod kinds;
 pub mod lifecycle;
 pub mod policy;
 pub mod record;
@@ -19,3 +20,5 @@ pub use lifecycle::KeyAction;
 pub use record::{
     AwsKeyView, KeyMetadata, KeyRecord, MultiRegionConfiguration, RegionalKey, RotationStatus,
 };
+#[cfg(test)]
+mod wire_pin;

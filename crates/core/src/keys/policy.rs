@@ -18,13 +18,38 @@ pub enum PolicyChoice {
     Template(String),
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The five principal lists a key policy is built from (declared once in core; a key record
+/// and a template hold one, stored flat under these names).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PolicyPrincipals {
     pub key_admins: Vec<String>,
     pub key_admins_roles: Vec<String>,
     pub key_users: Vec<String>,
     pub key_users_roles: Vec<String>,
     pub external_accounts: Vec<String>,
+}
+
+impl PolicyPrincipals {
+    /// The lists and the applied template, as a key record shows them.
+    pub fn to_wire(
+        &self,
+        policytemplate: Option<String>,
+    ) -> keyward_api::principals::KeyPrincipals {
+        keyward_api::principals::KeyPrincipals {
+            key_admins: self.key_admins.clone(),
+            key_admins_roles: self.key_admins_roles.clone(),
+            key_users: self.key_users.clone(),
+            key_users_roles: self.key_users_roles.clone(),
+            external_accounts: self.external_accounts.clone(),
+            policytemplate,
+        }
+    }
+
+    /// Forgets every principal.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
 }
 
 /// The raw inputs, before the exclusivity check.

@@ -2,10 +2,13 @@
 //! what Keyward adds (container, Region, sync state), rendered in CCKM's shape.
 
 use chrono::{DateTime, Utc};
+use keyward_api::key_record as wire;
+use keyward_api::resource::Resource;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
-use super::spec::key_type;
+use super::kinds::{KeySource, MaterialOrigin, RecordRotationStatus};
+use super::policy::PolicyPrincipals;
+use super::spec::key_kind;
 use crate::service::{rfc3339, rfc3339_secs};
 
 /// One Region and key ARN of a multi-Region key.
@@ -83,15 +86,12 @@ pub struct KeyRecord {
     pub synced_at: DateTime<Utc>,
     /// AWS no longer has the key.
     pub gone: bool,
-    /// `native` (made in AWS), `cckm` (material from Keyward) or `unknown` (EXTERNAL, not ours).
-    pub key_material_origin: String,
-    pub rotation_status: String,
+    pub key_material_origin: MaterialOrigin,
+    pub rotation_status: RecordRotationStatus,
     pub job_config_id: Option<String>,
-    pub key_admins: Vec<String>,
-    pub key_admins_roles: Vec<String>,
-    pub key_users: Vec<String>,
-    pub key_users_roles: Vec<String>,
-    pub external_accounts: Vec<String>,
+    /// The principals the key's policy was built from (stored flat, as before).
+    #[serde(flatten)]
+    pub principals: PolicyPrincipals,
     pub policy_template_id: Option<String>,
     /// Where the key's imported material comes from (BYOK keys only).
     #[serde(default)]
@@ -116,8 +116,7 @@ pub struct KeyRecord {
 pub struct MaterialBinding {
     pub local_key_id: String,
     pub local_key_name: String,
-    /// `local` or `hsm-luna`.
-    pub key_source: String,
+    pub key_source: KeySource,
     /// The expiry Keyward asked AWS for (None: the material does not expire).
     pub valid_to: Option<DateTime<Utc>>,
     pub imported_at: Option<DateTime<Utc>>,
@@ -146,14 +145,14 @@ impl KeyRecord {
             updated_at: now,
             synced_at: now,
             gone: false,
-            key_material_origin: if native { "native" } else { "unknown" }.into(),
-            rotation_status: String::new(),
+            key_material_origin: if native {
+                MaterialOrigin::Native
+            } else {
+                MaterialOrigin::Unknown
+            },
+            rotation_status: RecordRotationStatus::None,
             job_config_id: None,
-            key_admins: vec![],
-            key_admins_roles: vec![],
-            key_users: vec![],
-            key_users_roles: vec![],
-            external_accounts: vec![],
+            principals: PolicyPrincipals::default(),
             policy_template_id: None,
             material: None,
             rotation_job: None,
@@ -173,22 +172,8 @@ impl KeyRecord {
     }
 
     /// `aws_param`: AWS's metadata with the key's aliases, tags, policy and rotation merged in.
-    pub fn aws_param(&self) -> Value {
+    pub fn aws_param(&self) -> wire::KeyAwsParam {
         let m = &self.aws.metadata;
-        let mut p = Map::new();
-        p.insert("AWSAccountId".into(), json!(m.aws_account_id));
-        p.insert("KeyID".into(), json!(m.key_id));
-        p.insert("Arn".into(), json!(m.arn));
-        if let Some(d) = &m.creation_date {
-            p.insert("CreationDate".into(), json!(rfc3339_secs(d)));
-        }
-        p.insert("Enabled".into(), json!(m.enabled));
-        p.insert("Description".into(), json!(m.description));
-        p.insert("KeyUsage".into(), json!(m.key_usage));
-        p.insert("KeyState".into(), json!(m.key_state));
-        if let Some(d) = &m.deletion_date {
-            p.insert("DeletionDate".into(), json!(rfc3339_secs(d)));
-        }
         // What AWS reports; where it says nothing (the emulator keeps no ValidTo) but the key
         // holds expiring material Keyward imported, the expiry Keyward asked AWS for.
         let valid_to = m.valid_to.or_else(|| {
@@ -199,140 +184,95 @@ impl KeyRecord {
                 .and_then(|b| b.valid_to)
                 .filter(|_| expiring)
         });
-        if let Some(d) = &valid_to {
-            p.insert("ValidTo".into(), json!(rfc3339_secs(d)));
-        }
-        if let Some(w) = m.pending_deletion_window_in_days {
-            p.insert("PendingDeletionWindowInDays".into(), json!(w));
-        }
-        p.insert("Origin".into(), json!(m.origin));
-        p.insert("KeyManager".into(), json!(m.key_manager));
-        p.insert("CustomerMasterKeySpec".into(), json!(m.key_spec));
-        p.insert("KeySpec".into(), json!(m.key_spec));
-        for (name, list) in [
-            ("EncryptionAlgorithms", &m.encryption_algorithms),
-            ("SigningAlgorithms", &m.signing_algorithms),
-            ("MacAlgorithms", &m.mac_algorithms),
-            ("KeyAgreementAlgorithms", &m.key_agreement_algorithms),
-        ] {
-            if !list.is_empty() {
-                p.insert(name.into(), json!(list));
-            }
-        }
-        if let Some(e) = &m.expiration_model {
-            p.insert("ExpirationModel".into(), json!(e));
-        }
-        p.insert("MultiRegion".into(), json!(m.multi_region));
-        if let Some(c) = &m.multi_region_configuration {
-            let regional = |k: &RegionalKey| json!({"Arn": k.arn, "Region": k.region});
-            let mut cfg = Map::new();
-            cfg.insert("MultiRegionKeyType".into(), json!(c.key_type));
-            if let Some(pk) = &c.primary {
-                cfg.insert("PrimaryKey".into(), regional(pk));
-            }
-            cfg.insert(
-                "ReplicaKeys".into(),
-                Value::Array(c.replicas.iter().map(regional).collect()),
-            );
-            p.insert("MultiRegionConfiguration".into(), Value::Object(cfg));
-        }
-        p.insert("Alias".into(), json!(self.aws.aliases));
-        p.insert(
-            "Tags".into(),
-            Value::Array(
-                self.aws
-                    .tags
-                    .iter()
-                    .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-                    .collect(),
-            ),
-        );
-        if let Some(policy) = &self.aws.policy {
-            let parsed = serde_json::from_str::<Value>(policy).unwrap_or_else(|_| json!(policy));
-            p.insert("Policy".into(), parsed);
-        }
+        let regional = |k: &RegionalKey| wire::RegionalKey {
+            arn: k.arn.clone(),
+            region: k.region.clone(),
+        };
         let r = &self.aws.rotation;
-        p.insert("KeyRotationEnabled".into(), json!(r.enabled));
-        if let Some(days) = r.period_in_days {
-            p.insert("RotationPeriodInDays".into(), json!(days));
+        wire::KeyAwsParam {
+            aws_account_id: m.aws_account_id.clone(),
+            key_id: m.key_id.clone(),
+            arn: m.arn.clone(),
+            creation_date: m.creation_date.as_ref().map(rfc3339_secs),
+            enabled: m.enabled,
+            description: m.description.clone(),
+            key_usage: m.key_usage.clone(),
+            key_state: m.key_state.clone(),
+            deletion_date: m.deletion_date.as_ref().map(rfc3339_secs),
+            valid_to: valid_to.as_ref().map(rfc3339_secs),
+            pending_deletion_window_in_days: m.pending_deletion_window_in_days,
+            origin: m.origin.clone(),
+            key_manager: m.key_manager.clone(),
+            customer_master_key_spec: m.key_spec.clone(),
+            key_spec: m.key_spec.clone(),
+            encryption_algorithms: m.encryption_algorithms.clone(),
+            signing_algorithms: m.signing_algorithms.clone(),
+            mac_algorithms: m.mac_algorithms.clone(),
+            key_agreement_algorithms: m.key_agreement_algorithms.clone(),
+            expiration_model: m.expiration_model.clone(),
+            multi_region: m.multi_region,
+            multi_region_configuration: m.multi_region_configuration.as_ref().map(|c| {
+                wire::MultiRegionConfiguration {
+                    multi_region_key_type: c.key_type.clone(),
+                    primary_key: c.primary.as_ref().map(regional),
+                    replica_keys: c.replicas.iter().map(regional).collect(),
+                }
+            }),
+            alias: self.aws.aliases.clone(),
+            tags: self
+                .aws
+                .tags
+                .iter()
+                .map(|(k, v)| keyward_api::keys::CreateTag {
+                    tag_key: k.clone(),
+                    tag_value: v.clone(),
+                })
+                .collect(),
+            // The document AWS returned, as JSON (as its text where it is not JSON).
+            policy: self.aws.policy.as_ref().map(|p| {
+                serde_json::from_str::<serde_json::Value>(p)
+                    .unwrap_or_else(|_| serde_json::Value::String(p.clone()))
+            }),
+            key_rotation_enabled: r.enabled,
+            rotation_period_in_days: r.period_in_days,
+            next_rotation_date: r.next_rotation_date.as_ref().map(rfc3339_secs),
         }
-        if let Some(d) = &r.next_rotation_date {
-            p.insert("NextRotationDate".into(), json!(rfc3339_secs(d)));
-        }
-        Value::Object(p)
     }
 
     /// The record as CCKM returns it.
-    pub fn render(&self) -> Value {
-        let mut v = crate::service::resource(
-            &self.id,
-            self.uri(),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "kms_id": self.kms_id,
-                "kms": self.kms_name,
-                "synced_at": rfc3339(&self.synced_at),
-                "rotation_status": self.rotation_status,
-                "cloud_name": self.cloud_name,
-                "key_type": key_type(&self.aws.metadata.key_spec),
-                "basic_view_enabled": false,
-                "region": self.region,
-                "gone": self.gone,
-                "key_material_origin": self.key_material_origin,
-                "aws_param": self.aws_param(),
-            }),
-        );
-        if let Some(obj) = v.as_object_mut() {
-            if let Some(j) = &self.job_config_id {
-                obj.insert("job_config_id".into(), json!(j));
-                if let Some(r) = &self.rotation_job {
-                    obj.insert(
-                        "auto_rotate_key_source".into(),
-                        json!(r.auto_rotate_key_source),
-                    );
-                    obj.insert(
-                        "auto_rotate_disable_encrypt".into(),
-                        json!(r.auto_rotate_disable_encrypt),
-                    );
-                    obj.insert(
-                        "auto_rotate_disable_encrypt_on_all_accounts".into(),
-                        json!(r.auto_rotate_disable_encrypt_on_all_accounts),
-                    );
-                }
-            }
-            if let Some(d) = &self.aws.metadata.deletion_date {
-                obj.insert("deletion_date".into(), json!(rfc3339_secs(d)));
-            }
-            if let Some(f) = &self.rotated_from {
-                obj.insert("rotated_from".into(), json!(f));
-            }
-            if let Some(t) = &self.rotated_to {
-                obj.insert("rotated_to".into(), json!(t));
-            }
-            if let Some(a) = &self.rotated_at {
-                obj.insert("rotated_at".into(), json!(rfc3339(a)));
-            }
-            for (name, list) in [
-                ("key_admins", &self.key_admins),
-                ("key_admins_roles", &self.key_admins_roles),
-                ("key_users", &self.key_users),
-                ("key_users_roles", &self.key_users_roles),
-                ("external_accounts", &self.external_accounts),
-            ] {
-                if !list.is_empty() {
-                    obj.insert(name.into(), json!(list));
-                }
-            }
-            if let Some(t) = &self.policy_template_id {
-                obj.insert("policytemplate".into(), json!(t));
-            }
-            if let Some(m) = &self.material {
-                obj.insert("local_key_id".into(), json!(m.local_key_id));
-                obj.insert("local_key_name".into(), json!(m.local_key_name));
-                obj.insert("key_source".into(), json!(m.key_source));
-            }
+    pub fn to_wire(&self) -> wire::KeyRecord {
+        let job = self.job_config_id.as_ref().and(self.rotation_job.as_ref());
+        wire::KeyRecord {
+            resource: Resource::new(
+                &self.id,
+                self.uri(),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            kms_id: self.kms_id.clone(),
+            kms: self.kms_name.clone(),
+            synced_at: rfc3339(&self.synced_at),
+            rotation_status: self.rotation_status.to_wire(),
+            cloud_name: self.cloud_name.clone(),
+            key_type: key_kind(&self.aws.metadata.key_spec).to_wire(),
+            basic_view_enabled: false,
+            region: self.region.clone(),
+            gone: self.gone,
+            key_material_origin: self.key_material_origin.to_wire(),
+            aws_param: self.aws_param(),
+            job_config_id: self.job_config_id.clone(),
+            auto_rotate_key_source: job.map(|r| r.auto_rotate_key_source.clone()),
+            auto_rotate_disable_encrypt: job.map(|r| r.auto_rotate_disable_encrypt),
+            auto_rotate_disable_encrypt_on_all_accounts: job
+                .map(|r| r.auto_rotate_disable_encrypt_on_all_accounts),
+            deletion_date: self.aws.metadata.deletion_date.as_ref().map(rfc3339_secs),
+            rotated_from: self.rotated_from.clone(),
+            rotated_to: self.rotated_to.clone(),
+            rotated_at: self.rotated_at.as_ref().map(rfc3339),
+            principals: self.principals.to_wire(self.policy_template_id.clone()),
+            local_key_id: self.material.as_ref().map(|m| m.local_key_id.clone()),
+            local_key_name: self.material.as_ref().map(|m| m.local_key_name.clone()),
+            key_source: self.material.as_ref().map(|m| m.key_source.to_wire()),
         }
-        v
     }
 }

@@ -13,8 +13,11 @@
 //! just before a crash is found, never made twice.
 
 use chrono::{DateTime, Utc};
+use keyward_api::rotations as wire;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use super::kinds::{KeySource, MaterialOrigin, RecordRotationStatus, RotationState, RotationType};
 
 use super::import::{Source, Tier, answer_lost, check_expiry, check_tier};
 use super::record::KeyRecord;
@@ -26,7 +29,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::paging::{ListQuery, Page};
 use crate::ports::NewKey;
 use crate::service::Keyward;
-use crate::service::rfc3339_secs;
+use crate::service::{rfc3339, rfc3339_secs};
 
 /// Tag the new key carries while its rotation is in progress (value: the rotation's id).
 pub const ROTATION_TAG: &str = "keyward_rotation_id";
@@ -45,19 +48,13 @@ pub const DENIED_ACTIONS: &[&str] = &[
     "kms:ReEncryptTo",
 ];
 
-pub const IN_PROGRESS: &str = "in_progress";
-pub const COMPLETED: &str = "completed";
-pub const FAILED: &str = "failed";
-/// A new AWS key replaced the old one.
-pub const TYPE_NEW_KEY: &str = "new_key";
-/// AWS rotated the key's material in place (RotateKeyOnDemand).
-pub const TYPE_MATERIAL: &str = "material";
+/// The words of [`RotationState`] and [`RotationType`] stored in the rotations table.
+pub const IN_PROGRESS: &str = RotationState::InProgress.as_str();
+pub const COMPLETED: &str = RotationState::Completed.as_str();
+pub const FAILED: &str = RotationState::Failed.as_str();
+pub const TYPE_NEW_KEY: &str = RotationType::NewKey.as_str();
+pub const TYPE_MATERIAL: &str = RotationType::Material.as_str();
 pub const SORTABLE: &[&str] = &["createdAt", "updatedAt"];
-
-/// `rotation_status` of a key record.
-pub const STATUS_ROTATING: &str = "in_progress";
-pub const STATUS_ROTATED: &str = "rotated";
-pub const STATUS_FAILED: &str = "failed";
 
 /// Whom `disable_encrypt` denies encryption with the old key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,8 +89,8 @@ pub struct KeyRotation {
     pub key_record_id: String,
     pub old_key_id: String,
     pub old_arn: String,
-    pub rotation_type: String,
-    pub status: String,
+    pub rotation_type: RotationType,
+    pub status: RotationState,
     #[serde(default)]
     pub error: String,
     #[serde(default)]
@@ -105,8 +102,8 @@ pub struct KeyRotation {
     /// CreateKey was (or may have been) sent: a restart looks for the new key by its tag.
     #[serde(default)]
     pub create_sent: bool,
-    /// BYOK: `local` or `hsm-luna`, the source key (vault key id, or HSM key label) and name.
-    pub source_key_tier: Option<String>,
+    /// BYOK: the source tier, the source key (vault key id, or HSM key label) and name.
+    pub source_key_tier: Option<KeySource>,
     pub source_key_identifier: Option<String>,
     pub source_key_name: Option<String>,
     pub valid_to: Option<DateTime<Utc>>,
@@ -130,102 +127,61 @@ impl KeyRotation {
 
     /// The rotation as `GET .../rotations` shows it (CCKM's rotation record and Keyward's
     /// links between the keys).
-    pub fn render(&self) -> Value {
-        let material = self.rotation_type == TYPE_MATERIAL;
-        let mut aws = serde_json::Map::new();
-        aws.insert(
-            "KeyId".into(),
-            json!(self.new_arn.clone().unwrap_or_else(|| self.old_arn.clone())),
-        );
-        aws.insert(
-            "RotationDate".into(),
-            json!(rfc3339_secs(
-                self.finished_at.as_ref().unwrap_or(&self.created_at)
-            )),
-        );
-        if material {
-            aws.insert("RotationType".into(), json!("ON_DEMAND"));
+    pub fn to_wire(&self) -> wire::Rotation {
+        let material = match self.rotation_type {
+            RotationType::Material => true,
+            RotationType::NewKey => false,
+        };
+        let completed = match self.status {
+            RotationState::Completed => true,
+            RotationState::InProgress | RotationState::Failed => false,
+        };
+        let tier = self.source_key_tier.map(KeySource::to_wire);
+        wire::Rotation {
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                self.uri(),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            rotation_type: self.rotation_type.to_wire(),
+            status: self.status.to_wire(),
+            error: self.error.clone(),
+            rotated_from: self.key_record_id.clone(),
+            rotated_from_arn: self.old_arn.clone(),
+            key_material_origin: if self.source_key_tier.is_some() {
+                MaterialOrigin::Cckm
+            } else {
+                MaterialOrigin::Native
+            }
+            .to_wire(),
+            created_by: self.created_by.clone(),
+            aws_param: wire::RotationAwsParam {
+                key_id: self.new_arn.clone().unwrap_or_else(|| self.old_arn.clone()),
+                rotation_date: rfc3339_secs(self.finished_at.as_ref().unwrap_or(&self.created_at)),
+                rotation_type: material.then_some(wire::AwsRotationType::OnDemand),
+                valid_to: self.valid_to.as_ref().map(rfc3339_secs),
+                expiration_model: self.valid_to.map(|_| "KEY_MATERIAL_EXPIRES".to_string()),
+            },
+            rotated_to: self
+                .new_key_record_id
+                .clone()
+                .filter(|_| !material && completed),
+            // A failed rotation's new key was scheduled for deletion.
+            rotated_to_arn: self.new_arn.clone().filter(|_| completed),
+            abandoned_key_arn: self.new_arn.clone().filter(|_| !completed),
+            job_run_id: self.job_run_id.clone(),
+            source_key_tier: tier,
+            key_source: tier,
+            source_key_identifier: self.source_key_identifier.clone(),
+            local_key_id: self.source_key_identifier.clone(),
+            source_key_name: self.source_key_name.clone(),
+            retained_aliases: self.retained_aliases.clone(),
         }
-        if let Some(v) = &self.valid_to {
-            aws.insert("ValidTo".into(), json!(rfc3339_secs(v)));
-            aws.insert("ExpirationModel".into(), json!("KEY_MATERIAL_EXPIRES"));
-        }
-        let mut v = crate::service::resource(
-            &self.id,
-            self.uri(),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "rotation_type": self.rotation_type,
-                "status": self.status,
-                "error": self.error,
-                "rotated_from": self.key_record_id,
-                "rotated_from_arn": self.old_arn,
-                "key_material_origin": if self.source_key_tier.is_some() { "cckm" } else { "native" },
-                "created_by": self.created_by,
-                "aws_param": Value::Object(aws),
-            }),
-        );
-        if let Some(o) = v.as_object_mut() {
-            let completed = self.status == COMPLETED;
-            if let Some(n) = &self.new_key_record_id
-                && !material
-                && completed
-            {
-                o.insert("rotated_to".into(), json!(n));
-            }
-            if let Some(a) = &self.new_arn {
-                // A failed rotation's new key was scheduled for deletion.
-                let field = if completed {
-                    "rotated_to_arn"
-                } else {
-                    "abandoned_key_arn"
-                };
-                o.insert(field.into(), json!(a));
-            }
-            if let Some(j) = &self.job_run_id {
-                o.insert("job_run_id".into(), json!(j));
-            }
-            if let Some(t) = &self.source_key_tier {
-                o.insert("source_key_tier".into(), json!(t));
-                o.insert("key_source".into(), json!(t));
-            }
-            if let Some(s) = &self.source_key_identifier {
-                o.insert("source_key_identifier".into(), json!(s));
-                o.insert("local_key_id".into(), json!(s));
-            }
-            if let Some(n) = &self.source_key_name {
-                o.insert("source_key_name".into(), json!(n));
-            }
-            if !self.retained_aliases.is_empty() {
-                o.insert("retained_aliases".into(), json!(self.retained_aliases));
-            }
-        }
-        v
     }
 }
 
-/// `POST /cckm/aws/keys/{id}/rotate` (spec 1.3.8).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotateKey {
-    #[serde(default)]
-    pub source_key_tier: Option<String>,
-    #[serde(default, alias = "source_key_identifier")]
-    pub source_key_id: Option<String>,
-    #[serde(default)]
-    pub disable_encrypt: Option<bool>,
-    #[serde(default)]
-    pub disable_encrypt_on_all_accounts: Option<bool>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub key_expiration: Option<bool>,
-    #[serde(default)]
-    pub valid_to: Option<String>,
-    #[serde(default)]
-    pub retain_alias: Option<bool>,
-}
+pub use keyward_api::rotations::RotateKey;
 
 /// A checked rotation request, from the API or from a rotation job.
 #[derive(Debug, Clone, Default)]
@@ -425,7 +381,11 @@ impl Keyward {
                     )));
                 };
                 let tier = check_tier(
-                    Some(plan.source_key_tier.as_deref().unwrap_or(&bound.key_source)),
+                    Some(
+                        plan.source_key_tier
+                            .as_deref()
+                            .unwrap_or(bound.key_source.as_str()),
+                    ),
                     self.ports.hsm.is_some(),
                 )?;
                 if let Some(id) = &plan.source_key_id {
@@ -494,21 +454,24 @@ impl Keyward {
                 key_record_id: old.id.clone(),
                 old_key_id: old.aws.metadata.key_id.clone(),
                 old_arn: old.aws.metadata.arn.clone(),
-                rotation_type: TYPE_NEW_KEY.into(),
-                status: IN_PROGRESS.into(),
+                rotation_type: RotationType::NewKey,
+                status: RotationState::InProgress,
                 error: String::new(),
                 job_run_id: plan.job_run_id.clone(),
                 new_key_record_id: Some(self.new_id()?),
                 new_key_id: None,
                 new_arn: None,
                 create_sent: false,
+                // The tier was checked above (check_tier) for a BYOK key.
                 source_key_tier: byok.then(|| {
-                    plan.source_key_tier.clone().unwrap_or_else(|| {
-                        old.material
-                            .as_ref()
-                            .map(|b| b.key_source.clone())
-                            .unwrap_or_else(|| "local".into())
-                    })
+                    plan.source_key_tier
+                        .as_deref()
+                        .and_then(KeySource::parse)
+                        .unwrap_or_else(|| {
+                            old.material
+                                .as_ref()
+                                .map_or(KeySource::Local, |b| b.key_source)
+                        })
                 }),
                 source_key_identifier: plan.source_key_id.clone(),
                 source_key_name: None,
@@ -529,7 +492,7 @@ impl Keyward {
                 updated_at: now,
                 finished_at: None,
             };
-            old.rotation_status = STATUS_ROTATING.into();
+            old.rotation_status = RecordRotationStatus::InProgress;
             old.updated_at = now;
             let draft = self.draft(
                 caller,
@@ -665,12 +628,8 @@ impl Keyward {
                 let view = self.read_back(t, &new_key_id).await?;
                 let now = self.now();
                 let rec = KeyRecord {
-                    rotation_status: STATUS_ROTATING.into(),
-                    key_admins: old.key_admins.clone(),
-                    key_admins_roles: old.key_admins_roles.clone(),
-                    key_users: old.key_users.clone(),
-                    key_users_roles: old.key_users_roles.clone(),
-                    external_accounts: old.external_accounts.clone(),
+                    rotation_status: RecordRotationStatus::InProgress,
+                    principals: old.principals.clone(),
                     policy_template_id: old.policy_template_id.clone(),
                     rotated_from: Some(old.id.clone()),
                     ..KeyRecord::new(
@@ -699,7 +658,10 @@ impl Keyward {
         }
         // 3. New material for a BYOK key, from its source.
         if new.aws.metadata.origin == "EXTERNAL" && new.aws.metadata.key_state == "PendingImport" {
-            let tier = check_tier(r.source_key_tier.as_deref(), self.ports.hsm.is_some())?;
+            let tier = check_tier(
+                r.source_key_tier.map(KeySource::as_str),
+                self.ports.hsm.is_some(),
+            )?;
             let source = self
                 .source(caller, &new, tier, r.source_key_identifier.as_deref())
                 .await?;
@@ -749,19 +711,19 @@ impl Keyward {
         )?;
         let now = self.now();
         new.aws = new_view;
-        new.rotation_status = String::new();
+        new.rotation_status = RecordRotationStatus::None;
         new.rotated_from = Some(old.id.clone());
         new.job_config_id = old.job_config_id.take();
         new.rotation_job = old.rotation_job.take();
         new.synced_at = now;
         new.updated_at = now;
         old.aws = old_view;
-        old.rotation_status = STATUS_ROTATED.into();
+        old.rotation_status = RecordRotationStatus::Rotated;
         old.rotated_to = Some(new.id.clone());
         old.rotated_at = Some(now);
         old.synced_at = now;
         old.updated_at = now;
-        r.status = COMPLETED.into();
+        r.status = RotationState::Completed;
         r.finished_at = Some(now);
         r.updated_at = now;
         let draft = self.draft(
@@ -791,7 +753,7 @@ impl Keyward {
         self.save_rotation(&mut r).await?;
         let Some(mut old) = self.ports.store.get_key(&r.key_record_id).await? else {
             // The old key's record was forgotten meanwhile: only the journal closes.
-            r.status = FAILED.into();
+            r.status = RotationState::Failed;
             r.error = public_message(cause);
             r.finished_at = Some(self.now());
             let draft = self.draft(
@@ -845,7 +807,7 @@ impl Keyward {
                 if let Ok(view) = self.read_back(t, new_key_id).await {
                     rec.aws = view;
                 }
-                rec.rotation_status = STATUS_FAILED.into();
+                rec.rotation_status = RecordRotationStatus::Failed;
                 rec.synced_at = self.now();
                 rec.updated_at = self.now();
                 new_rec = Some(rec);
@@ -855,9 +817,9 @@ impl Keyward {
             old.aws = view;
             old.synced_at = self.now();
         }
-        old.rotation_status = STATUS_FAILED.into();
+        old.rotation_status = RecordRotationStatus::Failed;
         old.updated_at = self.now();
-        r.status = FAILED.into();
+        r.status = RotationState::Failed;
         r.error = public_message(cause);
         r.finished_at = Some(self.now());
         r.updated_at = self.now();
@@ -907,8 +869,8 @@ impl Keyward {
                 key_record_id: rec.id.clone(),
                 old_key_id: m.key_id.clone(),
                 old_arn: m.arn.clone(),
-                rotation_type: TYPE_MATERIAL.into(),
-                status: IN_PROGRESS.into(),
+                rotation_type: RotationType::Material,
+                status: RotationState::InProgress,
                 error: String::new(),
                 job_run_id,
                 new_key_record_id: None,
@@ -929,8 +891,8 @@ impl Keyward {
                 updated_at: now,
                 finished_at: None,
             };
-            let before = rec.rotation_status.clone();
-            rec.rotation_status = STATUS_ROTATING.into();
+            let before = rec.rotation_status;
+            rec.rotation_status = RecordRotationStatus::InProgress;
             let draft = self.draft(caller, "key.rotate-begin", &r.old_arn, Outcome::Success, format!("rotation {} (material)", r.id));
             self.ports.store.begin_rotation(&r, &rec, &self.lease(), &draft).await?;
             let ctx = self.record_context(&rec).await?;
@@ -944,15 +906,20 @@ impl Keyward {
             r.updated_at = self.now();
             let result = match &outcome {
                 Ok(()) => {
-                    r.status = COMPLETED.into();
-                    rec.rotation_status = if before == STATUS_FAILED { String::new() } else { before };
+                    r.status = RotationState::Completed;
+                    rec.rotation_status = match before {
+                        RecordRotationStatus::Failed => RecordRotationStatus::None,
+                        RecordRotationStatus::None
+                        | RecordRotationStatus::InProgress
+                        | RecordRotationStatus::Rotated => before,
+                    };
                     let draft = self.draft(caller, "key.rotate-material", &r.old_arn, Outcome::Success, format!("rotation {}", r.id));
                     self.ports.store.finish_rotation(&r, &[&rec], &self.lease(), &draft).await
                 }
                 Err(e) => {
-                    r.status = FAILED.into();
+                    r.status = RotationState::Failed;
                     r.error = public_message(e);
-                    rec.rotation_status = STATUS_FAILED.into();
+                    rec.rotation_status = RecordRotationStatus::Failed;
                     let draft = self.draft(caller, "key.rotate-abandon", &r.old_arn, Outcome::Failure, r.error.clone());
                     self.ports.store.finish_rotation(&r, &[&rec], &self.lease(), &draft).await
                 }
@@ -985,7 +952,7 @@ impl Keyward {
                 crate::authz::Principal::system(),
                 format!("rotation:{}", r.id),
             );
-            if r.rotation_type == TYPE_MATERIAL {
+            if r.rotation_type == RotationType::Material {
                 // One AWS call whose answer was lost: whether AWS rotated is unknown.
                 let cause = CoreError::Unprocessable(
                     "interrupted by a server stop; see get-key-rotation-status for whether AWS rotated the material".into(),

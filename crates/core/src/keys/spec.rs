@@ -64,10 +64,16 @@ pub fn default_usage(spec: &str) -> &'static str {
 
 /// `symmetric`, `asymmetric` or `hmac`, as the record's `key_type`.
 pub fn key_type(spec: &str) -> &'static str {
+    key_kind(spec).as_str()
+}
+
+/// The kind of key a key spec makes.
+pub fn key_kind(spec: &str) -> super::kinds::KeyKind {
+    use super::kinds::KeyKind;
     match spec {
-        "SYMMETRIC_DEFAULT" => "symmetric",
-        s if s.starts_with("HMAC_") => "hmac",
-        _ => "asymmetric",
+        "SYMMETRIC_DEFAULT" => KeyKind::Symmetric,
+        s if s.starts_with("HMAC_") => KeyKind::Hmac,
+        _ => KeyKind::Asymmetric,
     }
 }
 

@@ -3,9 +3,11 @@
 //! template carry the reserved tag `cckm_policy_template_id`; with `auto_push` a change to
 //! the template is pushed to those keys.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use keyward_api::templates as wire;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::filter::KeyFilter;
 use super::lifecycle::KeyAction;
@@ -14,7 +16,7 @@ use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
 use crate::error::{CoreError, CoreResult};
 use crate::paging::{ListQuery, Page};
-use crate::service::Keyward;
+use crate::service::{Keyward, rfc3339};
 
 pub const TEMPLATE_TAG: &str = "cckm_policy_template_id";
 pub const SORTABLE: &[&str] = &["name", "createdAt", "updatedAt"];
@@ -27,11 +29,9 @@ pub struct PolicyTemplate {
     pub account_id: String,
     /// A policy document, or `None` when the template lists principals.
     pub policy: Option<String>,
-    pub key_admins: Vec<String>,
-    pub key_admins_roles: Vec<String>,
-    pub key_users: Vec<String>,
-    pub key_users_roles: Vec<String>,
-    pub external_accounts: Vec<String>,
+    /// The principals, when the template lists them (stored flat, as before).
+    #[serde(flatten)]
+    pub principals: PolicyPrincipals,
     pub auto_push: bool,
     pub is_verified: bool,
     pub created_at: DateTime<Utc>,
@@ -39,82 +39,50 @@ pub struct PolicyTemplate {
 }
 
 impl PolicyTemplate {
-    pub fn principals(&self) -> PolicyPrincipals {
-        PolicyPrincipals {
-            key_admins: self.key_admins.clone(),
-            key_admins_roles: self.key_admins_roles.clone(),
-            key_users: self.key_users.clone(),
-            key_users_roles: self.key_users_roles.clone(),
-            external_accounts: self.external_accounts.clone(),
+    pub fn to_wire(&self) -> wire::PolicyTemplate {
+        let p = &self.principals;
+        wire::PolicyTemplate {
+            resource: keyward_api::resource::Resource::new(
+                &self.id,
+                format!("kylo:kylo:cckm:aws-policy-template:{}", self.id),
+                rfc3339(&self.created_at),
+                rfc3339(&self.updated_at),
+            ),
+            name: self.name.clone(),
+            kms: self.kms_id.clone(),
+            account_id: self.account_id.clone(),
+            policy: self
+                .policy
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()),
+            key_admins: p.key_admins.clone(),
+            key_admins_roles: p.key_admins_roles.clone(),
+            key_users: p.key_users.clone(),
+            key_users_roles: p.key_users_roles.clone(),
+            external_accounts: p.external_accounts.clone(),
+            auto_push: self.auto_push,
+            is_verified: self.is_verified,
         }
     }
+}
 
-    pub fn render(&self) -> Value {
-        crate::service::resource(
-            &self.id,
-            format!("kylo:kylo:cckm:aws-policy-template:{}", self.id),
-            &self.created_at,
-            &self.updated_at,
-            json!({
-                "name": self.name,
-                "kms": self.kms_id,
-                "account_id": self.account_id,
-                "policy": self.policy.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()),
-                "key_admins": self.key_admins,
-                "key_admins_roles": self.key_admins_roles,
-                "key_users": self.key_users,
-                "key_users_roles": self.key_users_roles,
-                "external_accounts": self.external_accounts,
-                "auto_push": self.auto_push,
-                "is_verified": self.is_verified,
-            }),
-        )
+pub use keyward_api::templates::{TemplateCreate, TemplateUpdate};
+
+/// What pushing a changed template to the keys made from it did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoPush {
+    pub keys_updated: u64,
+    /// Record id -> why the key was not updated.
+    pub failures: BTreeMap<String, String>,
+}
+
+impl AutoPush {
+    pub fn to_wire(&self) -> wire::AutoPushResult {
+        wire::AutoPushResult {
+            keys_updated: self.keys_updated,
+            failures: self.failures.clone(),
+        }
     }
-}
-
-/// `POST /cckm/aws/templates`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateCreate {
-    pub name: String,
-    #[serde(default)]
-    pub kms: Option<String>,
-    #[serde(default)]
-    pub account_id: Option<String>,
-    #[serde(default, alias = "Policy")]
-    pub policy: Option<Value>,
-    #[serde(default)]
-    pub key_admins: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_admins_roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_users: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_users_roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub external_accounts: Option<Vec<String>>,
-    #[serde(default)]
-    pub auto_push: Option<bool>,
-}
-
-/// `PATCH /cckm/aws/templates/{id}`: a new policy (document or principals) and/or auto_push.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateUpdate {
-    #[serde(default, alias = "Policy")]
-    pub policy: Option<Value>,
-    #[serde(default)]
-    pub key_admins: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_admins_roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_users: Option<Vec<String>>,
-    #[serde(default)]
-    pub key_users_roles: Option<Vec<String>>,
-    #[serde(default)]
-    pub external_accounts: Option<Vec<String>>,
-    #[serde(default)]
-    pub auto_push: Option<bool>,
 }
 
 /// Applies a policy choice (never a template) to a template's fields.
@@ -122,20 +90,11 @@ fn set_policy(t: &mut PolicyTemplate, choice: PolicyChoice) -> CoreResult<()> {
     match choice {
         PolicyChoice::Document(d) => {
             t.policy = Some(d);
-            let empty = PolicyPrincipals::default();
-            t.key_admins = empty.key_admins;
-            t.key_admins_roles = vec![];
-            t.key_users = vec![];
-            t.key_users_roles = vec![];
-            t.external_accounts = vec![];
+            t.principals.clear();
         }
         PolicyChoice::Helpers(p) => {
             t.policy = None;
-            t.key_admins = p.key_admins;
-            t.key_admins_roles = p.key_admins_roles;
-            t.key_users = p.key_users;
-            t.key_users_roles = p.key_users_roles;
-            t.external_accounts = p.external_accounts;
+            t.principals = p;
         }
         PolicyChoice::Default | PolicyChoice::Template(_) => {
             return Err(CoreError::invalid(
@@ -219,11 +178,7 @@ impl Keyward {
                 kms_id,
                 account_id,
                 policy: None,
-                key_admins: vec![],
-                key_admins_roles: vec![],
-                key_users: vec![],
-                key_users_roles: vec![],
-                external_accounts: vec![],
+                principals: PolicyPrincipals::default(),
                 auto_push: req.auto_push.unwrap_or(false),
                 is_verified: false,
                 created_at: now,
@@ -278,7 +233,7 @@ impl Keyward {
         caller: &Caller,
         id: &str,
         req: TemplateUpdate,
-    ) -> CoreResult<(PolicyTemplate, Value)> {
+    ) -> CoreResult<(PolicyTemplate, AutoPush)> {
         self.audited(caller, "template.update", id, async move {
             caller.principal.require(Permission::ManageCckm)?;
             let mut t = self
@@ -310,8 +265,7 @@ impl Keyward {
             t.updated_at = self.now();
             let draft = self.draft(caller, "template.update", &t.name, Outcome::Success, "");
             self.ports.store.update_template(&t, &draft).await?;
-            let mut pushed = 0;
-            let mut failures = serde_json::Map::new();
+            let mut push = AutoPush::default();
             if t.auto_push && policy_changed {
                 for key in self.keys_using_template(&t.id).await? {
                     let action = KeyAction::Policy(
@@ -322,14 +276,14 @@ impl Keyward {
                         false,
                     );
                     match self.key_action(caller, &key.id, action).await {
-                        Ok(_) => pushed += 1,
+                        Ok(_) => push.keys_updated += 1,
                         Err(e) => {
-                            failures.insert(key.id.clone(), json!(e.to_string()));
+                            push.failures.insert(key.id.clone(), e.to_string());
                         }
                     }
                 }
             }
-            Ok((t, json!({"keys_updated": pushed, "failures": failures})))
+            Ok((t, push))
         })
         .await
     }

@@ -7,13 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keyward_api::ListEnvelope;
+use keyward_api::key_record::{AliasAvailable, KeyRecord, KeyRotationStatus, PublicKey};
 use keyward_api::keys as wire;
 use keyward_api::list::PageParams;
+use keyward_api::rotations::{RotateKey, Rotation};
 use keyward_core::audit::Caller;
 use keyward_core::keys::KeyAction;
-use keyward_core::keys::import::{DeleteMaterial, ImportMaterial, UploadKey};
 use keyward_core::keys::policy::PolicyInputs;
-use keyward_core::keys::rotate::RotateKey;
 use keyward_core::keys::rotation_job::EnableRotationJob;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -39,27 +39,27 @@ async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiJson(req): ApiJson<wire::CreateKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<KeyRecord>), ApiError> {
     let k = s.keyward.clone();
     let rec = detached(async move { k.create_key(&caller, req).await }).await?;
-    Ok((StatusCode::CREATED, Json(rec.render())))
+    Ok((StatusCode::CREATED, Json(rec.to_wire())))
 }
 
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiQuery(params): ApiQuery<wire::KeyListParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+) -> Result<Json<ListEnvelope<KeyRecord>>, ApiError> {
     let (query, page) = s.keyward.list_keys(&caller, params).await?;
-    Ok(Json(envelope(&query, page, |r| r.render())))
+    Ok(Json(envelope(&query, page, |r| r.to_wire())))
 }
 
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.get_key(&caller, &id).await?.render()))
+) -> Result<Json<KeyRecord>, ApiError> {
+    Ok(Json(s.keyward.get_key(&caller, &id).await?.to_wire()))
 }
 
 async fn rotations(
@@ -67,9 +67,9 @@ async fn rotations(
     Authed(caller): Authed,
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+) -> Result<Json<ListEnvelope<Rotation>>, ApiError> {
     let (query, items) = s.keyward.list_rotations(&caller, &id, &page).await?;
-    Ok(Json(envelope(&query, items, |r| r.render())))
+    Ok(Json(envelope(&query, items, |r| r.to_wire())))
 }
 
 async fn remove(
@@ -85,26 +85,31 @@ async fn public_key(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.download_public_key(&caller, &id).await?))
+) -> Result<Json<PublicKey>, ApiError> {
+    Ok(Json(
+        s.keyward.download_public_key(&caller, &id).await?.to_wire(),
+    ))
 }
 
 async fn upload_key(
     State(s): State<AppState>,
     Authed(caller): Authed,
-    ApiJson(req): ApiJson<UploadKey>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    ApiJson(req): ApiJson<wire::UploadKey>,
+) -> Result<(StatusCode, Json<KeyRecord>), ApiError> {
     let k = s.keyward.clone();
     let rec = detached(async move { k.upload_key(&caller, req).await }).await?;
-    Ok((StatusCode::CREATED, Json(rec.render())))
+    Ok((StatusCode::CREATED, Json(rec.to_wire())))
 }
 
 async fn verify_alias(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiJson(req): ApiJson<wire::VerifyAlias>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.verify_alias(&caller, req).await?))
+) -> Result<Json<AliasAvailable>, ApiError> {
+    s.keyward.verify_alias(&caller, req).await?;
+    Ok(Json(AliasAvailable {
+        message: "Alias available".into(),
+    }))
 }
 
 /// Runs a use case that makes several AWS calls on a task of its own, so that a client that
@@ -170,7 +175,7 @@ fn no_body(action: &str, bytes: &Bytes) -> Result<(), String> {
 async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Response {
     let (k, caller, id) = (s.keyward.clone(), caller.clone(), id.to_string());
     match detached(async move { k.act_on_key(&caller, &id, action).await }).await {
-        Ok(rec) => Json(rec.render()).into_response(),
+        Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -227,7 +232,7 @@ async fn action(
         "rotate-material" => {
             return match no_body(&name, &bytes) {
                 Ok(()) => match s.keyward.rotate_material(&caller, &id).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
+                    Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),
@@ -237,7 +242,7 @@ async fn action(
         "get-key-rotation-status" => {
             return match no_body(&name, &bytes) {
                 Ok(()) => match s.keyward.key_rotation_status(&caller, &id).await {
-                    Ok(v) => Json(v).into_response(),
+                    Ok(v) => Json::<KeyRotationStatus>(v.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),
@@ -247,7 +252,9 @@ async fn action(
             return match body::<wire::ReplicateKey>(&bytes) {
                 Ok(req) => {
                     match detached(async move { k.replicate_key(&caller, &id, req).await }).await {
-                        Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
+                        Ok(rec) => {
+                            (StatusCode::CREATED, Json::<KeyRecord>(rec.to_wire())).into_response()
+                        }
                         Err(e) => e.into_response(),
                     }
                 }
@@ -255,9 +262,23 @@ async fn action(
             };
         }
         "enable-rotation-job" => {
-            return match body::<EnableRotationJob>(&bytes) {
-                Ok(req) => match s.keyward.enable_rotation_job(&caller, &id, req).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
+            return match body::<wire::EnableRotationJob>(&bytes) {
+                Ok(b) => match s
+                    .keyward
+                    .enable_rotation_job(
+                        &caller,
+                        &id,
+                        EnableRotationJob {
+                            job_config_id: b.job_config_id,
+                            auto_rotate_key_source: b.auto_rotate_key_source,
+                            auto_rotate_disable_encrypt: b.auto_rotate_disable_encrypt,
+                            auto_rotate_disable_encrypt_on_all_accounts: b
+                                .auto_rotate_disable_encrypt_on_all_accounts,
+                        },
+                    )
+                    .await
+                {
+                    Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),
@@ -266,7 +287,9 @@ async fn action(
         "rotate" => {
             return match body::<RotateKey>(&bytes) {
                 Ok(req) => match s.keyward.rotate_key(&caller, &id, req).await {
-                    Ok(rec) => (StatusCode::CREATED, Json(rec.render())).into_response(),
+                    Ok(rec) => {
+                        (StatusCode::CREATED, Json::<KeyRecord>(rec.to_wire())).into_response()
+                    }
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),
@@ -275,18 +298,18 @@ async fn action(
         "disable-rotation-job" => {
             return match no_body(&name, &bytes) {
                 Ok(()) => match s.keyward.disable_rotation_job(&caller, &id).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
+                    Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),
             };
         }
         "import-material" => {
-            return match body::<ImportMaterial>(&bytes) {
+            return match body::<wire::ImportMaterial>(&bytes) {
                 Ok(req) => {
                     match detached(async move { k.import_material(&caller, &id, req).await }).await
                     {
-                        Ok(rec) => Json(rec.render()).into_response(),
+                        Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                         Err(e) => e.into_response(),
                     }
                 }
@@ -294,11 +317,11 @@ async fn action(
             };
         }
         "delete-material" => {
-            return match body::<DeleteMaterial>(&bytes) {
+            return match body::<wire::DeleteMaterial>(&bytes) {
                 Ok(req) => {
                     match detached(async move { k.delete_material(&caller, &id, req).await }).await
                     {
-                        Ok(rec) => Json(rec.render()).into_response(),
+                        Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                         Err(e) => e.into_response(),
                     }
                 }
@@ -308,7 +331,7 @@ async fn action(
         "update-primary-region" => {
             return match body::<wire::UpdatePrimaryRegion>(&bytes) {
                 Ok(req) => match s.keyward.update_primary_region(&caller, &id, req).await {
-                    Ok(rec) => Json(rec.render()).into_response(),
+                    Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },
                 Err(m) => invalid_body(m),

@@ -5,8 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use keyward_api::ListEnvelope;
 use keyward_api::list::PageParams;
-use keyward_core::keys::templates::{TemplateCreate, TemplateUpdate};
-use serde_json::Value;
+use keyward_api::templates::{PolicyTemplate, TemplateCreate, TemplateUpdate, TemplateUpdated};
 
 use super::envelope;
 use crate::error::ApiError;
@@ -27,26 +26,26 @@ async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiJson(req): ApiJson<TemplateCreate>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PolicyTemplate>), ApiError> {
     let t = s.keyward.create_template(&caller, req).await?;
-    Ok((StatusCode::CREATED, Json(t.render())))
+    Ok((StatusCode::CREATED, Json(t.to_wire())))
 }
 
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> Result<Json<ListEnvelope<Value>>, ApiError> {
+) -> Result<Json<ListEnvelope<PolicyTemplate>>, ApiError> {
     let (query, items) = s.keyward.list_templates(&caller, &page).await?;
-    Ok(Json(envelope(&query, items, |t| t.render())))
+    Ok(Json(envelope(&query, items, |t| t.to_wire())))
 }
 
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(s.keyward.get_template(&caller, &id).await?.render()))
+) -> Result<Json<PolicyTemplate>, ApiError> {
+    Ok(Json(s.keyward.get_template(&caller, &id).await?.to_wire()))
 }
 
 async fn update(
@@ -54,13 +53,12 @@ async fn update(
     Authed(caller): Authed,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<TemplateUpdate>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TemplateUpdated>, ApiError> {
     let (t, push) = s.keyward.update_template(&caller, &id, req).await?;
-    let mut v = t.render();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("auto_push_result".into(), push);
-    }
-    Ok(Json(v))
+    Ok(Json(TemplateUpdated {
+        template: t.to_wire(),
+        auto_push_result: push.to_wire(),
+    }))
 }
 
 async fn remove(

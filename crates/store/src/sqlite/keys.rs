@@ -51,7 +51,7 @@ fn bind_rest<'q>(q: Query<'q>, k: &'q KeyRecord, json: String) -> Query<'q> {
         .bind(&m.origin)
         .bind(m.enabled)
         .bind(k.gone)
-        .bind(&k.key_material_origin)
+        .bind(k.key_material_origin.as_str())
         .bind(m.multi_region)
         .bind(
             m.multi_region_configuration

@@ -46,7 +46,7 @@ impl SqliteStore {
                 r.key_record_id
             )));
         }
-        if r.rotation_type == TYPE_NEW_KEY {
+        if r.rotation_type.as_str() == TYPE_NEW_KEY {
             let replaced: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM key_rotations WHERE key_record_id = ? AND status = ? AND rotation_type = ?",
             )
@@ -69,8 +69,8 @@ impl SqliteStore {
         .bind(&r.id)
         .bind(&r.key_record_id)
         .bind(&r.new_key_record_id)
-        .bind(&r.rotation_type)
-        .bind(&r.status)
+        .bind(r.rotation_type.as_str())
+        .bind(r.status.as_str())
         .bind(enc(r)?)
         .bind(&lease.owner)
         .bind(ts(&lease.until))
@@ -121,7 +121,7 @@ impl SqliteStore {
             "UPDATE key_rotations SET new_key_record_id = ?, status = ?, record_json = ?, updated_at = ? WHERE id = ? AND status = ? AND lease_owner = ?",
         )
         .bind(&r.new_key_record_id)
-        .bind(&r.status)
+        .bind(r.status.as_str())
         .bind(enc(r)?)
         .bind(ts(&r.updated_at))
         .bind(&r.id)
