@@ -184,11 +184,8 @@ impl CreateArgs {
                     ));
                 }
                 if self.kms.is_empty() && !self.synchronize_all {
-                    return Err(
-                        "a sync config needs --kms NAME_OR_ID (repeat for several) or \
-                                --synchronize-all"
-                            .to_string(),
-                    );
+                    let msg = "a sync config needs --kms NAME_OR_ID (repeat for several) or --synchronize-all";
+                    return Err(msg.to_string());
                 }
                 body.cckm_synchronization_params = Some(SyncParams {
                     cloud_name: "aws".into(),
