@@ -9,12 +9,16 @@ use std::path::PathBuf;
 use clap::Args;
 use keyward_api::ErrorBody;
 use keyward_api::ListEnvelope;
+use keyward_api::admin::KekRotation;
 use keyward_api::auth::{TokenRequest, TokenResponse};
 use keyward_api::connections::{AwsConnection, AwsConnectionCreate, ConnectionTestResult};
 use keyward_api::keys::{CreateKey, KeyListParams, VerifyAlias};
 use keyward_api::kms::{Kms, KmsCreate};
 use keyward_api::list::PageParams;
+use keyward_api::scheduler::{JobConfig, JobConfigCreate, JobRun, JobRunParams};
+use keyward_api::sync::{StartSync, SyncJob};
 use keyward_api::users::{ChangePassword, User, UserCreate, UserUpdate};
+use keyward_api::vault::{VaultKey, VaultKeyCreate, VaultKeyParams};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -367,7 +371,8 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, String>
 pub struct Empty {}
 
 /// Typed calls, one group per resource, over the wire types of `keyward_api` (and, until they
-/// are merged there, of [`crate::untyped`]).
+/// are merged there, of [`crate::untyped`]: AWS key records, rotations and the key action
+/// bodies).
 impl Session {
     // --- auth -----------------------------------------------------------------------------
 
@@ -516,31 +521,28 @@ impl Session {
 
     // --- synchronisation jobs -------------------------------------------------------------
 
-    pub async fn start_sync(&self, body: &untyped::SyncStart) -> Result<untyped::SyncJob, String> {
+    pub async fn start_sync(&self, body: &StartSync) -> Result<SyncJob, String> {
         self.post(SYNC, body).await
     }
 
-    pub async fn get_sync(&self, id: &str) -> Result<untyped::SyncJob, String> {
+    pub async fn get_sync(&self, id: &str) -> Result<SyncJob, String> {
         self.get(&format!("{SYNC}/{}", segment(id))).await
     }
 
     // --- scheduler ------------------------------------------------------------------------
 
-    pub async fn create_job_config(
-        &self,
-        body: &untyped::JobConfigCreate,
-    ) -> Result<untyped::JobConfig, String> {
+    pub async fn create_job_config(&self, body: &JobConfigCreate) -> Result<JobConfig, String> {
         self.post(CONFIGS, body).await
     }
 
     pub async fn list_job_configs(
         &self,
         page: &PageParams,
-    ) -> Result<ListEnvelope<untyped::JobConfig>, String> {
+    ) -> Result<ListEnvelope<JobConfig>, String> {
         self.get_query(CONFIGS, page).await
     }
 
-    pub async fn get_job_config(&self, id: &str) -> Result<untyped::JobConfig, String> {
+    pub async fn get_job_config(&self, id: &str) -> Result<JobConfig, String> {
         self.get(&format!("{CONFIGS}/{}", segment(id))).await
     }
 
@@ -548,39 +550,36 @@ impl Session {
         self.delete(&format!("{CONFIGS}/{}", segment(id))).await
     }
 
-    pub async fn run_job_config(&self, id: &str) -> Result<untyped::JobRun, String> {
+    pub async fn run_job_config(&self, id: &str) -> Result<JobRun, String> {
         self.post(&format!("{CONFIGS}/{}/run", segment(id)), &Empty {})
             .await
     }
 
     pub async fn list_job_runs(
         &self,
-        params: &untyped::JobRunParams,
-    ) -> Result<ListEnvelope<untyped::JobRun>, String> {
+        params: &JobRunParams,
+    ) -> Result<ListEnvelope<JobRun>, String> {
         self.get_query(RUNS, params).await
     }
 
-    pub async fn get_job_run(&self, id: &str) -> Result<untyped::JobRun, String> {
+    pub async fn get_job_run(&self, id: &str) -> Result<JobRun, String> {
         self.get(&format!("{RUNS}/{}", segment(id))).await
     }
 
     // --- vault keys -----------------------------------------------------------------------
 
-    pub async fn create_vault_key(
-        &self,
-        body: &untyped::VaultKeyCreate,
-    ) -> Result<untyped::VaultKey, String> {
+    pub async fn create_vault_key(&self, body: &VaultKeyCreate) -> Result<VaultKey, String> {
         self.post(VAULT, body).await
     }
 
     pub async fn list_vault_keys(
         &self,
-        params: &untyped::VaultKeyParams,
-    ) -> Result<ListEnvelope<untyped::VaultKey>, String> {
+        params: &VaultKeyParams,
+    ) -> Result<ListEnvelope<VaultKey>, String> {
         self.get_query(VAULT, params).await
     }
 
-    pub async fn get_vault_key(&self, id: &str) -> Result<untyped::VaultKey, String> {
+    pub async fn get_vault_key(&self, id: &str) -> Result<VaultKey, String> {
         self.get(&format!("{VAULT}/{}", segment(id))).await
     }
 
@@ -590,7 +589,7 @@ impl Session {
 
     // --- administration -------------------------------------------------------------------
 
-    pub async fn rotate_kek(&self) -> Result<untyped::KekRotation, String> {
+    pub async fn rotate_kek(&self) -> Result<KekRotation, String> {
         self.post_bare("/admin/rotate-kek").await
     }
 }
@@ -620,6 +619,32 @@ mod tests {
         };
         assert_eq!(query_of(&q), "limit=-1&alias=alias%2Fa+b&gone=false");
         assert_eq!(query_of(&PageParams::default()), "");
+    }
+
+    /// `--json` prints a typed answer re-serialized (keys sorted): for the server's own
+    /// renderings of job configs, runs, sync jobs and vault keys (the fixtures core pins its
+    /// wire output to) that is exactly what the server sent.
+    #[test]
+    fn typed_answers_print_as_the_server_sent_them() {
+        fn same<T: DeserializeOwned + Serialize>(text: &str) {
+            let sent: serde_json::Value = serde_json::from_str(text).unwrap();
+            let typed: T = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_value(&typed).unwrap(), sent, "{text}");
+        }
+        macro_rules! wire {
+            ($name:literal) => {
+                include_str!(concat!("../../core/tests/fixtures/wire/", $name, ".json"))
+            };
+        }
+        same::<JobConfig>(wire!("job_config_rotation"));
+        same::<JobConfig>(wire!("job_config_sync"));
+        same::<JobRun>(wire!("job_run_rotation"));
+        same::<JobRun>(wire!("job_run_sync"));
+        same::<SyncJob>(wire!("sync_job_completed"));
+        same::<SyncJob>(wire!("sync_job_in_progress"));
+        same::<VaultKey>(wire!("vault_key"));
+        same::<VaultKey>(wire!("vault_key_unused"));
+        same::<KekRotation>(r#"{"kek_id": 2, "resealed": 5, "changed_meanwhile": 0}"#);
     }
 
     #[test]

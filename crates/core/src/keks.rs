@@ -3,7 +3,7 @@
 //! re-seals every stored secret; values changed meanwhile are left to their writer (already
 //! sealed under the new KEK).
 
-use serde_json::{Value, json};
+use keyward_api::admin::KekRotation;
 
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
@@ -37,7 +37,7 @@ pub async fn load_keks(store: &dyn Store, vault: &dyn Vault) -> CoreResult<u32> 
 
 impl Keyward {
     /// Rotates the KEK and re-seals everything under it. Admin only.
-    pub async fn rotate_kek(&self, caller: &Caller) -> CoreResult<Value> {
+    pub async fn rotate_kek(&self, caller: &Caller) -> CoreResult<KekRotation> {
         self.audited(caller, "vault.rotate-kek", "kek", async move {
             caller.principal.require(Permission::ManageUsers)?;
             let stored = self.ports.store.list_keks().await?;
@@ -59,7 +59,12 @@ impl Keyward {
                 let who = owner(&value.place);
                 let plain = self.ports.vault.open(&who, &value.sealed)?;
                 let new = self.ports.vault.seal(&who, plain.expose())?;
-                if self.ports.store.reseal_value(&value.place, &value.sealed, &new).await? {
+                if self
+                    .ports
+                    .store
+                    .reseal_value(&value.place, &value.sealed, &new)
+                    .await?
+                {
                     resealed += 1;
                 } else {
                     changed_meanwhile += 1;
@@ -88,7 +93,11 @@ impl Keyward {
                 format!("{resealed} values re-sealed"),
             );
             self.ports.store.set_active_kek(next, &draft).await?;
-            Ok(json!({"kek_id": next, "resealed": resealed, "changed_meanwhile": changed_meanwhile}))
+            Ok(KekRotation {
+                kek_id: next,
+                resealed,
+                changed_meanwhile,
+            })
         })
         .await
     }

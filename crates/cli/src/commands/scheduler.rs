@@ -6,17 +6,14 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use keyward_api::ListEnvelope;
 use keyward_api::list::PageParams;
+use keyward_api::scheduler::{
+    AwsRotationParams, JobConfig, JobConfigCreate, JobOperation, JobRun, JobRunParams,
+    KeyResultStatus, RotationParams, RunStatus, SyncParams,
+};
 
 use super::all_pages;
 use crate::client::Session;
 use crate::output::{Cell, Output};
-use crate::untyped::{
-    AwsRotationParams, JobConfig, JobConfigCreate, JobRun, JobRunParams, JobRunView,
-    RotationParams, SyncParams,
-};
-
-const OP_ROTATION: &str = "cckm_key_rotation";
-const OP_SYNC: &str = "cckm_synchronization";
 
 #[derive(Subcommand)]
 pub enum SchedulerCommand {
@@ -76,7 +73,7 @@ pub struct CreateArgs {
     name: String,
     /// rotation (cckm_key_rotation) or sync (cckm_synchronization).
     #[arg(long, value_parser = parse_operation, value_name = "rotation|sync")]
-    operation: String,
+    operation: JobOperation,
     /// When it runs: a 5-field cron expression in UTC (minute hour day-of-month month
     /// day-of-week), e.g. "0 9 * * sat".
     #[arg(long, value_name = "CRON")]
@@ -119,13 +116,17 @@ pub struct CreateArgs {
 }
 
 /// `rotation`/`sync` or the full operation names.
-fn parse_operation(v: &str) -> Result<String, String> {
+fn parse_operation(v: &str) -> Result<JobOperation, String> {
     match v {
-        "rotation" | "rotate" | OP_ROTATION => Ok(OP_ROTATION.to_string()),
-        "sync" | "synchronization" | OP_SYNC => Ok(OP_SYNC.to_string()),
-        _ => Err(format!(
-            "'{v}' is not an operation: give rotation ({OP_ROTATION}) or sync ({OP_SYNC})"
-        )),
+        "rotation" | "rotate" => Ok(JobOperation::KeyRotation),
+        "sync" | "synchronization" => Ok(JobOperation::Synchronization),
+        _ => JobOperation::parse(v).ok_or_else(|| {
+            format!(
+                "'{v}' is not an operation: give rotation ({}) or sync ({})",
+                JobOperation::KeyRotation,
+                JobOperation::Synchronization
+            )
+        }),
     }
 }
 
@@ -133,9 +134,9 @@ impl CreateArgs {
     fn body(&self) -> Result<JobConfigCreate, String> {
         let mut body = JobConfigCreate {
             name: self.name.clone(),
-            operation: self.operation.clone(),
+            operation: self.operation.as_str().to_string(),
             run_at: self.run_at.clone(),
-            disabled: self.disabled,
+            disabled: Some(self.disabled),
             description: self.description.clone(),
             start_date: self.start_date.clone(),
             end_date: self.end_date.clone(),
@@ -157,61 +158,61 @@ impl CreateArgs {
         .into_iter()
         .filter_map(|(f, given)| given.then_some(f))
         .collect();
-        if self.operation == OP_ROTATION {
-            if !sync_flags.is_empty() {
-                return Err(format!(
-                    "{} only apply to a sync config, not to a rotation config",
-                    sync_flags.join(", ")
-                ));
+        match self.operation {
+            JobOperation::KeyRotation => {
+                if !sync_flags.is_empty() {
+                    return Err(format!(
+                        "{} only apply to a sync config, not to a rotation config",
+                        sync_flags.join(", ")
+                    ));
+                }
+                body.cckm_key_rotation_params = Some(RotationParams {
+                    cloud_name: "aws".into(),
+                    expiration: self.expiration.clone(),
+                    expire_in: self.expire_in.clone(),
+                    aws_param: AwsRotationParams {
+                        retain_alias: self.retain_alias,
+                        rotate_material: self.rotate_material,
+                    },
+                });
             }
-            body.cckm_key_rotation_params = Some(RotationParams {
-                cloud_name: "aws".into(),
-                expiration: self.expiration.clone(),
-                expire_in: self.expire_in.clone(),
-                aws_param: AwsRotationParams {
-                    retain_alias: self.retain_alias,
-                    rotate_material: self.rotate_material,
-                },
-            });
-        } else {
-            if !rotation_flags.is_empty() {
-                return Err(format!(
-                    "{} only apply to a rotation config, not to a sync config",
-                    rotation_flags.join(", ")
-                ));
+            JobOperation::Synchronization => {
+                if !rotation_flags.is_empty() {
+                    return Err(format!(
+                        "{} only apply to a rotation config, not to a sync config",
+                        rotation_flags.join(", ")
+                    ));
+                }
+                if self.kms.is_empty() && !self.synchronize_all {
+                    let msg = "a sync config needs --kms NAME_OR_ID (repeat for several) or --synchronize-all";
+                    return Err(msg.to_string());
+                }
+                body.cckm_synchronization_params = Some(SyncParams {
+                    cloud_name: "aws".into(),
+                    kms: self.kms.clone(),
+                    synchronize_all: self.synchronize_all,
+                });
             }
-            if self.kms.is_empty() && !self.synchronize_all {
-                return Err(
-                    "a sync config needs --kms NAME_OR_ID (repeat for several) or --synchronize-all"
-                        .to_string(),
-                );
-            }
-            body.cckm_synchronization_params = Some(SyncParams {
-                cloud_name: "aws".into(),
-                kms: self.kms.clone(),
-                synchronize_all: self.synchronize_all,
-            });
         }
         Ok(body)
     }
 }
 
-/// `rotation` or `sync` for the two operations; any other as it is.
-fn short_operation(op: &str) -> String {
+/// `rotation` or `sync` for the two operations.
+fn short_operation(op: JobOperation) -> String {
     match op {
-        OP_ROTATION => "rotation".to_string(),
-        OP_SYNC => "sync".to_string(),
-        other => other.to_string(),
+        JobOperation::KeyRotation => "rotation".to_string(),
+        JobOperation::Synchronization => "sync".to_string(),
     }
 }
 
 /// Prints one job config: its fields, or the whole JSON with --json.
 fn show_config(out: &Output, c: &JobConfig) {
     let mut rows = vec![
-        ("id", c.id.cell()),
+        ("id", c.resource.id.cell()),
         ("name", c.name.cell()),
         ("description", c.description.cell()),
-        ("operation", c.operation.cell()),
+        ("operation", c.operation.to_string()),
         ("run_at", c.run_at.cell()),
         ("run_on", c.run_on.cell()),
         ("disabled", c.disabled.cell()),
@@ -233,8 +234,8 @@ fn show_config(out: &Output, c: &JobConfig) {
         ]);
     }
     rows.extend([
-        ("createdAt", c.created_at.cell()),
-        ("updatedAt", c.updated_at.cell()),
+        ("createdAt", c.resource.created_at.cell()),
+        ("updatedAt", c.resource.updated_at.cell()),
     ]);
     out.fields(c, &rows);
 }
@@ -243,9 +244,9 @@ fn show_config(out: &Output, c: &JobConfig) {
 fn show_configs(out: &Output, v: &ListEnvelope<JobConfig>) {
     out.list(v, &["ID", "NAME", "OPERATION", "RUN AT", "DISABLED"], |c| {
         vec![
-            c.id.cell(),
+            c.resource.id.cell(),
             c.name.cell(),
-            short_operation(&c.operation),
+            short_operation(c.operation),
             c.run_at.cell(),
             c.disabled.cell(),
         ]
@@ -253,34 +254,26 @@ fn show_configs(out: &Output, v: &ListEnvelope<JobConfig>) {
 }
 
 /// `2 rotated, 1 failed` from a run's per-key results (`none` when there are none).
-fn results_summary(run: &JobRunView) -> String {
+fn results_summary(run: &JobRun) -> String {
     if run.results.is_empty() {
         return "none".to_string();
     }
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    for r in &run.results {
-        let status = r.status.clone();
-        match counts.iter_mut().find(|(s, _)| *s == status) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((status, 1)),
-        }
-    }
-    let order = |s: &str| match s {
-        "rotated" => 0,
-        "failed" => 1,
-        "skipped" => 2,
-        _ => 3,
-    };
-    counts.sort_by_key(|(s, _)| order(s));
-    counts
-        .iter()
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    [
+        KeyResultStatus::Rotated,
+        KeyResultStatus::Failed,
+        KeyResultStatus::Skipped,
+    ]
+    .into_iter()
+    .filter_map(|status| {
+        let n = run.results.iter().filter(|r| r.status == status).count();
+        (n > 0).then(|| format!("{n} {}", status.as_str()))
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The run's config: its name, or its id when the name is not known.
-fn run_config(run: &JobRunView) -> String {
+fn run_config(run: &JobRun) -> String {
     if run.job_config_name.is_empty() {
         run.job_config_id.clone()
     } else {
@@ -291,19 +284,19 @@ fn run_config(run: &JobRunView) -> String {
 /// Prints one run: its fields and its per-key results, or the whole JSON with --json.
 fn show_run(out: &Output, run: &JobRun) {
     let mut rows = vec![
-        ("id", run.id.cell()),
+        ("id", run.resource.id.cell()),
         (
             "config",
             format!("{} ({})", run_config(run), run.job_config_id),
         ),
-        ("operation", run.operation.cell()),
-        ("trigger", run.trigger.cell()),
+        ("operation", run.operation.to_string()),
+        ("trigger", run.trigger.as_str().to_string()),
     ];
     if let Some(t) = &run.scheduled_for {
         rows.push(("scheduled_for", t.clone()));
     }
     rows.extend([
-        ("status", run.status.cell()),
+        ("status", run.status.to_string()),
         ("started_at", run.started_at.cell()),
         ("finished_at", run.finished_at.cell()),
         ("message", run.message.cell()),
@@ -322,7 +315,7 @@ fn show_run(out: &Output, run: &JobRun) {
         .map(|r| {
             vec![
                 r.key_id.cell(),
-                r.status.cell(),
+                r.status.as_str().to_string(),
                 r.new_key_id.cell(),
                 r.message.cell(),
             ]
@@ -343,10 +336,10 @@ fn show_runs(out: &Output, v: &ListEnvelope<JobRun>) {
         ],
         |r| {
             vec![
-                r.id.cell(),
+                r.resource.id.cell(),
                 run_config(r),
-                r.trigger.cell(),
-                r.status.cell(),
+                r.trigger.as_str().to_string(),
+                r.status.to_string(),
                 r.started_at.cell(),
                 r.finished_at.cell(),
                 results_summary(r),
@@ -356,15 +349,15 @@ fn show_runs(out: &Output, v: &ListEnvelope<JobRun>) {
 }
 
 /// An error naming the failed keys when the run failed or completed with errors.
-fn verdict(run: &JobRunView) -> Result<(), String> {
-    let status = run.status.as_str();
-    if status != "failed" && status != "completed_with_errors" {
-        return Ok(());
+fn verdict(run: &JobRun) -> Result<(), String> {
+    match run.status {
+        RunStatus::Running | RunStatus::Completed => return Ok(()),
+        RunStatus::Failed | RunStatus::CompletedWithErrors => {}
     }
     let failed: Vec<String> = run
         .results
         .iter()
-        .filter(|r| r.status == "failed")
+        .filter(|r| r.status == KeyResultStatus::Failed)
         .map(|r| {
             let key = if r.key_id.is_empty() {
                 r.arn.clone()
@@ -378,7 +371,7 @@ fn verdict(run: &JobRunView) -> Result<(), String> {
             }
         })
         .collect();
-    let mut msg = format!("job run {} {status}", run.id);
+    let mut msg = format!("job run {} {}", run.resource.id, run.status);
     if !run.message.is_empty() {
         msg.push_str(&format!(": {}", run.message));
     }
@@ -390,12 +383,13 @@ fn verdict(run: &JobRunView) -> Result<(), String> {
 
 /// Polls a run until it is no longer running, showing its progress.
 async fn follow(s: &Session, out: &Output, mut run: JobRun) -> Result<JobRun, String> {
-    let id = run.id.clone();
+    let id = run.resource.id.clone();
     if id.is_empty() {
-        return Err(format!("the server's job run has no id: {}", run.json));
+        let json = serde_json::to_string(&run).unwrap_or_default();
+        return Err(format!("the server's job run has no id: {json}"));
     }
     let bar = out.spinner();
-    while run.status == "running" {
+    while run.status == RunStatus::Running {
         bar.set_message(format!(
             "job run {id} running; keys: {}",
             results_summary(&run)
@@ -457,7 +451,7 @@ async fn delete_config(s: &Session, out: &Output, config: &str) -> Result<(), St
 }
 
 async fn run_config_now(s: &Session, out: &Output, config: &str, wait: bool) -> Result<(), String> {
-    let id = s.get_job_config(config).await?.id.clone();
+    let id = s.get_job_config(config).await?.resource.id;
     let mut run = s.run_job_config(&id).await?;
     if wait {
         run = follow(s, out, run).await?;
@@ -473,13 +467,13 @@ async fn list_runs(s: &Session, out: &Output, config: Option<String>) -> Result<
     let mut params = JobRunParams {
         limit: Some(-1),
         sort: Some("-createdAt".into()),
-        job_config_id: None,
+        ..JobRunParams::default()
     };
     if let Some(config) = config {
         // A name becomes its config's id; a deleted config's runs are still listed by the id
         // given.
         let id = match s.get_job_config(&config).await {
-            Ok(c) => c.id.clone(),
+            Ok(c) => c.resource.id,
             Err(_) => config,
         };
         params.job_config_id = Some(id);
@@ -498,16 +492,37 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A run from the fields given, the others (and each result's others) filled in.
     fn run_of(v: serde_json::Value) -> JobRun {
-        serde_json::from_value(v).unwrap()
+        let mut run = json!({
+            "id": "r0", "uri": "", "account": "", "application": "", "devAccount": "",
+            "createdAt": "", "updatedAt": "", "job_config_id": "c1", "job_config_name": "",
+            "operation": "cckm_key_rotation", "trigger": "manual", "status": "completed",
+            "started_at": "", "message": "", "created_by": "admin", "results": [],
+        });
+        for (k, val) in v.as_object().unwrap() {
+            run[k] = val.clone();
+        }
+        for r in run["results"].as_array_mut().unwrap() {
+            let mut full = json!({
+                "key_id": "", "arn": "", "status": "rotated", "new_key_id": null,
+                "new_arn": null, "message": "",
+            });
+            for (k, val) in r.as_object().unwrap() {
+                full[k] = val.clone();
+            }
+            *r = full;
+        }
+        serde_json::from_value(run).unwrap()
     }
 
     #[test]
     fn operations_have_short_and_full_names() {
-        assert_eq!(parse_operation("rotation"), Ok(OP_ROTATION.to_string()));
-        assert_eq!(parse_operation(OP_ROTATION), Ok(OP_ROTATION.to_string()));
-        assert_eq!(parse_operation("sync"), Ok(OP_SYNC.to_string()));
-        assert_eq!(parse_operation(OP_SYNC), Ok(OP_SYNC.to_string()));
+        let (rotation, sync) = (JobOperation::KeyRotation, JobOperation::Synchronization);
+        assert_eq!(parse_operation("rotation"), Ok(rotation));
+        assert_eq!(parse_operation("cckm_key_rotation"), Ok(rotation));
+        assert_eq!(parse_operation("sync"), Ok(sync));
+        assert_eq!(parse_operation("cckm_synchronization"), Ok(sync));
         assert!(parse_operation("backup").is_err());
     }
 

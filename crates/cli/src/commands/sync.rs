@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use clap::Args;
+use keyward_api::sync::{StartSync, SyncJob, SyncStatus};
+
 use crate::client::Session;
 use crate::output::Output;
-use crate::untyped::{SyncJob, SyncStart};
-use clap::Args;
 
 #[derive(Args)]
 pub struct SyncArgs {
@@ -39,15 +40,15 @@ fn status_line(job: &SyncJob) -> String {
 pub async fn run(args: SyncArgs, out: &Output) -> Result<(), String> {
     let s = Session::load().await?;
     let body = if args.all {
-        SyncStart {
-            synchronize_all: Some(true),
-            ..SyncStart::default()
+        StartSync {
+            synchronize_all: true,
+            ..StartSync::default()
         }
     } else {
-        SyncStart {
-            kms: Some(args.kms),
-            regions: Some(args.regions),
-            ..SyncStart::default()
+        StartSync {
+            kms: args.kms,
+            regions: args.regions,
+            ..StartSync::default()
         }
     };
     let job = s.start_sync(&body).await?;
@@ -64,15 +65,15 @@ fn started(out: &Output, job: &SyncJob) {
     if out.json {
         out.print_json(job);
     } else {
-        println!("synchronization job {} started", job.id);
+        println!("synchronization job {} started", job.resource.id);
     }
 }
 
 /// Polls the job until it is no longer in progress, showing its progress.
 async fn follow(s: &Session, out: &Output, mut job: SyncJob) -> Result<SyncJob, String> {
-    let id = job.id.clone();
+    let id = job.resource.id.clone();
     let bar = out.spinner();
-    while job.overall_status == "in_progress" {
+    while job.overall_status == SyncStatus::InProgress {
         bar.set_message(status_line(&job));
         tokio::time::sleep(Duration::from_millis(500)).await;
         job = s.get_sync(&id).await?;
@@ -92,12 +93,11 @@ fn finished(out: &Output, job: &SyncJob) -> Result<(), String> {
             status_line(job)
         );
     }
-    if job.overall_status == "completed" {
-        Ok(())
-    } else {
-        Err(format!(
+    match job.overall_status {
+        SyncStatus::Completed => Ok(()),
+        SyncStatus::InProgress | SyncStatus::Failed => Err(format!(
             "synchronization job {} {}",
-            job.id, job.overall_status
-        ))
+            job.resource.id, job.overall_status
+        )),
     }
 }

@@ -1,7 +1,8 @@
+use clap::Subcommand;
+use keyward_api::vault::{VaultKey, VaultKeyCreate, VaultKeyParams};
+
 use crate::client::Session;
 use crate::output::{Cell, Output};
-use crate::untyped::{VaultKey, VaultKeyCreate, VaultKeyParams};
-use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum VaultCommand {
@@ -42,13 +43,13 @@ pub enum VaultKeysCommand {
 /// A vault key's fields, in reading order, for the table of one key.
 fn key_rows(k: &VaultKey) -> Vec<(&'static str, String)> {
     vec![
-        ("id", k.id.cell()),
+        ("id", k.resource.id.cell()),
         ("name", k.name.cell()),
         ("algorithm", k.algorithm.cell()),
         ("size", k.size.cell()),
         ("used_by_aws_keys", k.used_by_aws_keys.cell()),
-        ("createdAt", k.created_at.cell()),
-        ("updatedAt", k.updated_at.cell()),
+        ("createdAt", k.resource.created_at.cell()),
+        ("updatedAt", k.resource.updated_at.cell()),
     ]
 }
 
@@ -75,7 +76,13 @@ pub async fn run(cmd: VaultCommand, out: &Output) -> Result<(), String> {
             material_env,
         } => create(&s, out, name, size, material_env).await,
         VaultKeysCommand::List { name, limit, skip } => {
-            list(&s, out, &VaultKeyParams { limit, skip, name }).await
+            let params = VaultKeyParams {
+                limit: Some(limit),
+                skip: Some(skip),
+                name,
+                sort: None,
+            };
+            list(&s, out, &params).await
         }
         VaultKeysCommand::Get { id } => get(&s, out, &id).await,
         VaultKeysCommand::Delete { id } => delete(&s, out, &id).await,
@@ -91,7 +98,7 @@ async fn create(
 ) -> Result<(), String> {
     let mut body = VaultKeyCreate {
         name,
-        algorithm: "aes".into(),
+        algorithm: Some("aes".into()),
         size,
         material: None,
     };
@@ -124,12 +131,12 @@ async fn list(s: &Session, out: &Output, params: &VaultKeyParams) -> Result<(), 
         ],
         |k| {
             vec![
-                k.id.cell(),
+                k.resource.id.cell(),
                 k.name.cell(),
                 k.algorithm.cell(),
                 k.size.cell(),
                 k.used_by_aws_keys.cell(),
-                k.created_at.cell(),
+                k.resource.created_at.cell(),
             ]
         },
     );

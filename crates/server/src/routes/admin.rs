@@ -2,7 +2,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
-use serde_json::Value;
+use keyward_api::admin::KekRotation;
 
 use crate::error::ApiError;
 use crate::extract::Authed;
@@ -16,6 +16,6 @@ pub fn routes() -> Router<AppState> {
 async fn rotate_kek(
     State(s): State<AppState>,
     Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KekRotation>, ApiError> {
     Ok(Json(s.keyward.rotate_kek(&caller).await?))
 }
