@@ -19,8 +19,12 @@ pub struct ListEnvelope<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Resources to skip (0 and up).
+    #[param(minimum = 0)]
+    #[schema(minimum = 0)]
     pub skip: Option<i64>,
     /// Page size: 0 or more (10 when absent), or -1 for every resource.
+    #[param(minimum = -1)]
+    #[schema(minimum = -1)]
     pub limit: Option<i64>,
     /// Comma-separated fields to sort on, each with a `-` prefix for descending.
     pub sort: Option<String>,

@@ -75,8 +75,8 @@ async fn create(
     operation_id = "list_keys",
     summary = "List key records, with filters",
     params(
-        ("skip" = Option<i64>, Query, description = "Resources to skip (0 and up)"),
-        ("limit" = Option<i64>, Query, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
         ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
         ("id" = Option<String>, Query, description = "Keyward's id of the key record"),
         ("keyid" = Option<String>, Query, description = "AWS key id"),
@@ -139,8 +139,8 @@ async fn one(
     summary = "The rotations of a key",
     params(
         ("id" = String, Path, description = "Keyward's id of the key record"),
-        ("skip" = Option<i64>, Query, description = "Resources to skip (0 and up)"),
-        ("limit" = Option<i64>, Query, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
         ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
     ),
     responses(

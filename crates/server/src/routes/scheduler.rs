@@ -62,8 +62,8 @@ async fn run_now(
     operation_id = "list_job_runs",
     summary = "List job runs",
     params(
-        ("skip" = Option<i64>, Query, description = "Resources to skip (0 and up)"),
-        ("limit" = Option<i64>, Query, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
         ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
         ("job_config_id" = Option<String>, Query, description = "Runs of that job config"),
         ("status" = Option<String>, Query, description = "Runs in that status"),

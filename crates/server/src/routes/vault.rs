@@ -50,8 +50,8 @@ async fn create(
     operation_id = "list_vault_keys",
     summary = "List vault keys",
     params(
-        ("skip" = Option<i64>, Query, description = "Resources to skip (0 and up)"),
-        ("limit" = Option<i64>, Query, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
         ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
         ("name" = Option<String>, Query, description = "The key's name"),
     ),
