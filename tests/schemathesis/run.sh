@@ -83,14 +83,14 @@ PYBIN="$ST_HOME/venv/bin/python"
 # a template, a job config and its run, a vault key, a sync job, a user) and write the config
 # that makes schemathesis use their ids in half of the `{id}` it generates.
 URL="$url" CA="$CA" PASSWORD="$PASSWORD" KMS="$KEYWARD_TEST_KMS_ENDPOINT" \
-  "$PYBIN" "$ROOT/tests/schemathesis/setup.py" "$WORK/token" "$WORK/schemathesis.toml"
+  "$PYBIN" "$ROOT/tests/schemathesis/setup.py" "$WORK/token" "$WORK/schemathesis.toml" "$WORK/openapi.json"
 TOKEN=$(cat "$WORK/token")
 
 echo "schemathesis $ST_VERSION against $url (LocalStack KMS at $KEYWARD_TEST_KMS_ENDPOINT), ${MAX_TIME}s"
 st_status=0
 seed_args=()
 [ -n "${KEYWARD_ST_SEED:-}" ] && seed_args=(--seed "$KEYWARD_ST_SEED")
-"$ST_HOME/venv/bin/st" --config-file "$WORK/schemathesis.toml" run "$url/api/v1/openapi.json" \
+"$ST_HOME/venv/bin/st" --config-file "$WORK/schemathesis.toml" run "$WORK/openapi.json" \
   --url "$url" \
   --tls-verify "$CA" \
   -H "Authorization: Bearer $TOKEN" \
@@ -101,12 +101,15 @@ seed_args=()
   --no-color \
   --report ndjson --report-ndjson-path "$WORK/events.ndjson" \
   "${seed_args[@]}" "$@" >"$WORK/st.out" 2>&1 || st_status=$?
+grep -E "Specification:|Operations:|Configuration:|Dictionaries:" "$WORK/st.out" || true
 tail -80 "$WORK/st.out"
 
 # The figures, from the run's events.
-"$PYBIN" - "$WORK/events.ndjson" "$MIN_REQUESTS" "$st_status" <<'PYEOF' || exit 1
+"$PYBIN" - "$WORK/events.ndjson" "$MIN_REQUESTS" "$st_status" "$WORK/openapi.json" <<'PYEOF' || exit 1
 import json, sys
 path, minimum, status = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+doc = json.load(open(sys.argv[4]))
+documented = {f"{m.upper()} {p}" for p, item in doc["paths"].items() for m in item}
 operations, requests, failures = set(), 0, {}
 methods = ("GET ", "POST ", "PUT ", "PATCH ", "DELETE ")
 for line in open(path):
@@ -129,9 +132,13 @@ for line in open(path):
                 failures[key] = failures.get(key, 0) + 1
 for (op, title, first), n in sorted(failures.items()):
     print(f"  failure: {op}: {title}: {first} ({n}x)")
-print(f"schemathesis figures: operations {len(operations)}, requests {requests}, failures {len(failures)} (exit {status})")
+print(f"schemathesis figures: operations {len(operations)} of {len(documented)}, requests {requests}, failures {len(failures)} (exit {status})")
 if status != 0 or failures:
     print("FAILED: schemathesis found failures (above)")
+    sys.exit(1)
+missing = sorted(documented - operations)
+if missing:
+    print("FAILED: operations of the document schemathesis did not test: " + ", ".join(missing))
     sys.exit(1)
 if requests < minimum:
     print(f"FAILED: only {requests} requests, fewer than {minimum}")
