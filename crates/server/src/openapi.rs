@@ -4,9 +4,10 @@
 //! documented. Served without a token at `GET /api/v1/openapi.json`; a browsable reference
 //! (Swagger UI, assets embedded in the binary) at `/api/docs`.
 //!
-//! What every operation shares is added here once ([`Common`]): the bearer scheme, and the
-//! error answers any route can give (400 for a path, query or body the server cannot read,
-//! 401 without a valid token, 403 without the permission, 413 for a body over the limit).
+//! What every operation shares is added here once: the bearer scheme ([`Common`]), the error
+//! answers any route can give (400 for a path, query or body the server cannot read, 401
+//! without a valid token, 403 without the permission, 413 for a body over the limit) and the
+//! `Idempotency-Key` header of the `POST`s ([`document`]).
 //! Each route's annotation lists its own answers (success, 404, 409, 422, 429, 502, 503...).
 
 use std::sync::OnceLock;
@@ -14,7 +15,9 @@ use std::sync::OnceLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use keyward_api::ErrorBody;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -139,7 +142,12 @@ impl Modify for Common {
 /// The common answers, added once the paths are in the document (the `OpenApi` derive's
 /// modifiers run before utoipa-axum merges the routes' paths).
 fn add_common_answers(doc: &mut Document) {
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if let Some(op) = item.post.as_mut()
+            && !path.starts_with("/api/v1/auth/")
+        {
+            add_idempotency_key(op);
+        }
         for op in [
             &mut item.get,
             &mut item.post,
@@ -153,6 +161,41 @@ fn add_common_answers(doc: &mut Document) {
             add_to_operation(op);
         }
     }
+}
+
+/// The optional `Idempotency-Key` header of every `POST` but `/auth/...`
+/// (`crate::idempotency`), and what it can answer besides the route's own answers.
+fn add_idempotency_key(op: &mut Operation) {
+    let header = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes the request safe to retry: a repeat with the same key, route and body gets \
+             the first answer again (header `Idempotent-Replayed: true`)",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[!-~]{1,255}$"))
+                .min_length(Some(1))
+                .max_length(Some(255)),
+        ))
+        .build();
+    op.parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(header));
+    let answers = &mut op.responses.responses;
+    answers.entry("409".into()).or_insert_with(|| {
+        RefOr::T(error_response(
+            "A request with this Idempotency-Key is still being answered",
+        ))
+    });
+    answers.entry("422".into()).or_insert_with(|| {
+        RefOr::T(error_response(
+            "This Idempotency-Key was used with another route or body",
+        ))
+    });
 }
 
 fn add_to_operation(op: &mut Operation) {
