@@ -61,8 +61,8 @@ fi
 
 PASSWORD="st-admin-password-$RANDOM$RANDOM"
 KEYWARD_ADMIN_PASSWORD="$PASSWORD" KEYWARD_TOKEN_TTL_SECS=3600 KEYWARD_SCHEDULER_TICK_SECS=0 \
-  KEYWARD_AWS_MAX_ATTEMPTS=1 KEYWARD_AWS_CONNECT_TIMEOUT_SECS=2 KEYWARD_AWS_ATTEMPT_TIMEOUT_SECS=5 \
-  KEYWARD_AWS_OPERATION_TIMEOUT_SECS=10 \
+  KEYWARD_AWS_MAX_ATTEMPTS=2 KEYWARD_AWS_CONNECT_TIMEOUT_SECS=2 KEYWARD_AWS_ATTEMPT_TIMEOUT_SECS=10 \
+  KEYWARD_AWS_OPERATION_TIMEOUT_SECS=25 \
   "$BIN" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
   >"$WORK/server.out" 2>"$WORK/server.err" </dev/null &
 PIDS+=("$!")
@@ -90,7 +90,8 @@ echo "schemathesis $ST_VERSION against $url (LocalStack KMS at $KEYWARD_TEST_KMS
 st_status=0
 seed_args=()
 [ -n "${KEYWARD_ST_SEED:-}" ] && seed_args=(--seed "$KEYWARD_ST_SEED")
-"$ST_HOME/venv/bin/st" --config-file "$WORK/schemathesis.toml" run "$WORK/openapi.json" \
+# From the temporary directory: schemathesis keeps a cache (.schemathesis/) in its working directory.
+(cd "$WORK" && "$ST_HOME/venv/bin/st" --config-file "$WORK/schemathesis.toml" run "$WORK/openapi.json" \
   --url "$url" \
   --tls-verify "$CA" \
   -H "Authorization: Bearer $TOKEN" \
@@ -100,7 +101,7 @@ seed_args=()
   --workers 2 \
   --no-color \
   --report ndjson --report-ndjson-path "$WORK/events.ndjson" \
-  "${seed_args[@]}" "$@" >"$WORK/st.out" 2>&1 || st_status=$?
+  "${seed_args[@]}" "$@") >"$WORK/st.out" 2>&1 || st_status=$?
 grep -E "Specification:|Operations:|Configuration:|Dictionaries:" "$WORK/st.out" || true
 tail -80 "$WORK/st.out"
 

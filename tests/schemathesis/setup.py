@@ -63,6 +63,17 @@ def main():
     make("kms", "/api/v1/cckm/aws/kms", {
         "name": "st-kms", "account_id": "000000000000", "connection": "st-aws",
         "regions": ["us-east-1", "eu-west-1"]})
+    # A LocalStack just started can be slow to answer its first calls: wait until it lists
+    # aliases (verify-alias changes nothing) before creating keys.
+    for attempt in range(30):
+        answer = call("POST", "/api/v1/cckm/aws/alias/verify",
+                      {"kms": "st-kms", "region": "us-east-1", "alias": "st-warm-up"}, token,
+                      want=(200, 502, 503))
+        if answer is not None and "code" not in answer:
+            break
+        time.sleep(2)
+    else:
+        sys.exit(f"setup: LocalStack's KMS does not answer: {answer}")
     keys = "/api/v1/cckm/aws/keys"
     make("keys", keys, {"kms": "st-kms", "region": "us-east-1",
                         "aws_param": {"Alias": f"st-key-{uuid.uuid4().hex[:12]}",
