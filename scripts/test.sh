@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs them all: formatting, lints, unit and integration tests
-# (against LocalStack's KMS), and the ciphertrust-sdk compatibility check.
+# (against LocalStack's KMS), the ciphertrust-sdk compatibility check, and schemathesis over the
+# OpenAPI document against the live server (tests/schemathesis/run.sh).
 # Works on a fresh machine of this kind, as root or with sudo, with or without a terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,8 @@ fi
 # --- LocalStack (KMS emulator) and the Python packages of the compatibility check
 step "installing LocalStack 4.10.0 and ciphertrust-sdk (once)"
 scripts/localstack.sh install
+step "installing schemathesis (once)"
+tests/schemathesis/run.sh install
 LS_HOME="${KEYWARD_LOCALSTACK_HOME:-$HOME/.cache/keyward/localstack-4.10.0}"
 
 WORK=$(mktemp -d /tmp/keyward-test.XXXXXX)
@@ -92,8 +95,12 @@ else
   echo "the server for the SDK check did not start:"; cat "$WORK/sdk-server.err"
 fi
 
-if [ "$test_status" -ne 0 ] || [ "$sdk_status" -ne 0 ]; then
-  echo "FAILED: cargo test exit $test_status, ciphertrust-sdk check exit $sdk_status"
+step "schemathesis over /api/v1/openapi.json against the live server"
+st_status=0
+KEYWARD_BIN="$ROOT/target/debug/keyward" tests/schemathesis/run.sh || st_status=$?
+
+if [ "$test_status" -ne 0 ] || [ "$sdk_status" -ne 0 ] || [ "$st_status" -ne 0 ]; then
+  echo "FAILED: cargo test exit $test_status, ciphertrust-sdk check exit $sdk_status, schemathesis exit $st_status"
   exit 1
 fi
 echo "all tests passed in ${SECONDS}s"

@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `POST /api/v1/auth/tokens`, as JSON or form-encoded.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `password` (the default when absent) or `refresh_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,7 +22,7 @@ pub struct TokenRequest {
     pub auth_domain: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     pub jwt: String,
     pub duration: i64,
@@ -33,7 +34,7 @@ pub struct TokenResponse {
 }
 
 /// `PATCH /api/v1/auth/changepw`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub username: String,
     pub password: String,

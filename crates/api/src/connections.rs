@@ -1,8 +1,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// `POST /api/v1/connectionmgmt/services/aws/connections`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsConnectionCreate {
     pub name: String,
@@ -36,7 +37,7 @@ pub struct AwsConnectionCreate {
 }
 
 /// `PATCH .../connections/{id}`: every field optional; `name` cannot change.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsConnectionUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,7 +67,7 @@ pub struct AwsConnectionUpdate {
 }
 
 /// A connection as returned: never carries the secret access key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AwsConnection {
     pub id: String,
     pub uri: String,
@@ -99,7 +100,7 @@ pub struct AwsConnection {
 }
 
 /// `POST .../connections/{id}/test` result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ConnectionTestResult {
     pub connection_ok: bool,
     pub error: String,

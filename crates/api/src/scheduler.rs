@@ -343,27 +343,6 @@ pub struct JobRunParams {
     pub status: Option<String>,
 }
 
-/// `POST /cckm/aws/keys/{id}/enable-rotation-job`: attaches the key to a
-/// `cckm_key_rotation` job config. (`disable-rotation-job` takes no body.) Both answer the
-/// key's record.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnableRotationJob {
-    /// The job config's id or name (required).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_config_id: Option<String>,
-    /// Where the new material of an EXTERNAL key comes from: `local` (default) or
-    /// `hsm-luna`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_rotate_key_source: Option<String>,
-    /// Deny encryption with the old key after a rotation (by a key policy statement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_rotate_disable_encrypt: Option<bool>,
-    /// With `auto_rotate_disable_encrypt`: deny it to every account, not only this one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_rotate_disable_encrypt_on_all_accounts: Option<bool>,
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -475,7 +454,6 @@ mod tests {
                 check::<super::super::JobConfigCreate>(&v)?;
                 check::<super::super::JobConfigUpdate>(&v)?;
                 check::<super::super::JobRunParams>(&v)?;
-                check::<super::super::EnableRotationJob>(&v)?;
                 check::<crate::sync::StartSync>(&v)?;
                 check::<crate::sync::SyncJobParams>(&v)?;
                 check::<crate::vault::VaultKeyCreate>(&v)?;

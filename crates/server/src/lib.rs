@@ -12,6 +12,7 @@ pub mod guard;
 mod hostile_tests;
 pub mod http1_errors;
 pub mod idempotency;
+pub mod openapi;
 pub mod request_id;
 pub mod routes;
 pub mod state;

@@ -23,7 +23,7 @@ pub struct RotationJobSettings {
 }
 
 /// `POST /cckm/aws/keys/{id}/enable-rotation-job` (the body is a wire type).
-pub use keyward_api::scheduler::EnableRotationJob;
+pub use keyward_api::keys::EnableRotationJob;
 
 impl Keyward {
     pub async fn enable_rotation_job(

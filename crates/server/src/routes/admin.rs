@@ -1,18 +1,26 @@
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use keyward_api::admin::KekRotation;
 
 use crate::error::ApiError;
 use crate::extract::Authed;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin/rotate-kek", post(rotate_kek))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(rotate_kek))
 }
 
 /// Re-seals every stored secret under a new key-encryption key (admin only).
+#[utoipa::path(
+    post,
+    path = "/admin/rotate-kek",
+    tag = "admin",
+    operation_id = "rotate_kek",
+    summary = "Re-seal every stored secret under a new key-encryption key (admin)",
+    responses((status = 200, description = "What was re-sealed", body = KekRotation))
+)]
 async fn rotate_kek(
     State(s): State<AppState>,
     Authed(caller): Authed,

@@ -1,7 +1,5 @@
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use keyward_api::ListEnvelope;
 use keyward_api::audit::AuditRecord;
 use keyward_api::list::PageParams;
@@ -11,9 +9,11 @@ use super::envelope;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Authed};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/audit/records", get(list))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 fn render(e: AuditEntry) -> AuditRecord {
@@ -32,6 +32,15 @@ fn render(e: AuditEntry) -> AuditRecord {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit/records",
+    tag = "audit",
+    operation_id = "list_audit_records",
+    summary = "The audit trail, a hash chain (admin)",
+    params(PageParams),
+    responses((status = 200, description = "A page of audit records", body = ListEnvelope<AuditRecord>))
+)]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,

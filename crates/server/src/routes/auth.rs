@@ -1,4 +1,3 @@
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -7,8 +6,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, patch, post};
-use keyward_api::auth::TokenRequest;
+use keyward_api::ErrorBody;
+use keyward_api::auth::{TokenRequest, TokenResponse};
 use keyward_api::users::ChangePassword;
 
 use crate::error::{ApiError, bad_request};
@@ -17,12 +16,14 @@ use crate::extract::{ApiJson, Authed, body_read_rejection};
 use crate::request_id::RequestId;
 use crate::state::AppState;
 use crate::tls::Peer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/tokens", post(issue))
-        .route("/auth/tokens/{id}", delete(revoke))
-        .route("/auth/changepw", patch(change_password))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(issue))
+        .routes(routes!(revoke))
+        .routes(routes!(change_password))
 }
 
 /// The client's network address: the TCP peer (the limit on failed logins per address).
@@ -44,6 +45,27 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 }
 
 /// `POST /auth/tokens`, JSON or form-encoded.
+#[utoipa::path(
+    post,
+    path = "/auth/tokens",
+    tag = "auth",
+    operation_id = "issue_token",
+    summary = "Log in (grant_type password) or refresh a token (grant_type refresh_token)",
+    security(()),
+    request_body(
+        content(
+            (TokenRequest = "application/json"),
+            (TokenRequest = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "A token", body = TokenResponse),
+        (status = 400, description = "A body that is not a token request", body = ErrorBody),
+        (status = 401, description = "Wrong user name, password or refresh token", body = ErrorBody),
+        (status = 429, description = "Too many failed logins: retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 async fn issue(
     State(state): State<AppState>,
     axum::Extension(request_id): axum::Extension<RequestId>,
@@ -77,6 +99,19 @@ async fn issue(
     }
 }
 
+/// `DELETE /auth/tokens/{id}`: revokes a refresh token.
+#[utoipa::path(
+    delete,
+    path = "/auth/tokens/{id}",
+    tag = "auth",
+    operation_id = "revoke_token",
+    summary = "Revoke a refresh token (by its refresh_token_id)",
+    params(("id" = String, Path, description = "The `refresh_token_id`")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such refresh token", body = ErrorBody),
+    )
+)]
 async fn revoke(
     State(state): State<AppState>,
     Authed(caller): Authed,
@@ -87,6 +122,22 @@ async fn revoke(
 }
 
 /// `PATCH /auth/changepw`: CipherTrust's own-password change (no token; the current password).
+#[utoipa::path(
+    patch,
+    path = "/auth/changepw",
+    tag = "auth",
+    operation_id = "change_password",
+    summary = "Change one's own password, proving the current one (no token)",
+    security(()),
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Wrong user name or current password", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts: retry after `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     axum::Extension(request_id): axum::Extension<RequestId>,

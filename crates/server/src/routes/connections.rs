@@ -1,32 +1,40 @@
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use keyward_api::ListEnvelope;
 use keyward_api::connections::{
     AwsConnection, AwsConnectionCreate, AwsConnectionUpdate, ConnectionTestResult,
 };
 use keyward_api::list::PageParams;
+use keyward_api::{ErrorBody, ListEnvelope};
 
 use super::envelope;
 use crate::error::ApiError;
 use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-const BASE: &str = "/connectionmgmt/services/aws/connections";
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(BASE, get(list).post(create))
-        .route(
-            &format!("{BASE}/{{id}}"),
-            get(one).patch(update).delete(remove),
-        )
-        .route(&format!("{BASE}/{{id}}/test"), post(test))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, update, remove))
+        .routes(routes!(test))
 }
 
+#[utoipa::path(
+    post,
+    path = "/connectionmgmt/services/aws/connections",
+    tag = "connections",
+    operation_id = "create_connection",
+    summary = "Create an AWS connection",
+    request_body = AwsConnectionCreate,
+    responses(
+        (status = 201, description = "The connection (never its secret)", body = AwsConnection),
+        (status = 409, description = "A connection of that name exists", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -36,6 +44,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(conn.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/connectionmgmt/services/aws/connections",
+    tag = "connections",
+    operation_id = "list_connections",
+    summary = "List AWS connections",
+    params(PageParams),
+    responses((status = 200, description = "A page of connections", body = ListEnvelope<AwsConnection>))
+)]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -45,6 +62,18 @@ async fn list(
     Ok(Json(envelope(&query, conns, |c| c.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/connectionmgmt/services/aws/connections/{id}",
+    tag = "connections",
+    operation_id = "get_connection",
+    summary = "One AWS connection",
+    params(("id" = String, Path, description = "The connection's id or name")),
+    responses(
+        (status = 200, description = "The connection", body = AwsConnection),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    )
+)]
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -55,6 +84,20 @@ async fn one(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/connectionmgmt/services/aws/connections/{id}",
+    tag = "connections",
+    operation_id = "update_connection",
+    summary = "Update an AWS connection (its name cannot change)",
+    params(("id" = String, Path, description = "The connection's id or name")),
+    request_body = AwsConnectionUpdate,
+    responses(
+        (status = 200, description = "The updated connection", body = AwsConnection),
+        (status = 404, description = "No such connection", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn update(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -69,6 +112,19 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/connectionmgmt/services/aws/connections/{id}",
+    tag = "connections",
+    operation_id = "delete_connection",
+    summary = "Delete an AWS connection no KMS container uses",
+    params(("id" = String, Path, description = "The connection's id or name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such connection", body = ErrorBody),
+        (status = 409, description = "A KMS container uses it", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -78,6 +134,18 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/connectionmgmt/services/aws/connections/{id}/test",
+    tag = "connections",
+    operation_id = "test_connection",
+    summary = "Try the connection's credentials against AWS (STS GetCallerIdentity)",
+    params(("id" = String, Path, description = "The connection's id or name")),
+    responses(
+        (status = 200, description = "The outcome; an AWS refusal is `connection_ok: false`", body = ConnectionTestResult),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    )
+)]
 async fn test(
     State(s): State<AppState>,
     Authed(caller): Authed,

@@ -1,20 +1,17 @@
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use keyward_api::ListEnvelope;
 use keyward_api::key_record::{AliasAvailable, KeyRecord, KeyRotationStatus, PublicKey};
 use keyward_api::keys as wire;
 use keyward_api::list::PageParams;
 use keyward_api::rotations::{RotateKey, Rotation};
+use keyward_api::{ErrorBody, ListEnvelope};
 use keyward_core::audit::Caller;
 use keyward_core::keys::KeyAction;
 use keyward_core::keys::policy::PolicyInputs;
-use keyward_core::keys::rotation_job::EnableRotationJob;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -23,18 +20,42 @@ use crate::error::{ApiError, error_response};
 use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed, body_read_rejection};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/cckm/aws/keys", get(list).post(create))
-        .route("/cckm/aws/keys/{id}", get(one).delete(remove))
-        .route("/cckm/aws/keys/{id}/download-public-key", get(public_key))
-        .route("/cckm/aws/keys/{id}/rotations", get(rotations))
-        .route("/cckm/aws/keys/{id}/{action}", post(action))
-        .route("/cckm/aws/alias/verify", post(verify_alias))
-        .route("/cckm/aws/upload-key", post(upload_key))
+use crate::openapi::bodies::{
+    AwsKey, CreateKey, KeyActionBody, KeyActionResult, VerifyAlias, VerifyAliasResult,
+};
+use crate::openapi::{KeyActionName, bodies};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, remove))
+        .routes(routes!(public_key))
+        .routes(routes!(rotations))
+        .routes(routes!(action))
+        .routes(routes!(verify_alias))
+        .routes(routes!(upload_key))
 }
 
+#[utoipa::path(
+    post,
+    path = "/cckm/aws/keys",
+    tag = "keys",
+    operation_id = "create_key",
+    summary = "Create an AWS KMS key in a KMS container's Region",
+    request_body = CreateKey,
+    responses(
+        (status = 201, description = "The key record", body = AwsKey),
+        (status = 404, description = "No such KMS container, template or principal", body = ErrorBody),
+        (status = 409, description = "The alias exists", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "Not allowed in this state", body = ErrorBody),
+        (status = 502, description = "AWS refused the request", body = ErrorBody),
+        (status = 503, description = "AWS is unavailable", body = ErrorBody),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -45,6 +66,40 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rec.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cckm/aws/keys",
+    tag = "keys",
+    operation_id = "list_keys",
+    summary = "List key records, with filters",
+    params(
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
+        ("id" = Option<String>, Query, description = "Keyward's id of the key record"),
+        ("keyid" = Option<String>, Query, description = "AWS key id"),
+        ("arn" = Option<String>, Query, description = "Key ARN"),
+        ("alias" = Option<String>, Query, description = "An alias of the key"),
+        ("kms" = Option<String>, Query, description = "KMS container name"),
+        ("kms_id" = Option<String>, Query, description = "KMS container id"),
+        ("region" = Option<String>, Query, description = "AWS Region"),
+        ("cloud_name" = Option<String>, Query, description = "Cloud name (aws)"),
+        ("origin" = Option<String>, Query, description = "AWS_KMS, EXTERNAL, AWS_CLOUDHSM or EXTERNAL_KEY_STORE"),
+        ("keystate" = Option<String>, Query, description = "Key state (Enabled, Disabled, PendingDeletion...)"),
+        ("keyusage" = Option<String>, Query, description = "Key usage"),
+        ("enabled" = Option<bool>, Query, description = "Enabled or not"),
+        ("gone" = Option<bool>, Query, description = "Records whose key is no longer in AWS"),
+        ("key_material_origin" = Option<String>, Query, description = "Where the material came from"),
+        ("multi_region" = Option<bool>, Query, description = "Multi-Region keys"),
+        ("multi_region_key_type" = Option<String>, Query, description = "PRIMARY or REPLICA"),
+        ("rotation_job_enabled" = Option<bool>, Query, description = "Keys with a rotation job"),
+        ("job_config_id" = Option<String>, Query, description = "Keys of that rotation job config"),
+        ("CustomerMasterKeySpec" = Option<String>, Query, description = "Key spec"),
+        ("tags" = Option<String>, Query, description = "`key` or `key=value`, several separated by commas: keys that carry these tags"),
+        ("expiring_within" = Option<String>, Query, description = "`30d` or `12h`: keys whose imported material expires within that window"),
+    ),
+    responses((status = 200, description = "A page of key records", body = ListEnvelope<AwsKey>))
+)]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -54,6 +109,18 @@ async fn list(
     Ok(Json(envelope(&query, page, |r| r.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cckm/aws/keys/{id}",
+    tag = "keys",
+    operation_id = "get_key",
+    summary = "One key record",
+    params(("id" = String, Path, description = "Keyward's id of the key record")),
+    responses(
+        (status = 200, description = "The key record", body = AwsKey),
+        (status = 404, description = "No such key record", body = ErrorBody),
+    )
+)]
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -62,6 +129,23 @@ async fn one(
     Ok(Json(s.keyward.get_key(&caller, &id).await?.to_wire()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cckm/aws/keys/{id}/rotations",
+    tag = "keys",
+    operation_id = "list_key_rotations",
+    summary = "The rotations of a key",
+    params(
+        ("id" = String, Path, description = "Keyward's id of the key record"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
+    ),
+    responses(
+        (status = 200, description = "A page of rotations", body = ListEnvelope<Rotation>),
+        (status = 404, description = "No such key record", body = ErrorBody),
+    )
+)]
 async fn rotations(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -72,6 +156,20 @@ async fn rotations(
     Ok(Json(envelope(&query, items, |r| r.to_wire())))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cckm/aws/keys/{id}",
+    tag = "keys",
+    operation_id = "delete_key_record",
+    summary = "Forget a key record (the AWS key stays; schedule-deletion deletes it)",
+    params(("id" = String, Path, description = "Keyward's id of the key record")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such key record", body = ErrorBody),
+        (status = 409, description = "The record is in use", body = ErrorBody),
+        (status = 422, description = "Not allowed in this state", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -81,6 +179,21 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/cckm/aws/keys/{id}/download-public-key",
+    tag = "keys",
+    operation_id = "download_public_key",
+    summary = "The public key of an asymmetric key",
+    params(("id" = String, Path, description = "Keyward's id of the key record")),
+    responses(
+        (status = 200, description = "The public key", body = PublicKey),
+        (status = 404, description = "No such key record", body = ErrorBody),
+        (status = 422, description = "Not an asymmetric key, or not in a state to give it", body = ErrorBody),
+        (status = 502, description = "AWS refused the request", body = ErrorBody),
+        (status = 503, description = "AWS is unavailable", body = ErrorBody),
+    )
+)]
 async fn public_key(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -91,6 +204,23 @@ async fn public_key(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/cckm/aws/upload-key",
+    tag = "keys",
+    operation_id = "upload_key",
+    summary = "Create an AWS key with material from a source key (BYOK)",
+    request_body = bodies::UploadKey,
+    responses(
+        (status = 201, description = "The key record", body = AwsKey),
+        (status = 404, description = "No such KMS container or source key", body = ErrorBody),
+        (status = 409, description = "The alias exists", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 422, description = "Not allowed in this state", body = ErrorBody),
+        (status = 502, description = "AWS refused the request", body = ErrorBody),
+        (status = 503, description = "AWS is unavailable", body = ErrorBody),
+    )
+)]
 async fn upload_key(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -101,6 +231,21 @@ async fn upload_key(
     Ok((StatusCode::CREATED, Json(rec.to_wire())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/cckm/aws/alias/verify",
+    tag = "keys",
+    operation_id = "verify_alias",
+    summary = "Whether an alias is free in a KMS container's Region",
+    request_body = VerifyAlias,
+    responses(
+        (status = 200, description = "Whether the alias is free", body = VerifyAliasResult),
+        (status = 404, description = "No such KMS container", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+        (status = 502, description = "AWS refused the request", body = ErrorBody),
+        (status = 503, description = "AWS is unavailable", body = ErrorBody),
+    )
+)]
 async fn verify_alias(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -181,6 +326,30 @@ async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Resp
 }
 
 /// `POST /cckm/aws/keys/{id}/<action>`: every action returns the updated record.
+#[utoipa::path(
+    post,
+    path = "/cckm/aws/keys/{id}/{action}",
+    tag = "keys",
+    operation_id = "key_action",
+    summary = "An action on a key; `replicate-key` and `rotate` answer 201, the others 200",
+    description = "Actions without a body (`cancel-deletion`, `enable`, `disable`, \
+        `disable-auto-rotation`, `rotate-material`, `refresh`, `get-key-rotation-status`, \
+        `disable-rotation-job`) take an empty body, `{}` or `null`.",
+    params(
+        ("id" = String, Path, description = "Keyward's id of the key record"),
+        ("action" = KeyActionName, Path, description = "The action"),
+    ),
+    request_body(content = Option<KeyActionBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated key record (the rotation status for get-key-rotation-status)", body = KeyActionResult),
+        (status = 201, description = "replicate-key: the replica's record; rotate: the new key's record", body = AwsKey),
+        (status = 404, description = "No such key record, or no such action", body = ErrorBody),
+        (status = 409, description = "Conflicts with the key's state (an alias that exists, a rotation under way)", body = ErrorBody),
+        (status = 422, description = "Not allowed in the key's state", body = ErrorBody),
+        (status = 502, description = "AWS refused the request", body = ErrorBody),
+        (status = 503, description = "AWS is unavailable", body = ErrorBody),
+    )
+)]
 async fn action(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -263,21 +432,7 @@ async fn action(
         }
         "enable-rotation-job" => {
             return match body::<wire::EnableRotationJob>(&bytes) {
-                Ok(b) => match s
-                    .keyward
-                    .enable_rotation_job(
-                        &caller,
-                        &id,
-                        EnableRotationJob {
-                            job_config_id: b.job_config_id,
-                            auto_rotate_key_source: b.auto_rotate_key_source,
-                            auto_rotate_disable_encrypt: b.auto_rotate_disable_encrypt,
-                            auto_rotate_disable_encrypt_on_all_accounts: b
-                                .auto_rotate_disable_encrypt_on_all_accounts,
-                        },
-                    )
-                    .await
-                {
+                Ok(b) => match s.keyward.enable_rotation_job(&caller, &id, b).await {
                     Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
                 },

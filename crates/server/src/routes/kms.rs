@@ -1,24 +1,38 @@
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use keyward_api::ListEnvelope;
 use keyward_api::kms::{Kms, KmsCreate, KmsUpdate};
 use keyward_api::list::PageParams;
+use keyward_api::{ErrorBody, ListEnvelope};
 
 use super::envelope;
 use crate::error::ApiError;
 use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/cckm/aws/kms", get(list).post(create))
-        .route("/cckm/aws/kms/{id}", get(one).patch(update).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, update, remove))
 }
 
+#[utoipa::path(
+    post,
+    path = "/cckm/aws/kms",
+    tag = "kms",
+    operation_id = "create_kms",
+    summary = "Create a KMS container: an AWS account and its Regions, through a connection",
+    request_body = KmsCreate,
+    responses(
+        (status = 201, description = "The KMS container", body = Kms),
+        (status = 404, description = "No such connection", body = ErrorBody),
+        (status = 409, description = "A KMS container of that name exists", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -28,6 +42,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(kms.to_wire(&conn))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cckm/aws/kms",
+    tag = "kms",
+    operation_id = "list_kms",
+    summary = "List KMS containers",
+    params(PageParams),
+    responses((status = 200, description = "A page of KMS containers", body = ListEnvelope<Kms>))
+)]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -37,6 +60,18 @@ async fn list(
     Ok(Json(envelope(&query, items, |(k, c)| k.to_wire(&c))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cckm/aws/kms/{id}",
+    tag = "kms",
+    operation_id = "get_kms",
+    summary = "One KMS container",
+    params(("id" = String, Path, description = "The KMS container's id or name")),
+    responses(
+        (status = 200, description = "The KMS container", body = Kms),
+        (status = 404, description = "No such KMS container", body = ErrorBody),
+    )
+)]
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -46,6 +81,20 @@ async fn one(
     Ok(Json(kms.to_wire(&conn)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/cckm/aws/kms/{id}",
+    tag = "kms",
+    operation_id = "update_kms",
+    summary = "Update a KMS container",
+    params(("id" = String, Path, description = "The KMS container's id or name")),
+    request_body = KmsUpdate,
+    responses(
+        (status = 200, description = "The updated KMS container", body = Kms),
+        (status = 404, description = "No such KMS container or connection", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn update(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -56,6 +105,19 @@ async fn update(
     Ok(Json(kms.to_wire(&conn)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/cckm/aws/kms/{id}",
+    tag = "kms",
+    operation_id = "delete_kms",
+    summary = "Delete a KMS container that holds no key records",
+    params(("id" = String, Path, description = "The KMS container's id or name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such KMS container", body = ErrorBody),
+        (status = 409, description = "Key records or jobs still use it", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(s): State<AppState>,
     Authed(caller): Authed,

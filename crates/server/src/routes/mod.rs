@@ -18,12 +18,17 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use keyward_api::ListEnvelope;
 use keyward_core::paging::{ListQuery, Page};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::error_response;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    let api = Router::new()
+/// Every documented route, and the document made from them (see `crate::openapi`).
+pub fn api() -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(crate::openapi::openapi_json))
         .merge(auth::routes())
         .merge(users::routes())
         .merge(connections::routes())
@@ -35,9 +40,15 @@ pub fn router() -> Router<AppState> {
         .merge(vault::routes())
         .merge(audit::routes())
         .merge(admin::routes());
-    Router::new()
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(health::routes())
+}
+
+pub fn router() -> Router<AppState> {
+    let (routes, _) = api().split_for_parts();
+    routes
+        .merge(crate::openapi::swagger_ui())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -2,32 +2,43 @@
 //! (`/scheduler/job-configs/{id}/run`) and the runs (`/scheduler/job-runs`).
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use keyward_api::ListEnvelope;
 use keyward_api::list::PageParams;
 use keyward_api::scheduler::{JobConfig, JobConfigCreate, JobConfigUpdate, JobRun, JobRunParams};
+use keyward_api::{ErrorBody, ListEnvelope};
 
 use super::envelope;
 use crate::error::ApiError;
 use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/scheduler/job-configs", get(list).post(create))
-        .route(
-            "/scheduler/job-configs/{id}",
-            get(one).patch(update).delete(remove),
-        )
-        .route("/scheduler/job-configs/{id}/run", post(run_now))
-        .route("/scheduler/job-runs", get(list_runs))
-        .route("/scheduler/job-runs/{id}", get(one_run))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, update, remove))
+        .routes(routes!(run_now))
+        .routes(routes!(list_runs))
+        .routes(routes!(one_run))
 }
 
+#[utoipa::path(
+    post,
+    path = "/scheduler/job-configs/{id}/run",
+    tag = "scheduler",
+    operation_id = "run_job_config",
+    summary = "Start a run of a job config now",
+    params(("id" = String, Path, description = "The job config's id")),
+    responses(
+        (status = 201, description = "The run", body = JobRun),
+        (status = 404, description = "No such job config", body = ErrorBody),
+        (status = 409, description = "A run of that config is under way", body = ErrorBody),
+        (status = 422, description = "The job config is disabled", body = ErrorBody),
+    )
+)]
 async fn run_now(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -37,6 +48,21 @@ async fn run_now(
     Ok((StatusCode::CREATED, Json(run.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/scheduler/job-runs",
+    tag = "scheduler",
+    operation_id = "list_job_runs",
+    summary = "List job runs",
+    params(
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
+        ("job_config_id" = Option<String>, Query, description = "Runs of that job config"),
+        ("status" = Option<String>, Query, description = "Runs in that status"),
+    ),
+    responses((status = 200, description = "A page of runs", body = ListEnvelope<JobRun>))
+)]
 async fn list_runs(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -46,6 +72,18 @@ async fn list_runs(
     Ok(Json(envelope(&query, items, |r| r.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/scheduler/job-runs/{id}",
+    tag = "scheduler",
+    operation_id = "get_job_run",
+    summary = "One job run",
+    params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run", body = JobRun),
+        (status = 404, description = "No such run", body = ErrorBody),
+    )
+)]
 async fn one_run(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -54,6 +92,19 @@ async fn one_run(
     Ok(Json(s.keyward.get_job_run(&caller, &id).await?.to_wire()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/scheduler/job-configs",
+    tag = "scheduler",
+    operation_id = "create_job_config",
+    summary = "Create a job config (a rotation schedule)",
+    request_body = JobConfigCreate,
+    responses(
+        (status = 201, description = "The job config", body = JobConfig),
+        (status = 409, description = "A job config of that name exists", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -63,6 +114,15 @@ async fn create(
     Ok((StatusCode::CREATED, Json(c.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/scheduler/job-configs",
+    tag = "scheduler",
+    operation_id = "list_job_configs",
+    summary = "List job configs",
+    params(PageParams),
+    responses((status = 200, description = "A page of job configs", body = ListEnvelope<JobConfig>))
+)]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -72,6 +132,18 @@ async fn list(
     Ok(Json(envelope(&query, items, |c| c.to_wire())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/scheduler/job-configs/{id}",
+    tag = "scheduler",
+    operation_id = "get_job_config",
+    summary = "One job config",
+    params(("id" = String, Path, description = "The job config's id")),
+    responses(
+        (status = 200, description = "The job config", body = JobConfig),
+        (status = 404, description = "No such job config", body = ErrorBody),
+    )
+)]
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -82,6 +154,20 @@ async fn one(
     ))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/scheduler/job-configs/{id}",
+    tag = "scheduler",
+    operation_id = "update_job_config",
+    summary = "Update a job config",
+    params(("id" = String, Path, description = "The job config's id")),
+    request_body = JobConfigUpdate,
+    responses(
+        (status = 200, description = "The job config", body = JobConfig),
+        (status = 404, description = "No such job config", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn update(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -96,6 +182,19 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/scheduler/job-configs/{id}",
+    tag = "scheduler",
+    operation_id = "delete_job_config",
+    summary = "Delete a job config no key uses",
+    params(("id" = String, Path, description = "The job config's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such job config", body = ErrorBody),
+        (status = 409, description = "Keys or a run use it", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(s): State<AppState>,
     Authed(caller): Authed,

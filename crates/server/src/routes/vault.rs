@@ -1,23 +1,36 @@
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use keyward_api::ListEnvelope;
 use keyward_api::vault::{VaultKey, VaultKeyCreate, VaultKeyParams};
+use keyward_api::{ErrorBody, ListEnvelope};
 
 use super::envelope;
 use crate::error::ApiError;
 use crate::extract::ApiPath as Path;
 use crate::extract::{ApiJson, ApiQuery, Authed};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/vault/keys2", get(list).post(create))
-        .route("/vault/keys2/{id}", get(one).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, remove))
 }
 
+#[utoipa::path(
+    post,
+    path = "/vault/keys2",
+    tag = "vault",
+    operation_id = "create_vault_key",
+    summary = "Create a key in Keyward's vault (the source of BYOK uploads)",
+    request_body = VaultKeyCreate,
+    responses(
+        (status = 201, description = "The key (never its material)", body = VaultKey),
+        (status = 409, description = "A key of that name exists", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
 async fn create(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -27,6 +40,20 @@ async fn create(
     Ok((StatusCode::CREATED, Json(key.to_wire(&[]))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/vault/keys2",
+    tag = "vault",
+    operation_id = "list_vault_keys",
+    summary = "List vault keys",
+    params(
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Resources to skip (0 and up)"),
+        ("limit" = Option<i64>, Query, minimum = -1, description = "Page size: 0 or more (10 when absent), or -1 for every resource"),
+        ("sort" = Option<String>, Query, description = "Comma-separated fields to sort on, each with a `-` prefix for descending"),
+        ("name" = Option<String>, Query, description = "The key's name"),
+    ),
+    responses((status = 200, description = "A page of vault keys", body = ListEnvelope<VaultKey>))
+)]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -36,6 +63,18 @@ async fn list(
     Ok(Json(envelope(&query, page, |(k, used)| k.to_wire(&used))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/vault/keys2/{id}",
+    tag = "vault",
+    operation_id = "get_vault_key",
+    summary = "One vault key",
+    params(("id" = String, Path, description = "The key's id or name")),
+    responses(
+        (status = 200, description = "The key", body = VaultKey),
+        (status = 404, description = "No such key", body = ErrorBody),
+    )
+)]
 async fn one(
     State(s): State<AppState>,
     Authed(caller): Authed,
@@ -45,6 +84,19 @@ async fn one(
     Ok(Json(key.to_wire(&used)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/vault/keys2/{id}",
+    tag = "vault",
+    operation_id = "delete_vault_key",
+    summary = "Delete a vault key no AWS key was made from",
+    params(("id" = String, Path, description = "The key's id or name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such key", body = ErrorBody),
+        (status = 409, description = "AWS keys were made from it", body = ErrorBody),
+    )
+)]
 async fn remove(
     State(s): State<AppState>,
     Authed(caller): Authed,
