@@ -11,7 +11,7 @@ use crate::principals::KeyPrincipals;
 use crate::resource::Resource;
 
 /// Where a key record stands in a rotation to a new key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyRotationState {
     /// Never rotated, or a failed in-place rotation was retried.
     #[default]
@@ -27,6 +27,40 @@ pub enum KeyRotationState {
     #[serde(rename = "failed")]
     Failed,
 }
+
+impl KeyRotationState {
+    pub const ALL: [KeyRotationState; 4] = [
+        KeyRotationState::None,
+        KeyRotationState::InProgress,
+        KeyRotationState::Rotated,
+        KeyRotationState::Failed,
+    ];
+
+    /// The word on the wire (`""` for none).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRotationState::None => "",
+            KeyRotationState::InProgress => "in_progress",
+            KeyRotationState::Rotated => "rotated",
+            KeyRotationState::Failed => "failed",
+        }
+    }
+}
+
+// Written by hand: utoipa's derive ignores an empty rename, and would list "None".
+impl utoipa::PartialSchema for KeyRotationState {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "Where the key stands in a rotation to a new key: \"\" (never rotated), in_progress, rotated (replaced by rotated_to), failed",
+            ))
+            .enum_values(Some(Self::ALL.iter().map(|s| s.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for KeyRotationState {}
 
 /// Where a key's material comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -310,4 +344,29 @@ pub struct PublicKey {
 pub struct AliasAvailable {
     /// `Alias available`.
     pub message: String,
+}
+
+#[cfg(test)]
+mod schema_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use utoipa::PartialSchema;
+
+    /// The document lists the words the record really carries, the empty one included.
+    #[test]
+    fn the_rotation_state_schema_has_the_serde_words() {
+        let schema = serde_json::to_value(KeyRotationState::schema()).unwrap();
+        let words: Vec<String> = serde_json::from_value(schema["enum"].clone()).unwrap();
+        let serde_words: Vec<String> = KeyRotationState::ALL
+            .iter()
+            .map(|s| {
+                serde_json::to_value(s)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(words, serde_words);
+    }
 }

@@ -165,6 +165,7 @@ async fn one(
     responses(
         (status = 200, description = "The job config", body = JobConfig),
         (status = 404, description = "No such job config", body = ErrorBody),
+        (status = 409, description = "The new name is taken", body = ErrorBody),
         (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
     )
 )]
