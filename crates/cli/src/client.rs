@@ -12,7 +12,8 @@ use keyward_api::ListEnvelope;
 use keyward_api::admin::KekRotation;
 use keyward_api::auth::{TokenRequest, TokenResponse};
 use keyward_api::connections::{AwsConnection, AwsConnectionCreate, ConnectionTestResult};
-use keyward_api::keys::{CreateKey, KeyListParams, VerifyAlias};
+use keyward_api::key_record::{AliasAvailable, KeyRecord, PublicKey};
+use keyward_api::keys::{CreateKey, KeyListParams, UploadKey, VerifyAlias};
 use keyward_api::kms::{Kms, KmsCreate};
 use keyward_api::list::PageParams;
 use keyward_api::scheduler::{JobConfig, JobConfigCreate, JobRun, JobRunParams};
@@ -25,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::segment;
 use crate::output::Output;
-use crate::untyped::{self, AwsKey};
+use crate::untyped;
 
 const USERS: &str = "/usermgmt/users";
 const CONNECTIONS: &str = "/connectionmgmt/services/aws/connections";
@@ -366,6 +367,10 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, String>
     serde_json::from_str(text).map_err(|e| format!("unreadable response: {e}"))
 }
 
+/// An AWS key record as the server sent it (what `--json` prints) and as
+/// [`keyward_api::key_record::KeyRecord`] reads it.
+pub type Key = untyped::Shim<KeyRecord>;
+
 /// An empty JSON object, the body of the key actions that take no parameters.
 #[derive(Serialize)]
 pub struct Empty {}
@@ -459,15 +464,15 @@ impl Session {
 
     // --- AWS keys -------------------------------------------------------------------------
 
-    pub async fn list_keys(&self, params: &KeyListParams) -> Result<ListEnvelope<AwsKey>, String> {
+    pub async fn list_keys(&self, params: &KeyListParams) -> Result<ListEnvelope<Key>, String> {
         self.get_query(KEYS, params).await
     }
 
-    pub async fn get_key(&self, id: &str) -> Result<AwsKey, String> {
+    pub async fn get_key(&self, id: &str) -> Result<Key, String> {
         self.get(&format!("{KEYS}/{}", segment(id))).await
     }
 
-    pub async fn create_key(&self, body: &CreateKey) -> Result<AwsKey, String> {
+    pub async fn create_key(&self, body: &CreateKey) -> Result<Key, String> {
         self.post(KEYS, body).await
     }
 
@@ -501,21 +506,24 @@ impl Session {
         &self,
         id: &str,
         page: &PageParams,
-    ) -> Result<ListEnvelope<untyped::Rotation>, String> {
+    ) -> Result<ListEnvelope<untyped::Shim<keyward_api::rotations::Rotation>>, String> {
         self.get_query(&format!("{KEYS}/{}/rotations", segment(id)), page)
             .await
     }
 
-    pub async fn public_key(&self, id: &str) -> Result<untyped::PublicKey, String> {
+    pub async fn public_key(&self, id: &str) -> Result<untyped::Shim<PublicKey>, String> {
         self.get(&format!("{KEYS}/{}/download-public-key", segment(id)))
             .await
     }
 
-    pub async fn upload_key(&self, body: &untyped::UploadKey) -> Result<AwsKey, String> {
+    pub async fn upload_key(&self, body: &UploadKey) -> Result<Key, String> {
         self.post("/cckm/aws/upload-key", body).await
     }
 
-    pub async fn verify_alias(&self, body: &VerifyAlias) -> Result<untyped::AliasVerdict, String> {
+    pub async fn verify_alias(
+        &self,
+        body: &VerifyAlias,
+    ) -> Result<untyped::Shim<AliasAvailable>, String> {
         self.post("/cckm/aws/alias/verify", body).await
     }
 

@@ -2,21 +2,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use keyward_api::ListEnvelope;
+use keyward_api::key_record::{AliasAvailable, KeyRotationState, KeyRotationStatus};
 use keyward_api::keys::{
     ActionTag, AddTags, AliasBody, CreateKey, CreateKeyAwsParam, CreateTag, EnableAutoRotation,
-    KeyListParams, PolicyBody, RemoveTags, ReplicateKey, ScheduleDeletion, UpdateDescription,
-    UpdatePrimaryRegion, VerifyAlias,
+    EnableRotationJob, ImportMaterial, KeyListParams, PolicyBody, RemoveTags, ReplicateKey,
+    ScheduleDeletion, UpdateDescription, UpdatePrimaryRegion, UploadKey, VerifyAlias,
 };
 use keyward_api::list::PageParams;
+use keyward_api::rotations::{RotateKey, Rotation, RotationState, RotationType};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::client::{Empty, Session};
+use crate::client::{Empty, Key, Session};
 use crate::output::{Cell, Output};
-use crate::untyped::{
-    AliasVerdict, AwsKey, EnableRotationJob, ImportMaterial, KeyRotationStatus, RotateKey,
-    Rotation, TagView, UploadKey, Validity,
-};
+use crate::untyped::Shim;
 
 /// Who may use and administer a key; builds the key policy (exclusive with --policy-file).
 #[derive(Args)]
@@ -120,6 +119,14 @@ impl ValidityArgs {
             valid_to: Some(valid_to),
         })
     }
+}
+
+/// `key_expiration` and `valid_to`, the fields of the same names in the rotate, import and
+/// upload bodies.
+#[derive(Default)]
+struct Validity {
+    key_expiration: Option<bool>,
+    valid_to: Option<String>,
 }
 
 /// `30d` or `12h` as a duration (bounded; never zero).
@@ -444,7 +451,7 @@ async fn key_id(s: &Session, id: &str) -> Result<String, String> {
     };
     let found = s.list_keys(&params).await?.resources;
     match found.as_slice() {
-        [one] => Ok(one.id.clone()),
+        [one] => Ok(one.resource.id.clone()),
         [] => Err(format!("no key has the alias {id}")),
         many => Err(format!(
             "{} keys have the alias {id} (in {}); give the key's id",
@@ -459,18 +466,13 @@ async fn key_id(s: &Session, id: &str) -> Result<String, String> {
 
 /// `POST /cckm/aws/keys/{id}/{action}` with a body, for the key given by its id or
 /// alias/NAME; the key record the server answers with.
-async fn action<B: Serialize>(
-    s: &Session,
-    id: &str,
-    name: &str,
-    body: &B,
-) -> Result<AwsKey, String> {
+async fn action<B: Serialize>(s: &Session, id: &str, name: &str, body: &B) -> Result<Key, String> {
     let id = key_id(s, id).await?;
     s.key_action(&id, name, body).await
 }
 
 /// `k=v, k2=v2` from `[{TagKey, TagValue}]`.
-fn tags_text(tags: &[TagView]) -> String {
+fn tags_text(tags: &[CreateTag]) -> String {
     tags.iter()
         .map(|t| format!("{}={}", t.tag_key, t.tag_value))
         .collect::<Vec<_>>()
@@ -478,22 +480,18 @@ fn tags_text(tags: &[TagView]) -> String {
 }
 
 /// A key's main fields, in reading order, for the table of one key.
-fn key_rows(k: &AwsKey) -> Vec<(&'static str, String)> {
+fn key_rows(k: &Key) -> Vec<(&'static str, String)> {
     let p = &k.aws_param;
     let mut multi_region = p.multi_region.cell();
-    if let Some(t) = p
-        .multi_region_configuration
-        .as_ref()
-        .and_then(|c| c.multi_region_key_type.as_ref())
-    {
-        multi_region = format!("{multi_region} ({t})");
+    if let Some(c) = &p.multi_region_configuration {
+        multi_region = format!("{multi_region} ({})", c.multi_region_key_type);
     }
     let mut rotation = p.key_rotation_enabled.cell();
     if let Some(d) = p.rotation_period_in_days {
         rotation = format!("{rotation} (every {d} days)");
     }
     let mut rows = vec![
-        ("id", k.id.cell()),
+        ("id", k.resource.id.cell()),
         ("alias", p.alias.cell()),
         ("KeyID", p.key_id.cell()),
         ("Arn", p.arn.cell()),
@@ -516,13 +514,12 @@ fn key_rows(k: &AwsKey) -> Vec<(&'static str, String)> {
         ("synced_at", k.synced_at.cell()),
     ]);
     for (field, value) in [
-        ("job_config_id", &k.job_config_id),
-        ("rotation_status", &k.rotation_status),
-        ("rotated_from", &k.rotated_from),
-        ("rotated_to", &k.rotated_to),
-        ("rotated_at", &k.rotated_at),
+        ("job_config_id", k.job_config_id.cell()),
+        ("rotation_status", k.rotation_status.cell()),
+        ("rotated_from", k.rotated_from.cell()),
+        ("rotated_to", k.rotated_to.cell()),
+        ("rotated_at", k.rotated_at.cell()),
     ] {
-        let value = value.cell();
         if !value.is_empty() {
             rows.push((field, value));
         }
@@ -531,12 +528,12 @@ fn key_rows(k: &AwsKey) -> Vec<(&'static str, String)> {
 }
 
 /// Prints one key record: its main fields, or the whole JSON with --json.
-fn show_key(out: &Output, k: &AwsKey) {
+fn show_key(out: &Output, k: &Key) {
     out.fields(k, &key_rows(k));
 }
 
 /// The list's table: one flat row per key.
-fn show_list(out: &Output, v: &ListEnvelope<AwsKey>) {
+fn show_list(out: &Output, v: &ListEnvelope<Key>) {
     out.list(
         v,
         &[
@@ -545,7 +542,7 @@ fn show_list(out: &Output, v: &ListEnvelope<AwsKey>) {
         |k| {
             let p = &k.aws_param;
             vec![
-                k.id.cell(),
+                k.resource.id.cell(),
                 p.alias.cell(),
                 p.key_id.cell(),
                 k.region.cell(),
@@ -558,7 +555,7 @@ fn show_list(out: &Output, v: &ListEnvelope<AwsKey>) {
 }
 
 /// The table of keys whose imported material expires soon.
-fn show_expiring(out: &Output, v: &ListEnvelope<AwsKey>) {
+fn show_expiring(out: &Output, v: &ListEnvelope<Key>) {
     out.list(
         v,
         &["id", "alias", "KeyID", "ValidTo", "local_key_name"],
@@ -569,7 +566,7 @@ fn show_expiring(out: &Output, v: &ListEnvelope<AwsKey>) {
                 None => "n/a (not reported by AWS)".to_string(),
             };
             vec![
-                k.id.cell(),
+                k.resource.id.cell(),
                 p.alias.cell(),
                 p.key_id.cell(),
                 valid_to,
@@ -580,19 +577,15 @@ fn show_expiring(out: &Output, v: &ListEnvelope<AwsKey>) {
 }
 
 /// The table of a key's rotations.
-fn show_rotations(out: &Output, v: &ListEnvelope<Rotation>) {
+fn show_rotations(out: &Output, v: &ListEnvelope<Shim<Rotation>>) {
     out.list(v, &["ID", "TYPE", "STATUS", "FROM", "TO", "AT"], |r| {
-        let at = match &r.aws_param.rotation_date {
-            Some(d) => d.clone(),
-            None => r.created_at.clone(),
-        };
         vec![
-            r.id.cell(),
+            r.resource.id.cell(),
             r.rotation_type.cell(),
             r.status.cell(),
             r.rotated_from.cell(),
             r.rotated_to.cell(),
-            at,
+            r.aws_param.rotation_date.cell(),
         ]
     });
     if out.json {
@@ -601,8 +594,42 @@ fn show_rotations(out: &Output, v: &ListEnvelope<Rotation>) {
     // A failed rotation's reason.
     for r in &v.resources {
         if !r.error.is_empty() {
-            println!("{}: {}", r.id, r.error);
+            println!("{}: {}", r.resource.id, r.error);
         }
+    }
+}
+
+/// The wire words of the status and kind enums (their serde names), for the tables.
+impl Cell for KeyRotationState {
+    fn cell(&self) -> String {
+        match self {
+            KeyRotationState::None => "",
+            KeyRotationState::InProgress => "in_progress",
+            KeyRotationState::Rotated => "rotated",
+            KeyRotationState::Failed => "failed",
+        }
+        .to_string()
+    }
+}
+
+impl Cell for RotationType {
+    fn cell(&self) -> String {
+        match self {
+            RotationType::NewKey => "new_key",
+            RotationType::Material => "material",
+        }
+        .to_string()
+    }
+}
+
+impl Cell for RotationState {
+    fn cell(&self) -> String {
+        match self {
+            RotationState::InProgress => "in_progress",
+            RotationState::Completed => "completed",
+            RotationState::Failed => "failed",
+        }
+        .to_string()
     }
 }
 
@@ -724,6 +751,7 @@ impl CreateArgs {
 
 impl RotateArgs {
     fn body(&self) -> Result<RotateKey, String> {
+        let validity = self.validity.validity()?;
         Ok(RotateKey {
             source_key_tier: self.source_key_tier.clone(),
             source_key_id: self.source_key_id.clone(),
@@ -731,17 +759,19 @@ impl RotateArgs {
             disable_encrypt: self.disable_encrypt.then_some(true),
             disable_encrypt_on_all_accounts: self.disable_encrypt_on_all_accounts.then_some(true),
             retain_alias: self.retain_alias.then_some(true),
-            validity: self.validity.validity()?,
+            key_expiration: validity.key_expiration,
+            valid_to: validity.valid_to,
         })
     }
 }
 
 impl EnableRotationJobArgs {
     fn body(&self) -> EnableRotationJob {
+        // Both flags are always sent, false included.
         EnableRotationJob {
-            job_config_id: self.job_config.clone(),
-            auto_rotate_disable_encrypt: self.disable_encrypt,
-            auto_rotate_disable_encrypt_on_all_accounts: self.disable_encrypt_on_all_accounts,
+            job_config_id: Some(self.job_config.clone()),
+            auto_rotate_disable_encrypt: Some(self.disable_encrypt),
+            auto_rotate_disable_encrypt_on_all_accounts: Some(self.disable_encrypt_on_all_accounts),
             auto_rotate_key_source: self.key_source.clone(),
         }
     }
@@ -765,27 +795,36 @@ impl ReplicateArgs {
 
 impl ImportMaterialArgs {
     fn body(&self) -> Result<ImportMaterial, String> {
+        let validity = self.validity.validity()?;
         Ok(ImportMaterial {
             source_key_tier: self.tier.clone(),
             source_key_identifier: self.source_key.clone(),
-            validity: self.validity.validity()?,
+            key_expiration: validity.key_expiration,
+            valid_to: validity.valid_to,
         })
     }
 }
 
 impl UploadArgs {
     fn body(&self) -> Result<UploadKey, String> {
+        let validity = self.validity.validity()?;
+        // The api leaves `aws_param` untyped (the server reads it, so that a refused upload is
+        // audited); the CLI writes it as a create's `aws_param`.
+        let aws_param = CreateKeyAwsParam {
+            alias: self.alias.clone(),
+            description: self.description.clone(),
+            ..CreateKeyAwsParam::default()
+        };
+        let aws_param = serde_json::to_value(&aws_param).map_err(|e| format!("aws_param: {e}"))?;
         Ok(UploadKey {
             kms: self.kms.clone(),
             region: self.region.clone(),
             source_key_tier: self.tier.clone(),
             source_key_identifier: self.source_key.clone(),
-            validity: self.validity.validity()?,
-            aws_param: CreateKeyAwsParam {
-                alias: self.alias.clone(),
-                description: self.description.clone(),
-                ..CreateKeyAwsParam::default()
-            },
+            key_expiration: validity.key_expiration,
+            valid_to: validity.valid_to,
+            aws_param: Some(aws_param),
+            ..UploadKey::default()
         })
     }
 }
@@ -872,7 +911,7 @@ async fn set_policy(
 
 async fn rotation_status(s: &Session, out: &Output, id: &str) -> Result<(), String> {
     let id = key_id(s, id).await?;
-    let status: KeyRotationStatus = s
+    let status: Shim<KeyRotationStatus> = s
         .key_action(&id, "get-key-rotation-status", &Empty {})
         .await?;
     out.object(&status);
@@ -881,10 +920,10 @@ async fn rotation_status(s: &Session, out: &Output, id: &str) -> Result<(), Stri
 
 async fn rotate(s: &Session, out: &Output, id: &str, body: &RotateKey) -> Result<(), String> {
     let old = key_id(s, id).await?;
-    let new: AwsKey = s.key_action(&old, "rotate", body).await?;
+    let new: Key = s.key_action(&old, "rotate", body).await?;
     show_key(out, &new);
     if !out.json {
-        println!("rotated {old} -> {}", new.id);
+        println!("rotated {old} -> {}", new.resource.id);
     }
     Ok(())
 }
@@ -930,7 +969,7 @@ async fn expiring(s: &Session, out: &Output, within: String) -> Result<(), Strin
 }
 
 async fn verify_alias(s: &Session, out: &Output, body: VerifyAlias) -> Result<(), String> {
-    let v: AliasVerdict = s.verify_alias(&body).await?;
+    let v: Shim<AliasAvailable> = s.verify_alias(&body).await?;
     if out.json {
         out.print_json(&v);
     } else {
