@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::segment;
 use crate::output::Output;
-use crate::untyped;
+use crate::received;
 
 const USERS: &str = "/usermgmt/users";
 const CONNECTIONS: &str = "/connectionmgmt/services/aws/connections";
@@ -369,14 +369,14 @@ async fn read<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, String>
 
 /// An AWS key record as the server sent it (what `--json` prints) and as
 /// [`keyward_api::key_record::KeyRecord`] reads it.
-pub type Key = untyped::Shim<KeyRecord>;
+pub type Key = received::Shim<KeyRecord>;
 
 /// An empty JSON object, the body of the key actions that take no parameters.
 #[derive(Serialize)]
 pub struct Empty {}
 
 /// Typed calls, one group per resource, over the wire types of `keyward_api` (and, until they
-/// are merged there, of [`crate::untyped`]: AWS key records, rotations and the key action
+/// are merged there, of [`crate::received`]: AWS key records, rotations and the key action
 /// bodies).
 impl Session {
     // --- auth -----------------------------------------------------------------------------
@@ -506,12 +506,12 @@ impl Session {
         &self,
         id: &str,
         page: &PageParams,
-    ) -> Result<ListEnvelope<untyped::Shim<keyward_api::rotations::Rotation>>, String> {
+    ) -> Result<ListEnvelope<received::Shim<keyward_api::rotations::Rotation>>, String> {
         self.get_query(&format!("{KEYS}/{}/rotations", segment(id)), page)
             .await
     }
 
-    pub async fn public_key(&self, id: &str) -> Result<untyped::Shim<PublicKey>, String> {
+    pub async fn public_key(&self, id: &str) -> Result<received::Shim<PublicKey>, String> {
         self.get(&format!("{KEYS}/{}/download-public-key", segment(id)))
             .await
     }
@@ -523,7 +523,7 @@ impl Session {
     pub async fn verify_alias(
         &self,
         body: &VerifyAlias,
-    ) -> Result<untyped::Shim<AliasAvailable>, String> {
+    ) -> Result<received::Shim<AliasAvailable>, String> {
         self.post("/cckm/aws/alias/verify", body).await
     }
 

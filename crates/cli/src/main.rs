@@ -4,8 +4,8 @@ mod admin;
 mod client;
 mod commands;
 mod output;
+mod received;
 mod serve;
-mod untyped;
 
 use std::process::ExitCode;
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::client::{Empty, Key, Session};
 use crate::output::{Cell, Output};
-use crate::untyped::Shim;
+use crate::received::Shim;
 
 /// Who may use and administer a key; builds the key policy (exclusive with --policy-file).
 #[derive(Args)]

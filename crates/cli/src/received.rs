@@ -1,15 +1,8 @@
-//! issue10: the wire types the CLI needs that `keyward_api` does not have yet. Everything here
-//! is a stand-in, one section per resource, each marked with the `keyward_api` type that is to
-//! replace it; the commands use these names and fields only, so replacing a section is a matter
-//! of swapping the `use` (and renaming a field where the api type spells it differently).
-//!
-//! A response stand-in is a [`Shim`]: the JSON exactly as the server sent it (what `--json`
-//! prints, so nothing the CLI does not read is lost) and a typed view of the fields the CLI
-//! reads, reached through `Deref` the same way an api type's fields are. Request stand-ins are
-//! plain serde structs that write the body the server reads. The view may be the `keyward_api`
-//! type itself: AWS key records (`client::Key`), rotations and the answers of
-//! get-key-rotation-status, download-public-key and alias verify are read that way, so that
-//! `--json` still prints them as received.
+//! Answers kept as the server sent them. A [`Shim`] holds the JSON exactly as received (what
+//! `--json` prints, so nothing the CLI does not read is lost, in the server's order) and the
+//! `keyward_api` type read from it, reached through `Deref`: AWS key records (`client::Key`),
+//! rotations and the answers of get-key-rotation-status, download-public-key and alias verify.
+//! The commands read the api type's fields, so a field renamed in `api` breaks the CLI build.
 
 use std::ops::Deref;
 
