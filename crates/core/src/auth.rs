@@ -184,7 +184,7 @@ impl Keyward {
             drop(slot);
             self.ports
                 .store
-                .login_succeeded(&user.id, self.now())
+                .login_succeeded(&user.id, self.now(), counters.failed_logins)
                 .await?;
             self.refund_source(client).await?;
             return Ok(());

@@ -205,8 +205,16 @@ pub trait Store: Send + Sync {
         user_id: &str,
         admit: &(dyn Fn(LoginCounters) -> Result<LoginCounters, Refused> + Send + Sync),
     ) -> CoreResult<Result<LoginCounters, Refused>>;
-    /// A password check succeeded: the failure counters are cleared, `last_login` set.
-    async fn login_succeeded(&self, user_id: &str, at: DateTime<Utc>) -> CoreResult<()>;
+    /// A password check succeeded: `last_login` is set, and the failure counters are cleared
+    /// only if they still stand where this attempt's admission left them (`admitted_count`):
+    /// attempts admitted meanwhile keep counting towards the lock, so a right password among
+    /// concurrent wrong ones cannot lift a lock they earned.
+    async fn login_succeeded(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+        admitted_count: i64,
+    ) -> CoreResult<()>;
     /// Clears a user's failure counters and lock (an admin's unlock; audited).
     async fn unlock_user(&self, user_id: &str, audit: &AuditDraft) -> CoreResult<bool>;
     /// Updates the failed-login budget of a client address atomically, as `update` decides.

@@ -668,8 +668,13 @@ impl Store for SqliteStore {
         self.login_admit(user_id, admit).await
     }
 
-    async fn login_succeeded(&self, user_id: &str, at: DateTime<Utc>) -> Result<()> {
-        self.login_success(user_id, at).await
+    async fn login_succeeded(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+        admitted_count: i64,
+    ) -> Result<()> {
+        self.login_success(user_id, at, admitted_count).await
     }
 
     async fn unlock_user(&self, user_id: &str, audit: &AuditDraft) -> Result<bool> {

@@ -60,13 +60,30 @@ impl SqliteStore {
         Ok(Ok(next))
     }
 
-    pub(super) async fn login_success(&self, user_id: &str, at: DateTime<Utc>) -> Result<()> {
-        let stmt = sqlx::query(
-            "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL, last_login = ? WHERE id = ?",
+    pub(super) async fn login_success(
+        &self,
+        user_id: &str,
+        at: DateTime<Utc>,
+        admitted_count: i64,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.begin_read_then_write().await?;
+        sqlx::query("UPDATE users SET last_login = ? WHERE id = ?")
+            .bind(ts(&at))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        // Cleared only if no attempt was admitted after this one (compare and set).
+        sqlx::query(
+            "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL WHERE id = ? AND failed_logins = ?",
         )
-        .bind(ts(&at))
-        .bind(user_id);
-        self.write_unaudited(stmt).await.map(|_| ())
+        .bind(user_id)
+        .bind(admitted_count)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
     }
 
     pub(super) async fn login_source(
