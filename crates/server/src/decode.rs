@@ -1,0 +1,270 @@
+//! How every JSON request body becomes its `api` type: decoded as CipherTrust decodes.
+//!
+//! CipherTrust's Go clients (Thales' Terraform provider among them) marshal whole structs, so an
+//! unset string arrives as `""`, an unset pointer or slice as `null`, an unset time as
+//! `"0001-01-01T00:00:00Z"`, and response-only fields (`uri`, `createdAt`, ...) come back in
+//! create and update bodies. The one rule, applied by [`decode`] to every body:
+//!
+//! - a member of a typed object (a Rust struct of the request type) whose value is `null`, `""`
+//!   or the zero time is treated as not sent: an optional field takes its default (`None`
+//!   leaves a PATCH field unchanged), a required one is a 400 naming it;
+//! - a member the type does not know is ignored; its path (never its value) is logged at
+//!   debug level;
+//! - a known member of the wrong JSON type is a 400 naming its path.
+//!
+//! The rule is driven by the type: it applies only where the type asks for a struct. Opaque
+//! JSON (`serde_json::Value`: IAM policy documents, `meta`) and maps (`labels`) are handed over
+//! exactly as received, so `""` inside them stays data; a string field that is given (say a
+//! tag's `TagValue`, which defaults to `""` anyway) is never rewritten.
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use serde_json::Value;
+
+/// Go's zero `time.Time`, as `encoding/json` writes it.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// At most this many ignored member names are logged per body.
+const MAX_LOGGED: usize = 32;
+
+/// Decodes a JSON body (already parsed into a `Value`) into `T` by the rule above. The error
+/// is the message of a 400: `request body: <path>: <what is wrong>`.
+pub fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    let mut ignored: Vec<String> = Vec::new();
+    let mut count = 0usize;
+    let result = {
+        let mut note = |path: serde_ignored::Path<'_>| {
+            count += 1;
+            if ignored.len() < MAX_LOGGED {
+                ignored.push(path.to_string());
+            }
+        };
+        let de = serde_ignored::Deserializer::new(Lenient(value), &mut note);
+        serde_path_to_error::deserialize(de)
+    };
+    if count > 0 {
+        tracing::debug!(
+            fields = %ignored.join(", "),
+            count,
+            "request body: ignored members the type does not know"
+        );
+    }
+    result.map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            format!("request body: {inner}")
+        } else {
+            format!("request body: {path}: {inner}")
+        }
+    })
+}
+
+/// Parses and decodes a JSON body; an empty body is an error (`from_slice` of nothing).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("request body is not valid JSON: {e}"))?;
+    decode_value(&value)
+}
+
+/// `null`, `""` or the zero time: what a Go client sends for a field it did not set.
+pub fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty() || s == ZERO_TIME,
+        _ => false,
+    }
+}
+
+/// Forwards each listed method to `serde_json`'s deserializer for `&Value` (not to
+/// `deserialize_any`, so that its own handling of each type is kept).
+macro_rules! forward_to_deserialize_any_but_value {
+    ($($kind:ident)*) => {
+        $(forward_one!($kind);)*
+    };
+}
+
+macro_rules! forward_one {
+    (bool) => { forward_one!(@simple deserialize_bool); };
+    (i8) => { forward_one!(@simple deserialize_i8); };
+    (i16) => { forward_one!(@simple deserialize_i16); };
+    (i32) => { forward_one!(@simple deserialize_i32); };
+    (i64) => { forward_one!(@simple deserialize_i64); };
+    (i128) => { forward_one!(@simple deserialize_i128); };
+    (u8) => { forward_one!(@simple deserialize_u8); };
+    (u16) => { forward_one!(@simple deserialize_u16); };
+    (u32) => { forward_one!(@simple deserialize_u32); };
+    (u64) => { forward_one!(@simple deserialize_u64); };
+    (u128) => { forward_one!(@simple deserialize_u128); };
+    (f32) => { forward_one!(@simple deserialize_f32); };
+    (f64) => { forward_one!(@simple deserialize_f64); };
+    (char) => { forward_one!(@simple deserialize_char); };
+    (str) => { forward_one!(@simple deserialize_str); };
+    (string) => { forward_one!(@simple deserialize_string); };
+    (bytes) => { forward_one!(@simple deserialize_bytes); };
+    (byte_buf) => { forward_one!(@simple deserialize_byte_buf); };
+    (unit) => { forward_one!(@simple deserialize_unit); };
+    (map) => { forward_one!(@simple deserialize_map); };
+    (identifier) => { forward_one!(@simple deserialize_identifier); };
+    (ignored_any) => { forward_one!(@simple deserialize_ignored_any); };
+    (unit_struct) => {
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            de::Deserializer::deserialize_unit_struct(self.0, name, visitor)
+        }
+    };
+    (enum) => {
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            de::Deserializer::deserialize_enum(self.0, name, variants, visitor)
+        }
+    };
+    (@simple $method:ident) => {
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            de::Deserializer::$method(self.0, visitor)
+        }
+    };
+}
+
+/// A deserializer over a received `Value` that applies the rule where the type asks for a
+/// struct, and otherwise behaves as `serde_json`'s own deserializer for `&Value`.
+struct Lenient<'a>(&'a Value);
+
+impl<'de> de::Deserializer<'de> for Lenient<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        // Opaque: exactly as received.
+        de::Deserializer::deserialize_any(self.0, visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Array(items) => {
+                let mut seq = LenientSeq(items.iter());
+                let out = visitor.visit_seq(&mut seq)?;
+                if seq.0.len() == 0 {
+                    Ok(out)
+                } else {
+                    Err(de::Error::invalid_length(items.len(), &"fewer elements"))
+                }
+            }
+            other => de::Deserializer::deserialize_seq(other, visitor),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Value::Object(members) => visitor.visit_map(StructMembers {
+                iter: members.iter(),
+                value: None,
+            }),
+            other => de::Deserializer::deserialize_struct(other, name, fields, visitor),
+        }
+    }
+
+    forward_to_deserialize_any_but_value! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct map enum identifier ignored_any
+    }
+}
+
+/// The elements of an array the type reads as a sequence (each by the rule).
+struct LenientSeq<'a>(std::slice::Iter<'a, Value>);
+
+impl<'de> de::SeqAccess<'de> for LenientSeq<'de> {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        match self.0.next() {
+            Some(v) => seed.deserialize(Lenient(v)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+/// The members of an object the type reads as a struct, without those sent unset.
+struct StructMembers<'a> {
+    iter: serde_json::map::Iter<'a>,
+    value: Option<&'a Value>,
+}
+
+impl<'de> de::MapAccess<'de> for StructMembers<'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        for (key, value) in self.iter.by_ref() {
+            if is_unset(value) {
+                continue;
+            }
+            self.value = Some(value);
+            let key: de::value::StrDeserializer<'_, serde_json::Error> =
+                key.as_str().into_deserializer();
+            return seed.deserialize(key).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.value.take() {
+            Some(v) => seed.deserialize(Lenient(v)),
+            None => Err(de::Error::custom("a value was asked for before its key")),
+        }
+    }
+}
