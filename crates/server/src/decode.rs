@@ -50,7 +50,10 @@ pub fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
     }
     result.map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
+        let mut inner = e.into_inner().to_string();
+        if inner.starts_with("missing field") {
+            inner.push_str(" (required; \"\", null and the zero time count as not given)");
+        }
         if path == "." {
             format!("request body: {inner}")
         } else {
@@ -266,5 +269,159 @@ impl<'de> de::MapAccess<'de> for StructMembers<'de> {
             Some(v) => seed.deserialize(Lenient(v)),
             None => Err(de::Error::custom("a value was asked for before its key")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_api::connections::{AwsConnectionCreate, AwsConnectionUpdate};
+    use keyward_api::keys::CreateKey;
+    use keyward_api::scheduler::JobConfigCreate;
+    use keyward_api::users::UserUpdate;
+    use serde::Serialize;
+    use serde_json::json;
+
+    /// Decodes `sent` and `meant` into `T` and checks that they are the same request.
+    fn same<T: DeserializeOwned + Serialize>(sent: Value, meant: Value) -> Value {
+        let a: T = decode_value(&sent).unwrap_or_else(|e| panic!("{sent}: {e}"));
+        let b: T = decode_value(&meant).unwrap_or_else(|e| panic!("{meant}: {e}"));
+        let (a, b) = (
+            serde_json::to_value(a).unwrap(),
+            serde_json::to_value(b).unwrap(),
+        );
+        assert_eq!(a, b, "{sent} should decode as {meant}");
+        a
+    }
+
+    #[test]
+    fn a_whole_go_struct_create_key_is_the_request_without_its_unset_fields() {
+        let decoded = same::<CreateKey>(
+            json!({
+                "kms": "k1", "region": "ap-south-1",
+                "id": "", "uri": "", "createdAt": ZERO_TIME, "updatedAt": "0001-01-01T00:00:00Z",
+                "aws_param": {
+                    "Alias": "", "Description": "", "CustomerMasterKeySpec": "", "KeySpec": "",
+                    "KeyUsage": "", "Origin": "", "MultiRegion": null, "Policy": null,
+                    "Tags": null, "BypassPolicyLockoutSafetyCheck": false,
+                    "ValidTo": ZERO_TIME, "SomethingNew": {"deep": [1, 2]}
+                },
+                "key_admins": null, "key_users": [], "policytemplate": "",
+                "external_accounts": null
+            }),
+            json!({
+                "kms": "k1", "region": "ap-south-1",
+                "aws_param": {"BypassPolicyLockoutSafetyCheck": false},
+                "key_users": []
+            }),
+        );
+        assert_eq!(decoded["aws_param"], json!({"BypassPolicyLockoutSafetyCheck": false}));
+    }
+
+    #[test]
+    fn a_whole_go_struct_connection_create_and_patch() {
+        same::<AwsConnectionCreate>(
+            json!({
+                "name": "c1", "description": "", "access_key_id": "AKIA0000000000000000",
+                "secret_access_key": "s", "assume_role_arn": "", "assume_role_external_id": "",
+                "aws_region": "", "aws_sts_regional_endpoints": "", "cloud_name": "",
+                "is_role_anywhere": null, "endpoint_url": "", "labels": null, "meta": null,
+                "products": null, "id": "", "uri": "", "account": "", "createdAt": ZERO_TIME,
+                "resource_url": "", "service": "", "category": ""
+            }),
+            json!({"name": "c1", "access_key_id": "AKIA0000000000000000", "secret_access_key": "s"}),
+        );
+        same::<AwsConnectionUpdate>(
+            json!({"description": "", "secret_access_key": "", "access_key_id": null,
+                   "aws_region": "eu-west-1", "labels": null, "updatedAt": ZERO_TIME, "name": "c1"}),
+            json!({"aws_region": "eu-west-1"}),
+        );
+    }
+
+    #[test]
+    fn a_patch_with_empty_strings_changes_nothing() {
+        let u: UserUpdate = decode_value(&json!({
+            "password": "", "current_password": "", "name": "", "email": null, "groups": null,
+            "username": "", "user_id": "", "last_login": ZERO_TIME, "logins_count": 0
+        }))
+        .unwrap();
+        assert_eq!(serde_json::to_value(u).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn a_whole_go_struct_job_config_create() {
+        same::<JobConfigCreate>(
+            json!({
+                "name": "rot", "description": "", "operation": "cckm_key_rotation",
+                "run_at": "0 9 * * *", "run_on": "", "disabled": false,
+                "start_date": ZERO_TIME, "end_date": "",
+                "cckm_key_rotation_params": {"cloud_name": "", "expiration": "", "expire_in": "",
+                                             "aws_param": null},
+                "cckm_synchronization_params": null, "job_config_params": null,
+                "id": "", "uri": "", "createdAt": ZERO_TIME
+            }),
+            json!({
+                "name": "rot", "operation": "cckm_key_rotation", "run_at": "0 9 * * *",
+                "disabled": false, "cckm_key_rotation_params": {}
+            }),
+        );
+    }
+
+    #[test]
+    fn opaque_json_and_given_tag_values_are_kept_as_sent() {
+        let policy = json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "", "Effect": "Allow", "Principal": {"AWS": ""},
+                           "Action": "kms:*", "Resource": "*", "Condition": null}]
+        });
+        let k: CreateKey = decode_value(&json!({
+            "kms": "k1", "region": "ap-south-1",
+            "aws_param": {"Policy": policy, "Tags": [{"TagKey": "k", "TagValue": ""}]}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(&k).unwrap();
+        assert_eq!(v["aws_param"]["Policy"], policy);
+        assert_eq!(v["aws_param"]["Tags"], json!([{"TagKey": "k", "TagValue": ""}]));
+
+        let c: AwsConnectionCreate = decode_value(&json!({
+            "name": "c1", "labels": {"team": "", "t": ZERO_TIME, "n": null},
+            "meta": {"note": "", "list": ["", null]}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["labels"], json!({"team": "", "t": ZERO_TIME, "n": null}));
+        assert_eq!(v["meta"], json!({"note": "", "list": ["", null]}));
+    }
+
+    #[test]
+    fn a_known_field_of_the_wrong_type_is_named() {
+        let e = decode_value::<CreateKey>(&json!({
+            "kms": "k1", "region": "r", "aws_param": {"Tags": [{"TagKey": 5}]}
+        }))
+        .unwrap_err();
+        assert!(e.contains("aws_param.Tags[0].TagKey"), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
+        let e = decode_value::<UserUpdate>(&json!({"groups": "admin"})).unwrap_err();
+        assert!(e.contains("groups"), "{e}");
+    }
+
+    #[test]
+    fn a_required_field_sent_empty_is_named() {
+        for body in [
+            json!({"kms": "", "region": "r", "aws_param": {}}),
+            json!({"kms": null, "region": "r", "aws_param": {}}),
+        ] {
+            let e = decode_value::<CreateKey>(&body).unwrap_err();
+            assert!(e.contains("kms"), "{e}");
+        }
+        let e = decode_value::<AwsConnectionCreate>(&json!({"name": ""})).unwrap_err();
+        assert!(e.contains("name"), "{e}");
+    }
+
+    #[test]
+    fn non_objects_are_refused_as_before() {
+        assert!(decode_value::<CreateKey>(&json!([])).is_err());
+        assert!(decode_value::<CreateKey>(&json!("")).is_err());
+        assert!(decode::<CreateKey>(b"{").is_err());
     }
 }
