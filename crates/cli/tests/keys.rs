@@ -510,7 +510,6 @@ async fn refused_creates_name_the_field_and_create_nothing_in_aws() {
         ),
         (json!({"Alias": "has space"}), json!({}), "aws_param.Alias"),
         (json!({"Alias": "bad*char"}), json!({}), "aws_param.Alias"),
-        (json!({"Alias": ""}), json!({}), "aws_param.Alias"),
         (
             json!({"Alias": "a".repeat(251)}),
             json!({}),
@@ -614,6 +613,14 @@ async fn refused_creates_name_the_field_and_create_nothing_in_aws() {
         list["total"], 2,
         "a synchronization found keys the refused requests made: {list}"
     );
+    // An empty Alias is "not given" (it used to be refused): the key is made without one.
+    let k = create_ok(
+        &server,
+        &token,
+        json!({"Alias": "", "Origin": "", "KeyUsage": ""}),
+    )
+    .await;
+    assert_eq!(k["aws_param"]["Alias"], json!([]), "{k}");
 }
 
 /// GET one; DELETE forgets Keyward's record (204, then 404) and leaves the AWS key alone.

@@ -315,7 +315,10 @@ mod tests {
                 "key_users": []
             }),
         );
-        assert_eq!(decoded["aws_param"], json!({"BypassPolicyLockoutSafetyCheck": false}));
+        assert_eq!(
+            decoded["aws_param"],
+            json!({"BypassPolicyLockoutSafetyCheck": false})
+        );
     }
 
     #[test]
@@ -381,7 +384,10 @@ mod tests {
         .unwrap();
         let v = serde_json::to_value(&k).unwrap();
         assert_eq!(v["aws_param"]["Policy"], policy);
-        assert_eq!(v["aws_param"]["Tags"], json!([{"TagKey": "k", "TagValue": ""}]));
+        assert_eq!(
+            v["aws_param"]["Tags"],
+            json!([{"TagKey": "k", "TagValue": ""}])
+        );
 
         let c: AwsConnectionCreate = decode_value(&json!({
             "name": "c1", "labels": {"team": "", "t": ZERO_TIME, "n": null},
