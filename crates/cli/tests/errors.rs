@@ -239,6 +239,11 @@ async fn malformed_and_unexpected_bodies_are_400() {
     assert_eq!(r.status.as_u16(), 201, "{}", r.body);
     assert_eq!(r.body["groups"], json!([]), "{}", r.body);
     assert!(r.body.get("isAdmin").is_none(), "{}", r.body);
+    let quinn = r.body["user_id"].as_str().unwrap().replace('|', "%7C");
+    server
+        .delete(&format!("{USERS}/{quinn}"), &admin)
+        .await
+        .expect(204);
     // An unknown field on a KMS container is ignored: the refusal is about the connection.
     let r = server
         .post(
