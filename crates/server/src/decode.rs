@@ -29,6 +29,7 @@ const MAX_LOGGED: usize = 32;
 /// Decodes a JSON body (already parsed into a `Value`) into `T` by the rule above. The error
 /// is the message of a 400: `request body: <path>: <what is wrong>`.
 pub fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    let seen = Seen::default();
     let mut ignored: Vec<String> = Vec::new();
     let mut count = 0usize;
     let result = {
@@ -38,7 +39,7 @@ pub fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
                 ignored.push(path.to_string());
             }
         };
-        let de = serde_ignored::Deserializer::new(Lenient(value), &mut note);
+        let de = serde_ignored::Deserializer::new(Lenient(value, &seen), &mut note);
         serde_path_to_error::deserialize(de)
     };
     if count > 0 {
@@ -51,8 +52,12 @@ pub fn decode_value<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
     result.map_err(|e| {
         let path = e.path().to_string();
         let mut inner = e.into_inner().to_string();
-        if inner.starts_with("missing field") {
-            inner.push_str(" (required; \"\", null and the zero time count as not given)");
+        if let Some(field) = inner
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            let hint = seen.hint(field);
+            inner.push_str(&hint);
         }
         if path == "." {
             format!("request body: {inner}")
@@ -137,9 +142,46 @@ macro_rules! forward_one {
 
 /// A deserializer over a received `Value` that applies the rule where the type asks for a
 /// struct, and otherwise behaves as `serde_json`'s own deserializer for `&Value`.
-struct Lenient<'a>(&'a Value);
+struct Lenient<'a, 's>(&'a Value, &'s Seen);
 
-impl<'de> de::Deserializer<'de> for Lenient<'de> {
+/// The member names of the typed objects of a body (at most [`MAX_SEEN`]), and whether each was
+/// sent unset: what a "missing field" message points at.
+#[derive(Default)]
+struct Seen(std::cell::RefCell<Vec<(String, bool)>>);
+
+const MAX_SEEN: usize = 4096;
+
+impl Seen {
+    fn note(&self, key: &str, unset: bool) {
+        let mut seen = self.0.borrow_mut();
+        if seen.len() < MAX_SEEN {
+            seen.push((key.to_string(), unset));
+        }
+    }
+
+    /// What was sent for the required field `field`: the same name sent unset, or a member
+    /// spelled like it (`TagKey` for `tag_key`).
+    fn hint(&self, field: &str) -> String {
+        let squash = |s: &str| {
+            s.chars()
+                .filter(|c| *c != '_' && *c != '-')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        };
+        let wanted = squash(field);
+        let seen = self.0.borrow();
+        if seen.iter().any(|(k, unset)| *unset && k == field) {
+            return " (required, and sent as \"\", null or the zero time, which count as not given)"
+                .to_string();
+        }
+        match seen.iter().find(|(k, _)| k != field && squash(k) == wanted) {
+            Some((k, _)) => format!(" (required; `{k}` was sent, which is not this field's name)"),
+            None => " (required; \"\", null and the zero time count as not given)".to_string(),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Lenient<'de, '_> {
     type Error = serde_json::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
@@ -165,7 +207,7 @@ impl<'de> de::Deserializer<'de> for Lenient<'de> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         match self.0 {
             Value::Array(items) => {
-                let mut seq = LenientSeq(items.iter());
+                let mut seq = LenientSeq(items.iter(), self.1);
                 let out = visitor.visit_seq(&mut seq)?;
                 if seq.0.len() == 0 {
                     Ok(out)
@@ -204,6 +246,7 @@ impl<'de> de::Deserializer<'de> for Lenient<'de> {
             Value::Object(members) => visitor.visit_map(StructMembers {
                 iter: members.iter(),
                 value: None,
+                seen: self.1,
             }),
             other => de::Deserializer::deserialize_struct(other, name, fields, visitor),
         }
@@ -216,9 +259,9 @@ impl<'de> de::Deserializer<'de> for Lenient<'de> {
 }
 
 /// The elements of an array the type reads as a sequence (each by the rule).
-struct LenientSeq<'a>(std::slice::Iter<'a, Value>);
+struct LenientSeq<'a, 's>(std::slice::Iter<'a, Value>, &'s Seen);
 
-impl<'de> de::SeqAccess<'de> for LenientSeq<'de> {
+impl<'de> de::SeqAccess<'de> for LenientSeq<'de, '_> {
     type Error = serde_json::Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -226,7 +269,7 @@ impl<'de> de::SeqAccess<'de> for LenientSeq<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, Self::Error> {
         match self.0.next() {
-            Some(v) => seed.deserialize(Lenient(v)).map(Some),
+            Some(v) => seed.deserialize(Lenient(v, self.1)).map(Some),
             None => Ok(None),
         }
     }
@@ -237,12 +280,13 @@ impl<'de> de::SeqAccess<'de> for LenientSeq<'de> {
 }
 
 /// The members of an object the type reads as a struct, without those sent unset.
-struct StructMembers<'a> {
+struct StructMembers<'a, 's> {
     iter: serde_json::map::Iter<'a>,
     value: Option<&'a Value>,
+    seen: &'s Seen,
 }
 
-impl<'de> de::MapAccess<'de> for StructMembers<'de> {
+impl<'de> de::MapAccess<'de> for StructMembers<'de, '_> {
     type Error = serde_json::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -250,7 +294,9 @@ impl<'de> de::MapAccess<'de> for StructMembers<'de> {
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
         for (key, value) in self.iter.by_ref() {
-            if is_unset(value) {
+            let unset = is_unset(value);
+            self.seen.note(key, unset);
+            if unset {
                 continue;
             }
             self.value = Some(value);
@@ -266,7 +312,7 @@ impl<'de> de::MapAccess<'de> for StructMembers<'de> {
         seed: V,
     ) -> Result<V::Value, Self::Error> {
         match self.value.take() {
-            Some(v) => seed.deserialize(Lenient(v)),
+            Some(v) => seed.deserialize(Lenient(v, self.seen)),
             None => Err(de::Error::custom("a value was asked for before its key")),
         }
     }
@@ -422,6 +468,12 @@ mod tests {
         }
         let e = decode_value::<AwsConnectionCreate>(&json!({"name": ""})).unwrap_err();
         assert!(e.contains("name"), "{e}");
+        assert!(e.contains("sent as"), "{e}");
+        // A member spelled like a required field is pointed at.
+        let e = decode_value::<keyward_api::keys::AddTags>(&json!({"tags": [{"TagKey": "o"}]}))
+            .unwrap_err();
+        assert!(e.contains("tags[0]: missing field `tag_key`"), "{e}");
+        assert!(e.contains("`TagKey` was sent"), "{e}");
     }
 
     #[test]
