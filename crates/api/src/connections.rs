@@ -4,7 +4,6 @@ use utoipa::ToSchema;
 
 /// `POST /api/v1/connectionmgmt/services/aws/connections`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AwsConnectionCreate {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,7 +37,6 @@ pub struct AwsConnectionCreate {
 
 /// `PATCH .../connections/{id}`: every field optional; `name` cannot change.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AwsConnectionUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -7,7 +7,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateTag {
     #[serde(rename = "TagKey")]
     pub tag_key: String,
@@ -17,7 +16,6 @@ pub struct CreateTag {
 
 /// `aws_param` of `POST /cckm/aws/keys`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateKeyAwsParam {
     #[serde(rename = "Alias", default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
@@ -62,7 +60,6 @@ pub struct CreateKeyAwsParam {
 crate::with_principals! { lists_and_template;
     /// `POST /cckm/aws/keys`.
     #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
     pub struct CreateKey {
         pub kms: String,
         pub region: String,
@@ -73,19 +70,16 @@ crate::with_principals! { lists_and_template;
 
 /// `POST .../schedule-deletion`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ScheduleDeletion {
     pub days: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateDescription {
     pub description: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ActionTag {
     pub tag_key: String,
     #[serde(default)]
@@ -94,21 +88,18 @@ pub struct ActionTag {
 
 /// `POST .../add-tags`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AddTags {
     pub tags: Vec<ActionTag>,
 }
 
 /// `POST .../remove-tags`: tag keys.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RemoveTags {
     pub tags: Vec<String>,
 }
 
 /// `POST .../add-alias` and `.../delete-alias`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AliasBody {
     pub alias: String,
 }
@@ -116,7 +107,6 @@ pub struct AliasBody {
 crate::with_principals! { lists_and_template;
     /// `POST .../policy`: `policy` (or `Policy`), the key_* lists, or `policytemplate`.
     #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
     pub struct PolicyBody {
         /// A key policy document (a JSON object, or a string holding one).
         #[serde(default, alias = "Policy", skip_serializing_if = "Option::is_none")]
@@ -133,7 +123,6 @@ crate::with_principals! { lists_and_template;
 
 /// `POST .../enable-auto-rotation`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct EnableAutoRotation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_period_in_days: Option<i64>,
@@ -142,7 +131,6 @@ pub struct EnableAutoRotation {
 crate::with_principals! { lists_and_template;
     /// `POST .../replicate-key`.
     #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
     pub struct ReplicateKey {
         pub replica_region: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,7 +144,6 @@ crate::with_principals! { lists_and_template;
 
 /// `POST .../update-primary-region`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdatePrimaryRegion {
     #[serde(rename = "PrimaryRegion")]
     pub primary_region: String,
@@ -164,7 +151,6 @@ pub struct UpdatePrimaryRegion {
 
 /// `POST /cckm/aws/alias/verify`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct VerifyAlias {
     pub alias: String,
     pub region: String,
@@ -205,7 +191,6 @@ pub struct KeyListParams {
 
 /// `POST .../import-material`: imports material (a vault or HSM key) into an EXTERNAL key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ImportMaterial {
     /// `local` (the default) or `hsm-luna`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +208,6 @@ pub struct ImportMaterial {
 
 /// `POST .../delete-material`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DeleteMaterial {
     /// Accepted for CCKM's sake; a key has one material.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,7 +217,6 @@ pub struct DeleteMaterial {
 crate::with_principals! { lists_and_template;
     /// `POST /cckm/aws/upload-key`: creates an EXTERNAL key and imports material into it.
     #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
     pub struct UploadKey {
         /// KMS container, name or id.
         pub kms: String,
@@ -260,7 +243,6 @@ crate::with_principals! { lists_and_template;
 
 /// `POST .../enable-rotation-job`: attaches the key to a `cckm_key_rotation` job config.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct EnableRotationJob {
     /// The job config's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

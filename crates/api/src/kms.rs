@@ -3,7 +3,6 @@ use utoipa::ToSchema;
 
 /// `POST /api/v1/cckm/aws/kms`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct KmsCreate {
     pub name: String,
     pub account_id: String,
@@ -18,7 +17,6 @@ pub struct KmsCreate {
 
 /// `PATCH /api/v1/cckm/aws/kms/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct KmsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,

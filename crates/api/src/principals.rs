@@ -1,9 +1,10 @@
 //! The ways to name a key policy's principals, as CCKM spells them: five lists (IAM users and
 //! roles who administer or use the key, AWS accounts that may use it) and `policytemplate`.
 //!
-//! Declared once here. Responses flatten [`KeyPrincipals`]; a request refuses unknown fields
-//! (`deny_unknown_fields`), which serde cannot combine with `flatten`, so request types get the
-//! same fields from the [`with_principals!`] macro instead.
+//! Declared once here. Responses flatten [`KeyPrincipals`]; request types get the same fields
+//! from the [`with_principals!`] macro instead, because `flatten` buffers the members as
+//! untyped content, where the server's decoding rule (`server/src/decode.rs`: `""`, `null` and
+//! the zero time mean "not sent", unknown members ignored and logged) could not reach them.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

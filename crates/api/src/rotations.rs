@@ -9,7 +9,6 @@ use crate::resource::Resource;
 
 /// `POST /cckm/aws/keys/{id}/rotate` (spec 1.3.8): a new AWS key replaces the key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RotateKey {
     /// BYOK keys: where the new material comes from (`local`, the default, or `hsm-luna`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

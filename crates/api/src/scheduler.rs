@@ -126,7 +126,6 @@ impl KeyResultStatus {
 
 /// `aws_param` of a rotation config: how AWS keys are rotated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AwsRotationParams {
     /// Move the key's aliases to the new key.
     #[serde(default)]
@@ -143,7 +142,6 @@ fn aws() -> String {
 
 /// `cckm_key_rotation_params` of a `cckm_key_rotation` config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RotationParams {
     /// Only `aws`.
     #[serde(default = "aws")]
@@ -174,7 +172,6 @@ impl Default for RotationParams {
 /// `cckm_synchronization_params` of a `cckm_synchronization` config: `kms` or
 /// `synchronize_all`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SyncParams {
     /// Only `aws`.
     #[serde(default = "aws")]
@@ -227,7 +224,6 @@ pub struct JobConfig {
 
 /// `POST /scheduler/job-configs`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct JobConfigCreate {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,7 +256,6 @@ pub struct JobConfigCreate {
 /// `PATCH /scheduler/job-configs/{id}`: the fields given replace the stored ones. The
 /// operation cannot change (giving the same one is allowed).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct JobConfigUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -68,7 +68,6 @@ pub struct SyncJob {
 /// `POST /cckm/aws/synchronization-jobs`: `kms` (optionally narrowed to `regions`) or
 /// `synchronize_all`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct StartSync {
     /// KMS containers, by name or id.
     #[serde(default)]

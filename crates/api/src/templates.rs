@@ -12,7 +12,6 @@ crate::with_principals! { lists;
     /// `POST /cckm/aws/templates`: a named policy, as a document (`policy`) or as the
     /// principal lists (exclusive).
     #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
     pub struct TemplateCreate {
         pub name: String,
         /// The KMS container (name or id) the template is for.
@@ -35,7 +34,6 @@ crate::with_principals! { lists;
     /// `PATCH /cckm/aws/templates/{id}`: a new policy (document or principal lists) and/or
     /// `auto_push`.
     #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
     pub struct TemplateUpdate {
         /// A key policy document (a JSON object, or a string holding one).
         #[serde(default, alias = "Policy", skip_serializing_if = "Option::is_none")]

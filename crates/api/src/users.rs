@@ -3,7 +3,6 @@ use utoipa::ToSchema;
 
 /// `POST /api/v1/usermgmt/users`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserCreate {
     pub username: String,
     pub password: String,
@@ -18,7 +17,6 @@ pub struct UserCreate {
 
 /// `PATCH /api/v1/usermgmt/users/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
@@ -50,7 +48,6 @@ pub struct User {
 
 /// `PATCH /api/v1/auth/changepw`: a user changes their own password, proving the current one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub username: String,
     /// The current password.

@@ -27,7 +27,6 @@ pub struct VaultKey {
 
 /// `POST /vault/keys2`.
 #[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct VaultKeyCreate {
     pub name: String,
     /// Only `aes` (the default).

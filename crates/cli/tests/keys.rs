@@ -510,7 +510,6 @@ async fn refused_creates_name_the_field_and_create_nothing_in_aws() {
         ),
         (json!({"Alias": "has space"}), json!({}), "aws_param.Alias"),
         (json!({"Alias": "bad*char"}), json!({}), "aws_param.Alias"),
-        (json!({"Alias": ""}), json!({}), "aws_param.Alias"),
         (
             json!({"Alias": "a".repeat(251)}),
             json!({}),
@@ -562,8 +561,6 @@ async fn refused_creates_name_the_field_and_create_nothing_in_aws() {
         (json!({}), json!({"region": "us-west-2"}), "region"),
         (json!({}), json!({"region": ""}), "region"),
         (json!({}), json!({"kms": "no-such-kms"}), "kms"),
-        (json!({"Colour": "blue"}), json!({}), "Colour"),
-        (json!({}), json!({"colour": "blue"}), "colour"),
     ];
     for (aws_param, extras, field) in cases {
         // A valid alias of its own (where the case is not about the alias): had anything reached
@@ -613,6 +610,31 @@ async fn refused_creates_name_the_field_and_create_nothing_in_aws() {
     assert_eq!(
         list["total"], 2,
         "a synchronization found keys the refused requests made: {list}"
+    );
+    // An empty Alias is "not given" (it used to be refused): the key is made without one.
+    let k = create_ok(
+        &server,
+        &token,
+        json!({"Alias": "", "Origin": "", "KeyUsage": ""}),
+    )
+    .await;
+    assert_eq!(k["aws_param"]["Alias"], json!([]), "{k}");
+    // Unknown members, in aws_param or beside it, are ignored (they used to be refused,
+    // naming them).
+    let alias = unique("colour");
+    let k = create(
+        &server,
+        &token,
+        json!({"kms": "kms", "region": "ap-south-1", "colour": "blue",
+               "aws_param": {"Alias": alias, "Colour": "blue"}}),
+    )
+    .await
+    .expect(201)
+    .body;
+    assert_eq!(
+        k["aws_param"]["Alias"],
+        json!([format!("alias/{alias}")]),
+        "{k}"
     );
 }
 

@@ -135,7 +135,6 @@ async fn rotate_native_key_moves_aliases_and_old_key_still_decrypts() {
             400,
             "retain_alias: invalid type",
         ),
-        (json!({"frobnicate": 1}), 400, "frobnicate"),
     ] {
         server
             .post(&format!("{KEYS}/{old_id}/rotate"), &admin, body)
@@ -148,7 +147,8 @@ async fn rotate_native_key_moves_aliases_and_old_key_still_decrypts() {
         .post(
             &format!("{KEYS}/{old_id}/rotate"),
             &admin,
-            json!({"retain_alias": true, "disable_encrypt": true}),
+            // An unknown member is ignored (it used to be refused, naming it).
+            json!({"retain_alias": true, "disable_encrypt": true, "frobnicate": 1}),
         )
         .await
         .expect(201)

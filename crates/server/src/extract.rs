@@ -62,11 +62,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        // axum checks the content type, reads the body and parses the JSON; the one decoding
+        // rule (`decode.rs`) turns it into `T`.
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        crate::decode::decode_value(&value)
+            .map(ApiJson)
+            .map_err(invalid_body)
     }
+}
+
+/// A body that is JSON but does not decode into its type: a 400 naming the field at fault.
+pub fn invalid_body(message: String) -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        9,
+        "NCERRInvalidParamValue: Invalid parameter value",
+        bounded(&message, 1024),
+    )
 }
 
 pub fn json_rejection(rejection: JsonRejection) -> Response {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit_checkpoints;
 pub mod background;
 pub mod config;
+pub mod decode;
 pub mod error;
 pub mod extract;
 pub mod guard;

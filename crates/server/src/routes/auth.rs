@@ -86,8 +86,12 @@ async fn issue(
         if content_type.starts_with("application/x-www-form-urlencoded") {
             serde_urlencoded::from_bytes(&body).map_err(|e| format!("form body: {e}"))
         } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| format!("request body is not a valid token request: {e}"))
+            crate::decode::decode(&body).map_err(|e| {
+                format!(
+                    "request body is not a valid token request: {}",
+                    e.trim_start_matches("request body: ")
+                )
+            })
         };
     let req = match parsed {
         Ok(r) => r,

@@ -272,25 +272,12 @@ where
     }
 }
 
-/// Parses an action's body; an empty body counts as `{}`.
+/// Parses an action's body by the one decoding rule (`decode.rs`); an empty body counts as `{}`.
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
-    let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    // The error names the field at fault (`retain_alias: invalid type ...`).
-    let mut de = serde_json::Deserializer::from_slice(slice);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            format!("request body: {}", e.into_inner())
-        } else {
-            format!("request body: {path}: {}", e.into_inner())
-        }
-    })?;
-    de.end().map_err(|e| format!("request body: {e}"))?;
-    Ok(value)
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return crate::decode::decode_value(&serde_json::Value::Object(Default::default()));
+    }
+    crate::decode::decode(bytes)
 }
 
 fn invalid_body(message: String) -> Response {
