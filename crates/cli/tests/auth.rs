@@ -939,24 +939,35 @@ async fn a_login_flood_is_bounded_in_memory_and_leaves_reads_alone() {
         }
     }));
     // The reads go over a connection of their own (on the flood's, HTTP/2 would queue them
-    // behind its streams in the client).
+    // behind its streams in the client), from a thread and runtime of their own: on the test's
+    // single-threaded runtime they would wait for the client's own handling of the flood.
     let reader = client_from(&server, [127, 0, 0, 1]);
-    let reads = async {
-        let mut latencies = Vec::new();
-        for _ in 0..100 {
-            let t = std::time::Instant::now();
-            let r = reader
-                .get(format!("{}/api/v1/usermgmt/users?limit=1", server.url))
-                .bearer_auth(&admin)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-            latencies.push(t.elapsed());
-        }
-        latencies
-    };
-    let (replies, mut latencies) = tokio::join!(flood, reads);
+    let url = format!("{}/api/v1/usermgmt/users?limit=1", server.url);
+    let token = admin.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let reads = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // Connected before the flood (a client doing reads keeps its connection).
+            let warm = reader.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(warm.status(), 200);
+            started_tx.send(()).unwrap();
+            let mut latencies = Vec::new();
+            for _ in 0..100 {
+                let t = std::time::Instant::now();
+                let r = reader.get(&url).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                latencies.push(t.elapsed());
+            }
+            latencies
+        })
+    });
+    started_rx.recv().unwrap();
+    let replies = flood.await;
+    let mut latencies = reads.join().unwrap();
     let peak = rss_kib(server.pid());
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     let busy = replies
