@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (once) and starts LocalStack's KMS service on a free loopback port, as measured in
-# ../shared/spec/kms-emulator.md. Usage:
+# ../shared/spec/kms-emulator.md, with STS and EC2 (through moto) for account details. Usage:
 #   scripts/localstack.sh install          # create the venv if missing
 #   scripts/localstack.sh start STATEDIR   # start; prints "PID PORT" on stdout when ready
 set -euo pipefail
@@ -10,6 +10,12 @@ PY="${PYTHON:-python3}"
 
 install() {
   if [ -x "$LS_HOME/venv/bin/python" ] && [ -f "$LS_HOME/.installed" ]; then
+    # STS (GetCallerIdentity) and EC2 (DescribeRegions) answer POST /cckm/aws/accounts; LocalStack
+    # serves them through moto, which installs made before that lack.
+    if [ ! -f "$LS_HOME/.installed-moto" ]; then
+      "$LS_HOME/venv/bin/pip" install --quiet --disable-pip-version-check 'moto-ext[ec2]==5.1.12.post22'
+      touch "$LS_HOME/.installed-moto"
+    fi
     return 0
   fi
   rm -rf "$LS_HOME"
@@ -17,8 +23,8 @@ install() {
   "$PY" -m venv "$LS_HOME/venv"
   "$LS_HOME/venv/bin/pip" install --quiet --disable-pip-version-check \
     'localstack-core[base-runtime]==4.10.0' 'cbor2<6' 'pyopenssl<25' 'cryptography<45' \
-    'ciphertrust-sdk'
-  touch "$LS_HOME/.installed"
+    'ciphertrust-sdk' 'moto-ext[ec2]==5.1.12.post22'
+  touch "$LS_HOME/.installed" "$LS_HOME/.installed-moto"
 }
 
 free_port() {
@@ -36,7 +42,7 @@ start() {
   mkdir -p "$dir/root"
   local port
   port=$(free_port)
-  OVERRIDE_IN_DOCKER=0 GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=kms \
+  OVERRIDE_IN_DOCKER=0 GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$port" SERVICES="${KEYWARD_LOCALSTACK_SERVICES:-kms,sts,ec2}" \
     EAGER_SERVICE_LOADING=1 DNS_ADDRESS=0 DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
     FILESYSTEM_ROOT="$dir/root" \
     setsid "$LS_HOME/venv/bin/python" -m localstack.runtime.main >"$dir/localstack.log" 2>&1 </dev/null &
