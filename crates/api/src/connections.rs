@@ -1,6 +1,24 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+/// Filters of `GET .../aws/connections`, with paging (an empty value is no filter).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConnectionListParams {
+    /// Resources to skip (0 and up).
+    pub skip: Option<i64>,
+    /// Page size: 0 or more (10 when absent), or -1 for every resource.
+    pub limit: Option<i64>,
+    /// Comma-separated fields to sort on, each with a `-` prefix for descending.
+    pub sort: Option<String>,
+    /// Only the connection with this id.
+    pub id: Option<String>,
+    /// Only the connection with this name.
+    pub name: Option<String>,
+    /// Only the connections to this cloud (`aws`, `aws-us-gov`, `aws-cn`).
+    pub cloud_name: Option<String>,
+}
 
 /// `POST /api/v1/connectionmgmt/services/aws/connections`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -35,9 +53,14 @@ pub struct AwsConnectionCreate {
     pub products: Option<Vec<String>>,
 }
 
-/// `PATCH .../connections/{id}`: every field optional; `name` cannot change.
+/// `PATCH .../connections/{id}`: every field optional; `name` cannot change (it may be sent
+/// unchanged, or as `""`). `labels` and `meta` are merge patches: a member set to `null` is
+/// removed, the others are set.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct AwsConnectionUpdate {
+    /// Only the connection's own name (Go clients send the whole struct back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,13 +87,14 @@ pub struct AwsConnectionUpdate {
     pub products: Option<Vec<String>>,
 }
 
-/// A connection as returned: never carries the secret access key.
+/// A connection as returned: never carries the secret access key. It has no `application` or
+/// `devAccount` member: Thales' Terraform provider decodes connection lists into a struct whose
+/// own `Application`/`DevAccount` fields (not strings) would match them case-insensitively.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AwsConnection {
     pub id: String,
     pub uri: String,
     pub account: String,
-    pub application: String,
     pub dev_account: String,
     #[serde(rename = "createdAt")]
     pub created_at: String,
@@ -92,7 +116,8 @@ pub struct AwsConnection {
     pub labels: Map<String, Value>,
     pub meta: Value,
     pub products: Vec<String>,
-    pub last_connection_ok: Option<bool>,
+    /// False until a test of the connection succeeds.
+    pub last_connection_ok: bool,
     pub last_connection_error: String,
     pub last_connection_at: Option<String>,
 }

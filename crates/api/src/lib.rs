@@ -1,6 +1,7 @@
 //! Wire types of Keyward's REST API, spelled exactly as CipherTrust Manager / CCKM spells them.
 //! Shared by the server (which renders them) and the CLI (which reads them). serde only.
 
+pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auth;

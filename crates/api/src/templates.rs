@@ -51,7 +51,8 @@ pub struct PolicyTemplate {
     #[serde(flatten)]
     pub resource: Resource,
     pub name: String,
-    /// The KMS container's id (null for a template made for an account).
+    /// The KMS container, as it was given (its id or its name; null for a template made for
+    /// an account).
     pub kms: Option<String>,
     pub account_id: String,
     /// The policy document (null when the template lists principals).

@@ -83,6 +83,12 @@ impl ClientCache {
     }
 
     async fn build(&self, t: &ConnectionTarget) -> Client {
+        Client::new(&self.sdk_config(t).await)
+    }
+
+    /// The SDK configuration for this target (Region, retries, timeouts, credentials, assumed
+    /// role, endpoint override): what every client for it is made from.
+    pub(crate) async fn sdk_config(&self, t: &ConnectionTarget) -> aws_config::SdkConfig {
         let s = &self.settings;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(t.region.clone()))
@@ -126,6 +132,10 @@ impl ClientCache {
                 .credentials_provider(SharedCredentialsProvider::new(provider))
                 .build();
         }
-        Client::new(&config)
+        config
+    }
+
+    pub(crate) fn settings(&self) -> &AwsSettings {
+        &self.settings
     }
 }

@@ -3,6 +3,7 @@
 //! override; the SDK's standard retry with backoff on throttling; AWS errors mapped to typed
 //! core errors. Every AWS call is counted in the metrics by operation and outcome.
 
+mod accounts;
 mod clients;
 mod convert;
 mod errors;
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use keyward_core::CoreResult;
-use keyward_core::connections::ConnectionTarget;
+use keyward_core::connections::{AwsAccount, ConnectionTarget};
 use keyward_core::ports::CloudKms;
 
 pub use clients::{AwsSettings, ClientCache};
@@ -59,6 +60,10 @@ impl CloudKms for AwsKms {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn account_details(&self, target: &ConnectionTarget) -> CoreResult<AwsAccount> {
+        accounts::account_details(self, target).await
     }
 
     fn forget_connection(&self, connection_id: &str) {

@@ -41,6 +41,21 @@ pub struct AwsConnection {
     pub last_connection_at: Option<DateTime<Utc>>,
 }
 
+/// The account a connection's credentials belong to, and the Regions it can use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsAccount {
+    pub account_id: String,
+    pub regions: Vec<String>,
+}
+
+/// The filters of the connection list (each `None` or empty: not filtered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionFilter {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub cloud_name: Option<String>,
+}
+
 /// Everything the AWS adapter needs to build a client. Carries the opened secret.
 #[derive(Debug, Clone)]
 pub struct ConnectionTarget {
@@ -77,7 +92,6 @@ impl AwsConnection {
                 self.name, self.id
             ),
             account: "kylo:kylo:admin:accounts:kylo".into(),
-            application: "ncryptify:gemalto:admin:apps:kylo".into(),
             dev_account: "ncryptify:gemalto:admin:accounts:gemalto".into(),
             created_at: rfc3339(&self.created_at),
             updated_at: rfc3339(&self.updated_at),
@@ -97,9 +111,35 @@ impl AwsConnection {
             labels: self.labels.clone(),
             meta: self.meta.clone(),
             products: self.products.clone(),
-            last_connection_ok: self.last_connection_ok,
+            last_connection_ok: self.last_connection_ok.unwrap_or(false),
             last_connection_error: self.last_connection_error.clone(),
             last_connection_at: self.last_connection_at.as_ref().map(rfc3339),
+        }
+    }
+}
+
+/// RFC 7396 JSON merge patch: an object patches member by member (`null` removes one), anything
+/// else replaces the target.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(members) => {
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            if let Value::Object(t) = target {
+                merge_members(t, members);
+            }
+        }
+        other => *target = other,
+    }
+}
+
+fn merge_members(target: &mut Map<String, Value>, patch: Map<String, Value>) {
+    for (k, v) in patch {
+        if v.is_null() {
+            target.remove(&k);
+        } else {
+            merge_patch(target.entry(k).or_insert(Value::Null), v);
         }
     }
 }
@@ -202,6 +242,9 @@ fn check_connection(c: &AwsConnection, has_secret: bool) -> CoreResult<()> {
         validate::url("endpoint_url", &c.endpoint_url)?;
     }
     check_products(&c.products)?;
+    if !c.meta.is_object() {
+        return Err(CoreError::invalid("meta: must be a JSON object"));
+    }
     Ok(())
 }
 
@@ -301,13 +344,50 @@ impl Keyward {
         &self,
         caller: &Caller,
         page: &PageParams,
+        filter: &ConnectionFilter,
     ) -> CoreResult<(ListQuery, Page<AwsConnection>)> {
         caller.principal.require(Permission::ReadConnections)?;
         let query = ListQuery::parse(page, SORTABLE)?;
         Ok((
             query.clone(),
-            self.ports.store.list_connections(&query).await?,
+            self.ports.store.list_connections(filter, &query).await?,
         ))
+    }
+
+    /// `POST /cckm/aws/accounts`: the account behind a connection and its Regions, read from
+    /// AWS with the connection's credentials (and the role given, else the connection's own).
+    pub async fn account_details(
+        &self,
+        caller: &Caller,
+        req: keyward_api::accounts::AccountDetailsRequest,
+    ) -> CoreResult<AwsAccount> {
+        caller.principal.require(Permission::ReadCckm)?;
+        if req.connection.is_empty() {
+            return Err(CoreError::invalid(
+                "connection: required (an AWS connection's name or id)",
+            ));
+        }
+        let conn = self
+            .find_connection(&req.connection)
+            .await?
+            .ok_or_else(|| {
+                CoreError::not_found(format!("AWS connection {} not found", req.connection))
+            })?;
+        let role = req.assume_role_arn.unwrap_or_default();
+        let external = req.assume_role_external_id.unwrap_or_default();
+        if !role.is_empty() {
+            validate::role_arn("assume_role_arn", &role)?;
+        }
+        if !external.is_empty() {
+            if role.is_empty() {
+                return Err(CoreError::invalid(
+                    "assume_role_external_id: only allowed with assume_role_arn",
+                ));
+            }
+            check_external_id(&external)?;
+        }
+        let target = self.connection_target(&conn, &conn.aws_region, Some((&role, &external)))?;
+        self.ports.cloud.account_details(&target).await
     }
 
     pub async fn update_connection(
@@ -322,6 +402,14 @@ impl Keyward {
                 .find_connection(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("AWS connection {id} not found")))?;
+            if let Some(name) = &req.name
+                && *name != conn.name
+            {
+                return Err(CoreError::invalid(format!(
+                    "name: a connection's name cannot change (it is '{}')",
+                    conn.name
+                )));
+            }
             let mut changed = Vec::new();
             macro_rules! set {
                 ($field:ident) => {
@@ -339,8 +427,14 @@ impl Keyward {
             set!(aws_sts_regional_endpoints);
             set!(cloud_name);
             set!(endpoint_url);
-            set!(labels);
-            set!(meta);
+            if let Some(patch) = req.labels {
+                merge_members(&mut conn.labels, patch);
+                changed.push("labels");
+            }
+            if let Some(patch) = req.meta {
+                merge_patch(&mut conn.meta, patch);
+                changed.push("meta");
+            }
             set!(products);
             let new_secret = req.secret_access_key.map(SecretString::new);
             if let Some(s) = &new_secret {

@@ -14,12 +14,32 @@ use crate::validate;
 
 pub const SORTABLE: &[&str] = &["name", "account_id", "createdAt", "updatedAt"];
 
+/// The AWS key states in which a key no longer holds its container, template or connection:
+/// it is on its way out (the provider's destroy only schedules deletion).
+pub const PENDING_DELETION: [&str; 2] = ["PendingDeletion", "PendingReplicaDeletion"];
+
+/// A key record that still uses what it refers to: AWS has it, and not pending deletion.
+pub fn is_live_key(rec: &crate::keys::KeyRecord) -> bool {
+    !rec.gone && !PENDING_DELETION.contains(&rec.aws.metadata.key_state.as_str())
+}
+
+/// The filters of the KMS container list (each `None`: not filtered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KmsFilter {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub account_id: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KmsContainer {
     pub id: String,
     pub name: String,
     pub account_id: String,
     pub connection_id: String,
+    /// The connection as the client named it (its id or its name), echoed in `connection`;
+    /// empty for containers made before it was kept (their connection's name is shown).
+    pub connection_ref: String,
     pub regions: Vec<String>,
     pub assume_role_arn: String,
     pub assume_role_external_id: String,
@@ -40,7 +60,11 @@ impl KmsContainer {
             ),
             name: self.name.clone(),
             account_id: self.account_id.clone(),
-            connection: connection.name.clone(),
+            connection: if self.connection_ref.is_empty() {
+                connection.name.clone()
+            } else {
+                self.connection_ref.clone()
+            },
             connection_id: connection.id.clone(),
             regions: self.regions.clone(),
             arn: format!("arn:{partition}:iam::{}:root", self.account_id),
@@ -123,6 +147,7 @@ impl Keyward {
                 name: req.name,
                 account_id: req.account_id,
                 connection_id: connection.id.clone(),
+                connection_ref: req.connection.clone(),
                 regions,
                 assume_role_arn: arn,
                 assume_role_external_id: external,
@@ -173,10 +198,11 @@ impl Keyward {
         &self,
         caller: &Caller,
         page: &PageParams,
+        filter: &KmsFilter,
     ) -> CoreResult<(ListQuery, Page<(KmsContainer, AwsConnection)>)> {
         caller.principal.require(Permission::ReadCckm)?;
         let query = ListQuery::parse(page, SORTABLE)?;
-        let page = self.ports.store.list_kms(&query).await?;
+        let page = self.ports.store.list_kms_where(filter, &query).await?;
         let mut items = Vec::with_capacity(page.items.len());
         for kms in page.items {
             let conn = self.kms_connection(&kms).await?;
@@ -203,32 +229,68 @@ impl Keyward {
                 .find_kms(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("KMS container {id} not found")))?;
+            // Go clients send the whole struct back: the same name and account are no change.
+            if let Some(name) = &req.name
+                && *name != kms.name
+            {
+                return Err(CoreError::invalid(format!(
+                    "name: a KMS container's name cannot change (it is '{}')",
+                    kms.name
+                )));
+            }
+            if let Some(account) = &req.account_id
+                && *account != kms.account_id
+            {
+                return Err(CoreError::invalid(format!(
+                    "account_id: a KMS container's account cannot change (it is {})",
+                    kms.account_id
+                )));
+            }
+            let nothing_given = req.connection.is_none()
+                && req.regions.is_none()
+                && req.assume_role_arn.is_none()
+                && req.assume_role_external_id.is_none();
+            if nothing_given {
+                return Err(CoreError::invalid(
+                    "body: nothing to change; give connection, regions, assume_role_arn or assume_role_external_id",
+                ));
+            }
             let mut changed = Vec::new();
             let connection = match req.connection {
                 Some(c) => {
                     let conn = self.connection_for_kms(&c).await?;
+                    if conn.id != kms.connection_id || c != kms.connection_ref {
+                        changed.push("connection");
+                    }
                     kms.connection_id = conn.id.clone();
-                    changed.push("connection");
+                    kms.connection_ref = c;
                     conn
                 }
                 None => self.kms_connection(&kms).await?,
             };
             if let Some(regions) = req.regions {
-                kms.regions = check_regions(&regions)?;
-                changed.push("regions");
+                let regions = check_regions(&regions)?;
+                if regions != kms.regions {
+                    kms.regions = regions;
+                    changed.push("regions");
+                }
             }
-            if let Some(arn) = req.assume_role_arn {
+            if let Some(arn) = req.assume_role_arn
+                && arn != kms.assume_role_arn
+            {
                 kms.assume_role_arn = arn;
                 changed.push("assume_role_arn");
             }
-            if let Some(ext) = req.assume_role_external_id {
+            if let Some(ext) = req.assume_role_external_id
+                && ext != kms.assume_role_external_id
+            {
                 kms.assume_role_external_id = ext;
                 changed.push("assume_role_external_id");
             }
             if changed.is_empty() {
-                return Err(CoreError::invalid(
-                    "body: nothing to change; give connection, regions, assume_role_arn or assume_role_external_id",
-                ));
+                // What was sent is what is stored (a Go client's whole struct): the container
+                // as it is, nothing written.
+                return Ok((kms, connection));
             }
             check_role(&kms.assume_role_arn, &kms.assume_role_external_id)?;
             kms.updated_at = self.now();
@@ -240,6 +302,10 @@ impl Keyward {
         .await
     }
 
+    /// Deletes a container. Its key records that are pending deletion in AWS (or gone from
+    /// it) are forgotten with it, each audited, in one transaction: Terraform's destroy only
+    /// schedules the keys' deletion before it deletes the container. A key that is still live
+    /// keeps the container (409).
     pub async fn delete_kms(&self, caller: &Caller, id: &str) -> CoreResult<()> {
         self.audited(caller, "kms.delete", id, async move {
             caller.principal.require(Permission::ManageCckm)?;
@@ -247,15 +313,51 @@ impl Keyward {
                 .find_kms(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("KMS container {id} not found")))?;
-            let keys = self.ports.store.count_keys_in_kms(&kms.id).await?;
-            if keys > 0 {
+            let filter = crate::keys::KeyFilter {
+                kms_id: Some(kms.id.clone()),
+                ..Default::default()
+            };
+            let keys = self
+                .ports
+                .store
+                .list_keys(&filter, &ListQuery::all())
+                .await?
+                .items;
+            let live = keys.iter().filter(|k| is_live_key(k)).count();
+            if live > 0 {
                 return Err(CoreError::conflict(format!(
-                    "KMS container '{}' still has {keys} key record(s); remove them first",
+                    "KMS container '{}' still has {live} key(s) that are not pending deletion; schedule their deletion (or remove their records) first",
                     kms.name
                 )));
             }
-            let draft = self.draft(caller, "kms.delete", &kms.name, Outcome::Success, "");
-            self.ports.store.delete_kms(&kms.id, &draft).await?;
+            let forget: Vec<(String, crate::audit::AuditDraft)> = keys
+                .iter()
+                .map(|k| {
+                    let why = if k.gone {
+                        "gone from AWS".to_string()
+                    } else {
+                        format!("{} in AWS", k.aws.metadata.key_state)
+                    };
+                    let draft = self.draft(
+                        caller,
+                        "key.forget",
+                        &k.aws.metadata.arn,
+                        Outcome::Success,
+                        format!(
+                            "record forgotten with its KMS container '{}' (the key is {why})",
+                            kms.name
+                        ),
+                    );
+                    (k.id.clone(), draft)
+                })
+                .collect();
+            let detail = if forget.is_empty() {
+                String::new()
+            } else {
+                format!("forgot {} key record(s) pending deletion", forget.len())
+            };
+            let draft = self.draft(caller, "kms.delete", &kms.name, Outcome::Success, detail);
+            self.ports.store.delete_kms(&kms.id, &forget, &draft).await?;
             Ok(())
         })
         .await

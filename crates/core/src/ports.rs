@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
-use crate::connections::{AwsConnection, ConnectionTarget};
+use crate::connections::{AwsAccount, AwsConnection, ConnectionFilter, ConnectionTarget};
 use crate::error::CoreResult;
 use crate::idempotency::{IdempotencyClaim, IdempotencyEntry};
 use crate::keys::create_journal::CreateIntent;
@@ -15,7 +15,7 @@ use crate::keys::rotate::KeyRotation;
 use crate::keys::sync::SyncJob;
 use crate::keys::templates::PolicyTemplate;
 use crate::keys::{KeyFilter, KeyMetadata, KeyRecord, RotationStatus};
-use crate::kms::KmsContainer;
+use crate::kms::{KmsContainer, KmsFilter};
 use crate::local_keys::LocalKey;
 use crate::login_limits::{LoginCounters, Refused, SourceBudget};
 use crate::paging::{ListQuery, Page};
@@ -160,6 +160,9 @@ pub trait AccessTokens: Send + Sync {
 pub trait CloudKms: Send + Sync {
     /// Checks that the connection's credentials work by making one cheap call.
     async fn check_connection(&self, target: &ConnectionTarget) -> CoreResult<()>;
+    /// The account the credentials belong to (STS GetCallerIdentity) and the Regions it can
+    /// use, in AWS's order (EC2 DescribeRegions, without those not opted in to).
+    async fn account_details(&self, target: &ConnectionTarget) -> CoreResult<AwsAccount>;
     /// Drops any cached client for this connection (after it changed or was deleted).
     fn forget_connection(&self, connection_id: &str);
 }
@@ -246,7 +249,11 @@ pub trait Store: Send + Sync {
     async fn insert_connection(&self, conn: &AwsConnection, audit: &AuditDraft) -> CoreResult<()>;
     async fn get_connection(&self, id: &str) -> CoreResult<Option<AwsConnection>>;
     async fn get_connection_by_name(&self, name: &str) -> CoreResult<Option<AwsConnection>>;
-    async fn list_connections(&self, query: &ListQuery) -> CoreResult<Page<AwsConnection>>;
+    async fn list_connections(
+        &self,
+        filter: &ConnectionFilter,
+        query: &ListQuery,
+    ) -> CoreResult<Page<AwsConnection>>;
     async fn update_connection(&self, conn: &AwsConnection, audit: &AuditDraft) -> CoreResult<()>;
     async fn delete_connection(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
     /// Records the outcome of a connection test, touching nothing else of the connection.
@@ -264,10 +271,23 @@ pub trait Store: Send + Sync {
     async fn get_kms(&self, id: &str) -> CoreResult<Option<KmsContainer>>;
     async fn get_kms_by_name(&self, name: &str) -> CoreResult<Option<KmsContainer>>;
     async fn list_kms(&self, query: &ListQuery) -> CoreResult<Page<KmsContainer>>;
+    async fn list_kms_where(
+        &self,
+        filter: &KmsFilter,
+        query: &ListQuery,
+    ) -> CoreResult<Page<KmsContainer>>;
     async fn count_kms_using_connection(&self, connection_id: &str) -> CoreResult<i64>;
     async fn count_keys_in_kms(&self, kms_id: &str) -> CoreResult<i64>;
     async fn update_kms(&self, kms: &KmsContainer, audit: &AuditDraft) -> CoreResult<()>;
-    async fn delete_kms(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// Deletes the container and forgets the given key records of it (each with its audit
+    /// record), in one transaction. A conflict, with nothing written, if one of them is no
+    /// longer pending deletion or gone, or the container holds any other key record.
+    async fn delete_kms(
+        &self,
+        id: &str,
+        forget: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> CoreResult<bool>;
 
     // --- AWS key records
     async fn insert_key(&self, key: &KeyRecord, audit: &AuditDraft) -> CoreResult<()>;
@@ -446,7 +466,15 @@ pub trait Store: Send + Sync {
     async fn get_template(&self, id: &str) -> CoreResult<Option<PolicyTemplate>>;
     async fn get_template_by_name(&self, name: &str) -> CoreResult<Option<PolicyTemplate>>;
     async fn list_templates(&self, query: &ListQuery) -> CoreResult<Page<PolicyTemplate>>;
-    async fn delete_template(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// Deletes the template and detaches the given key records from it (each with its audit
+    /// record), in one transaction. A conflict, with nothing written, if one of them is no
+    /// longer pending deletion or gone, or a live key record carries the template's tag.
+    async fn delete_template(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> CoreResult<bool>;
     /// A key was made from the template: it is now verified.
     async fn mark_template_verified(&self, id: &str) -> CoreResult<()>;
 

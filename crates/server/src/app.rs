@@ -242,7 +242,7 @@ async fn build_parts(
 
 pub fn router(state: AppState) -> axum::Router {
     let limit = state.max_body_bytes;
-    crate::guard::harden(
+    let app = crate::guard::harden(
         routes::router()
             .layer(middleware::from_fn_with_state(
                 state.clone(),
@@ -252,7 +252,36 @@ pub fn router(state: AppState) -> axum::Router {
     )
     .layer(middleware::from_fn(telemetry::track))
     .layer(middleware::from_fn(request_id::assign))
-    .with_state(state)
+    .with_state(state);
+    // Outside the router, so that the path is trimmed before it is routed.
+    axum::Router::new()
+        .fallback_service(app)
+        .layer(middleware::from_fn(trim_trailing_slash))
+}
+
+/// `/api/v1/<path>/` is routed as `/api/v1/<path>` (the query kept): Go clients of CipherTrust
+/// (Thales' Terraform provider) list with `.../connections/?skip=0&limit=256`. Only API paths:
+/// the Swagger UI lives at `/api/docs/`.
+async fn trim_trailing_slash(
+    mut req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    if path.len() > "/api/v1/".len() && path.starts_with("/api/v1/") && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let path_and_query = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = path_and_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// The scheduler: every `every`, claims the job runs that are due (and those a stopped node

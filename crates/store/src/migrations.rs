@@ -68,6 +68,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "create_intents_idempotency",
         include_str!("../migrations/sqlite/0013_create_intents_idempotency.sql"),
     ),
+    (
+        14,
+        "kms_connection_ref",
+        include_str!("../migrations/sqlite/0014_kms_connection_ref.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

@@ -133,6 +133,7 @@ pub fn kms(row: &SqliteRow) -> Result<KmsContainer, CoreError> {
         name: get(row, "name")?,
         account_id: get(row, "account_id")?,
         connection_id: get(row, "connection_id")?,
+        connection_ref: get(row, "connection_ref")?,
         regions: json(row, "regions_json")?,
         assume_role_arn: get(row, "assume_role_arn")?,
         assume_role_external_id: get(row, "assume_role_external_id")?,

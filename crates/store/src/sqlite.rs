@@ -14,7 +14,7 @@ use keyward_core::audit::{
     AuditDraft, AuditEntry, AuditMac, AuditVerification, GENESIS_HASH, Outcome,
 };
 use keyward_core::auth::RefreshToken;
-use keyward_core::connections::AwsConnection;
+use keyward_core::connections::{AwsConnection, ConnectionFilter};
 use keyward_core::idempotency::{IdempotencyClaim, IdempotencyEntry};
 use keyward_core::keys::create_journal::CreateIntent;
 use keyward_core::keys::import::ImportIntent;
@@ -22,7 +22,7 @@ use keyward_core::keys::rotate::KeyRotation;
 use keyward_core::keys::sync::SyncJob;
 use keyward_core::keys::templates::PolicyTemplate;
 use keyward_core::keys::{KeyFilter, KeyRecord};
-use keyward_core::kms::KmsContainer;
+use keyward_core::kms::{KmsContainer, KmsFilter};
 use keyward_core::local_keys::LocalKey;
 use keyward_core::login_limits::{LoginCounters, Refused, SourceBudget};
 use keyward_core::paging::{ListQuery, Page};
@@ -37,6 +37,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
 mod byok;
+mod containers;
 mod creates;
 mod job_configs;
 mod job_runs;
@@ -785,14 +786,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_connections(&self, query: &ListQuery) -> Result<Page<AwsConnection>> {
-        self.page(
-            "aws_connections",
-            query,
-            "created_at ASC, id ASC",
-            rows::connection,
-        )
-        .await
+    async fn list_connections(
+        &self,
+        filter: &ConnectionFilter,
+        query: &ListQuery,
+    ) -> Result<Page<AwsConnection>> {
+        self.connections_where(filter, query).await
     }
 
     async fn update_connection(&self, c: &AwsConnection, audit: &AuditDraft) -> Result<()> {
@@ -839,11 +838,12 @@ impl Store for SqliteStore {
     }
 
     async fn insert_kms(&self, k: &KmsContainer, audit: &AuditDraft) -> Result<()> {
-        let stmt = sqlx::query("INSERT INTO kms_containers (id, name, account_id, connection_id, regions_json, assume_role_arn, assume_role_external_id, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
+        let stmt = sqlx::query("INSERT INTO kms_containers (id, name, account_id, connection_id, connection_ref, regions_json, assume_role_arn, assume_role_external_id, status, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
             .bind(&k.id)
             .bind(&k.name)
             .bind(&k.account_id)
             .bind(&k.connection_id)
+            .bind(&k.connection_ref)
             .bind(to_json(&k.regions))
             .bind(&k.assume_role_arn)
             .bind(&k.assume_role_external_id)
@@ -872,6 +872,14 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_kms_where(
+        &self,
+        filter: &KmsFilter,
+        query: &ListQuery,
+    ) -> Result<Page<KmsContainer>> {
+        self.kms_where(filter, query).await
+    }
+
     async fn count_kms_using_connection(&self, connection_id: &str) -> Result<i64> {
         self.count(
             "SELECT COUNT(*) FROM kms_containers WHERE connection_id = ?",
@@ -886,8 +894,9 @@ impl Store for SqliteStore {
     }
 
     async fn update_kms(&self, k: &KmsContainer, audit: &AuditDraft) -> Result<()> {
-        let stmt = sqlx::query("UPDATE kms_containers SET connection_id = ?, regions_json = ?, assume_role_arn = ?, assume_role_external_id = ?, status = ?, updated_at = ? WHERE id = ?")
+        let stmt = sqlx::query("UPDATE kms_containers SET connection_id = ?, connection_ref = ?, regions_json = ?, assume_role_arn = ?, assume_role_external_id = ?, status = ?, updated_at = ? WHERE id = ?")
             .bind(&k.connection_id)
+            .bind(&k.connection_ref)
             .bind(to_json(&k.regions))
             .bind(&k.assume_role_arn)
             .bind(&k.assume_role_external_id)
@@ -897,9 +906,13 @@ impl Store for SqliteStore {
         self.write(stmt, audit).await.map(|_| ())
     }
 
-    async fn delete_kms(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        let stmt = sqlx::query("DELETE FROM kms_containers WHERE id = ?").bind(id);
-        Ok(self.write(stmt, audit).await? > 0)
+    async fn delete_kms(
+        &self,
+        id: &str,
+        forget: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        self.kms_delete_forgetting(id, forget, audit).await
     }
 
     async fn insert_key(&self, key: &KeyRecord, audit: &AuditDraft) -> Result<()> {
@@ -1168,8 +1181,19 @@ impl Store for SqliteStore {
         self.template_list(query).await
     }
 
-    async fn delete_template(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        self.template_delete(id, audit).await
+    async fn delete_template(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        self.template_delete_detaching(
+            id,
+            keyward_core::keys::templates::TEMPLATE_TAG,
+            detach,
+            audit,
+        )
+        .await
     }
 
     async fn mark_template_verified(&self, id: &str) -> Result<()> {

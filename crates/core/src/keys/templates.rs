@@ -26,6 +26,9 @@ pub struct PolicyTemplate {
     pub id: String,
     pub name: String,
     pub kms_id: Option<String>,
+    /// The container as the client named it (its id or its name), echoed in `kms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_ref: Option<String>,
     pub account_id: String,
     /// A policy document, or `None` when the template lists principals.
     pub policy: Option<String>,
@@ -49,7 +52,7 @@ impl PolicyTemplate {
                 rfc3339(&self.updated_at),
             ),
             name: self.name.clone(),
-            kms: self.kms_id.clone(),
+            kms: self.kms_ref.clone().or_else(|| self.kms_id.clone()),
             account_id: self.account_id.clone(),
             policy: self
                 .policy
@@ -175,6 +178,7 @@ impl Keyward {
             let mut t = PolicyTemplate {
                 id: self.new_id()?,
                 name: req.name,
+                kms_ref: kms_id.as_ref().and(req.kms.clone()),
                 kms_id,
                 account_id,
                 policy: None,
@@ -218,12 +222,16 @@ impl Keyward {
             gone: Some(false),
             ..Default::default()
         };
+        // Keys pending deletion cannot take a new policy: they are left out.
         Ok(self
             .ports
             .store
             .list_keys(&filter, &ListQuery::all())
             .await?
-            .items)
+            .items
+            .into_iter()
+            .filter(crate::kms::is_live_key)
+            .collect())
     }
 
     /// Changes a template; with auto_push, re-applies it to every key made from it and
@@ -288,6 +296,10 @@ impl Keyward {
         .await
     }
 
+    /// Deletes a template. Keys made from it that are pending deletion in AWS (or gone from
+    /// it) are detached from it, each audited, in the same transaction: Terraform's destroy
+    /// only schedules the keys' deletion before it deletes the template. A live key that uses
+    /// it keeps it (409).
     pub async fn delete_template(&self, caller: &Caller, id: &str) -> CoreResult<()> {
         self.audited(caller, "template.delete", id, async move {
             caller.principal.require(Permission::ManageCckm)?;
@@ -295,15 +307,58 @@ impl Keyward {
                 .find_template(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("policy template {id} not found")))?;
-            let users = self.keys_using_template(&t.id).await?.len();
+            let filter = KeyFilter {
+                tags: vec![(TEMPLATE_TAG.to_string(), Some(t.id.clone()))],
+                ..Default::default()
+            };
+            let keys = self
+                .ports
+                .store
+                .list_keys(&filter, &ListQuery::all())
+                .await?
+                .items;
+            let users = keys
+                .iter()
+                .filter(|k| crate::kms::is_live_key(k))
+                .count();
             if users > 0 {
                 return Err(CoreError::conflict(format!(
-                    "policy template '{}' is applied to {users} key(s); apply another policy to them first",
+                    "policy template '{}' is applied to {users} key(s) that are not pending deletion; apply another policy to them first",
                     t.name
                 )));
             }
-            let draft = self.draft(caller, "template.delete", &t.name, Outcome::Success, "");
-            self.ports.store.delete_template(&t.id, &draft).await?;
+            let detach: Vec<(String, crate::audit::AuditDraft)> = keys
+                .iter()
+                .filter(|k| k.policy_template_id.as_deref() == Some(t.id.as_str()))
+                .map(|k| {
+                    let draft = self.draft(
+                        caller,
+                        "key.detach-template",
+                        &k.aws.metadata.arn,
+                        Outcome::Success,
+                        format!(
+                            "detached from policy template '{}', deleted while the key is {}",
+                            t.name,
+                            if k.gone {
+                                "gone from AWS"
+                            } else {
+                                k.aws.metadata.key_state.as_str()
+                            }
+                        ),
+                    );
+                    (k.id.clone(), draft)
+                })
+                .collect();
+            let detail = if detach.is_empty() {
+                String::new()
+            } else {
+                format!("detached {} key(s) pending deletion", detach.len())
+            };
+            let draft = self.draft(caller, "template.delete", &t.name, Outcome::Success, detail);
+            self.ports
+                .store
+                .delete_template(&t.id, &detach, &draft)
+                .await?;
             Ok(())
         })
         .await

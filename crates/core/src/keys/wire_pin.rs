@@ -185,6 +185,7 @@ pub(crate) fn sample_template() -> PolicyTemplate {
         id: "tpl-1".into(),
         name: "admins-template".into(),
         kms_id: Some("0b90f8de-8617-498d-ad63-ca18eb717ae7".into()),
+        kms_ref: None,
         account_id: "123456789012".into(),
         policy: None,
         principals: PolicyPrincipals {

@@ -2,10 +2,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use keyward_api::connections::{
-    AwsConnection, AwsConnectionCreate, AwsConnectionUpdate, ConnectionTestResult,
+    AwsConnection, AwsConnectionCreate, AwsConnectionUpdate, ConnectionListParams,
+    ConnectionTestResult,
 };
 use keyward_api::list::PageParams;
 use keyward_api::{ErrorBody, ListEnvelope};
+use keyward_core::connections::ConnectionFilter;
 
 use super::envelope;
 use crate::error::ApiError;
@@ -50,15 +52,25 @@ async fn create(
     tag = "connections",
     operation_id = "list_connections",
     summary = "List AWS connections",
-    params(PageParams),
+    params(ConnectionListParams),
     responses((status = 200, description = "A page of connections", body = ListEnvelope<AwsConnection>))
 )]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
-    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(p): ApiQuery<ConnectionListParams>,
 ) -> Result<Json<ListEnvelope<AwsConnection>>, ApiError> {
-    let (query, conns) = s.keyward.list_connections(&caller, &page).await?;
+    let page = PageParams {
+        skip: p.skip,
+        limit: p.limit,
+        sort: p.sort,
+    };
+    let filter = ConnectionFilter {
+        id: p.id,
+        name: p.name,
+        cloud_name: p.cloud_name,
+    };
+    let (query, conns) = s.keyward.list_connections(&caller, &page, &filter).await?;
     Ok(Json(envelope(&query, conns, |c| c.to_wire())))
 }
 

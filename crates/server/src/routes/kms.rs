@@ -1,9 +1,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_api::kms::{Kms, KmsCreate, KmsUpdate};
+use keyward_api::kms::{Kms, KmsCreate, KmsListParams, KmsUpdate};
 use keyward_api::list::PageParams;
 use keyward_api::{ErrorBody, ListEnvelope};
+use keyward_core::kms::KmsFilter;
 
 use super::envelope;
 use crate::error::ApiError;
@@ -48,15 +49,25 @@ async fn create(
     tag = "kms",
     operation_id = "list_kms",
     summary = "List KMS containers",
-    params(PageParams),
+    params(KmsListParams),
     responses((status = 200, description = "A page of KMS containers", body = ListEnvelope<Kms>))
 )]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
-    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(p): ApiQuery<KmsListParams>,
 ) -> Result<Json<ListEnvelope<Kms>>, ApiError> {
-    let (query, items) = s.keyward.list_kms(&caller, &page).await?;
+    let page = PageParams {
+        skip: p.skip,
+        limit: p.limit,
+        sort: p.sort,
+    };
+    let filter = KmsFilter {
+        id: p.id,
+        name: p.name,
+        account_id: p.account_id,
+    };
+    let (query, items) = s.keyward.list_kms(&caller, &page, &filter).await?;
     Ok(Json(envelope(&query, items, |(k, c)| k.to_wire(&c))))
 }
 
@@ -110,12 +121,12 @@ async fn update(
     path = "/cckm/aws/kms/{id}",
     tag = "kms",
     operation_id = "delete_kms",
-    summary = "Delete a KMS container that holds no key records",
+    summary = "Delete a KMS container none of whose keys is live (records of keys pending deletion are forgotten with it)",
     params(("id" = String, Path, description = "The KMS container's id or name")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such KMS container", body = ErrorBody),
-        (status = 409, description = "Key records or jobs still use it", body = ErrorBody),
+        (status = 409, description = "A key that is not pending deletion is in it", body = ErrorBody),
     )
 )]
 async fn remove(

@@ -1,5 +1,6 @@
 //! The HTTP API. Routes parse, call one use case and render; they hold no rules.
 
+mod accounts;
 mod admin;
 mod audit;
 mod auth;
@@ -33,6 +34,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(connections::routes())
         .merge(kms::routes())
+        .merge(accounts::routes())
         .merge(keys::routes())
         .merge(sync::routes())
         .merge(templates::routes())

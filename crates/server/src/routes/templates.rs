@@ -111,12 +111,12 @@ async fn update(
     path = "/cckm/aws/templates/{id}",
     tag = "templates",
     operation_id = "delete_template",
-    summary = "Delete a key template no key uses",
+    summary = "Delete a key template no live key uses (keys pending deletion are detached from it)",
     params(("id" = String, Path, description = "The template's id or name")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such template", body = ErrorBody),
-        (status = 409, description = "Keys use it", body = ErrorBody),
+        (status = 409, description = "A key that is not pending deletion uses it", body = ErrorBody),
     )
 )]
 async fn remove(

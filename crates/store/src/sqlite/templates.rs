@@ -84,11 +84,6 @@ impl SqliteStore {
         })
     }
 
-    pub(super) async fn template_delete(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        let stmt = sqlx::query("DELETE FROM policy_templates WHERE id = ?").bind(id);
-        Ok(self.write(stmt, audit).await? > 0)
-    }
-
     pub(super) async fn template_mark_verified(&self, id: &str) -> Result<()> {
         let Some(mut t) = self.template_get("id", id).await? else {
             return Ok(());
