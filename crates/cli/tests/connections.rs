@@ -273,7 +273,10 @@ async fn create_list_get_update_delete_without_revealing_the_secret() {
     assert_eq!(created["category"], "cloud");
     assert!(created["labels"].is_object() && created["meta"].is_object());
     assert_eq!(created["account"], "kylo:kylo:admin:accounts:kylo");
-    assert_eq!(created["application"], "ncryptify:gemalto:admin:apps:kylo");
+    // No `application` (nor `devAccount`): the provider decodes connection lists into a
+    // struct whose own Application/DevAccount fields would match them (issue 11).
+    assert!(created.get("application").is_none(), "{created}");
+    assert!(created.get("devAccount").is_none(), "{created}");
     assert_eq!(
         created["dev_account"],
         "ncryptify:gemalto:admin:accounts:gemalto"
@@ -606,7 +609,7 @@ async fn test_against_localstack_succeeds() {
     let server = start();
     let token = server.admin().await;
     let conn = server.localstack_connection(&token, "ls").await;
-    assert_eq!(conn["last_connection_ok"], Value::Null);
+    assert_eq!(conn["last_connection_ok"], false);
     let id = conn["id"].as_str().unwrap();
     let (result, _) = test_connection(&server, &token, id).await;
     assert_eq!(result, json!({"connection_ok": true, "error": ""}));
@@ -1014,4 +1017,197 @@ async fn endpoint_url_refuses_user_information_overlong_and_hostless_urls() {
         "{}",
         r.body
     );
+}
+
+/// The body Thales' Terraform provider sends to create a connection (provider-calls.md §2.2:
+/// `AWSConnectionModelJSON` marshalled whole, response-only fields as `""`/`false`, the
+/// framework's `Application`/`DevAccount` values as `{}`), plus the endpoint of LocalStack,
+/// which the provider cannot set.
+fn provider_connection_body(name: &str, endpoint: &str) -> Value {
+    json!({"uri":"","account":"","createdAt":"","updatedAt":"","service":"","category":"",
+        "resource_url":"","last_connection_ok":false,"last_connection_error":"",
+        "last_connection_at":"","Application":{},"DevAccount":{},"id":"","name":name,
+        "description":"","access_key_id":ACCESS_KEY_ID,"assume_role_arn":"",
+        "assume_role_external_id":"","aws_region":"","aws_sts_regional_endpoints":"",
+        "cloud_name":"","is_role_anywhere":false,"iam_role_anywhere":null,"labels":{},"meta":{},
+        "products":null,"secret_access_key":HARNESS_SECRET,"endpoint_url":endpoint})
+}
+
+/// What the provider reads from a connection (§2.2, §2.3), with the types it reads them as,
+/// and what its list data source's `json.Unmarshal` into `AWSConnectionModelJSON` needs (§2.6).
+fn assert_provider_reads(c: &Value) {
+    for f in [
+        "id",
+        "uri",
+        "account",
+        "createdAt",
+        "updatedAt",
+        "name",
+        "description",
+        "category",
+        "service",
+        "resource_url",
+        "last_connection_error",
+        "access_key_id",
+        "assume_role_arn",
+        "assume_role_external_id",
+        "aws_region",
+        "aws_sts_regional_endpoints",
+        "cloud_name",
+    ] {
+        assert!(c[f].is_string(), "{f} is not a string: {c}");
+    }
+    assert!(c["last_connection_ok"].is_boolean(), "{c}");
+    assert!(
+        c["last_connection_at"].is_string() || c["last_connection_at"].is_null(),
+        "{c}"
+    );
+    assert!(c["is_role_anywhere"].is_boolean(), "{c}");
+    assert!(c["labels"].is_object(), "{c}");
+    assert!(c["meta"].is_object() || c["meta"].is_null(), "{c}");
+    assert!(
+        c["products"].is_null()
+            || c["products"]
+                .as_array()
+                .is_some_and(|p| p.iter().all(Value::is_string)),
+        "{c}"
+    );
+    // Go's decoder matches names case-insensitively: these would land on the provider's
+    // framework-typed Application/DevAccount fields and fail the decode.
+    for (k, _) in c.as_object().unwrap() {
+        let k = k.to_ascii_lowercase();
+        assert!(k != "application" && k != "devaccount", "{k} in {c}");
+    }
+    assert!(c.get("secret_access_key").is_none(), "{c}");
+}
+
+#[tokio::test]
+async fn the_terraform_providers_whole_struct_creates_patches_and_lists() {
+    let server = start();
+    let token = server.admin().await;
+    let endpoint = kms_endpoint();
+
+    let created = server
+        .post(
+            BASE,
+            &token,
+            provider_connection_body("TerraformTest", &endpoint),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_provider_reads(&created);
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["name"], "TerraformTest");
+    assert_eq!(created["cloud_name"], "aws");
+    assert_eq!(created["aws_region"], "us-east-1");
+    assert_eq!(created["last_connection_ok"], false);
+    let sealed = sealed_secret(&server, &id).await;
+
+    // The newest provider's PATCH: the whole struct again, `name` and the secret as "" (no
+    // change), labels/meta as merge patches (null deletes), `products` as [].
+    let mut patch = provider_connection_body("", &endpoint);
+    patch["id"] = json!(id);
+    patch["secret_access_key"] = json!("");
+    patch["description"] = json!("managed by terraform");
+    patch["labels"] = json!({"team": "crypto", "env": "test"});
+    patch["meta"] = json!({"owner": {"name": "ops"}, "tier": 1});
+    patch["products"] = json!([]);
+    let r = server
+        .patch(&format!("{BASE}/{id}"), &token, patch.clone())
+        .await
+        .expect(200)
+        .body;
+    assert_provider_reads(&r);
+    assert_eq!(r["id"], id.as_str(), "the PATCH answer carries the id: {r}");
+    assert_eq!(r["name"], "TerraformTest");
+    assert_eq!(r["description"], "managed by terraform");
+    assert_eq!(r["labels"], json!({"team": "crypto", "env": "test"}));
+    assert_eq!(sealed_secret(&server, &id).await, sealed, "secret kept");
+
+    patch["labels"] = json!({"env": null, "region": "eu"});
+    patch["meta"] = json!({"owner": {"name": null, "team": "sec"}, "tier": null});
+    let r = server
+        .patch(&format!("{BASE}/{id}"), &token, patch.clone())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(r["labels"], json!({"team": "crypto", "region": "eu"}));
+    assert_eq!(r["meta"], json!({"owner": {"team": "sec"}}));
+    let got = server
+        .get(&format!("{BASE}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(got, r);
+
+    // The variant struct (no omitempty on name) sends the name itself: no change either; a
+    // different one is refused.
+    patch["name"] = json!("TerraformTest");
+    server
+        .patch(&format!("{BASE}/{id}"), &token, patch.clone())
+        .await
+        .expect(200);
+    patch["name"] = json!("Renamed");
+    server
+        .patch(&format!("{BASE}/{id}"), &token, patch)
+        .await
+        .expect_error(400, "name");
+
+    // A meta that is not an object is refused (the provider would panic on it).
+    let mut bad = provider_connection_body("bad-meta", &endpoint);
+    bad["meta"] = json!("text");
+    server
+        .post(BASE, &token, bad)
+        .await
+        .expect_error(400, "meta");
+
+    // The list data source: a trailing slash, paging, and the name filter (§1.3, §2.6).
+    server
+        .post(BASE, &token, provider_connection_body("other", &endpoint))
+        .await
+        .expect(201);
+    let all = server
+        .get(&format!("{BASE}/?skip=0&limit=256"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(all["total"], 2, "{all}");
+    for c in all["resources"].as_array().unwrap() {
+        assert_provider_reads(c);
+    }
+    let one = server
+        .get(
+            &format!("{BASE}/?name=TerraformTest&skip=0&limit=256"),
+            &token,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(one["total"], 1, "{one}");
+    assert_eq!(one["resources"][0]["id"], id.as_str());
+    let by_id = server
+        .get(&format!("{BASE}?id={id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_id["total"], 1, "{by_id}");
+    let none = server
+        .get(&format!("{BASE}?name=missing"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(none["total"], 0);
+    assert_eq!(none["resources"], json!([]));
+    let unfiltered = server
+        .get(&format!("{BASE}?name=&cloud_name=aws"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(unfiltered["total"], 2, "an empty filter is no filter");
+    // A trailing slash on an item path routes too; the docs keep theirs.
+    server
+        .get(&format!("{BASE}/{id}/"), &token)
+        .await
+        .expect(200);
 }

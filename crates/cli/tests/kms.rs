@@ -40,7 +40,7 @@ fn assert_kms_shape(k: &Value, name: &str, connection: &str, regions: &[&str]) {
     assert_eq!(k["account_id"], "000000000000");
     assert_eq!(
         k["connection"], connection,
-        "connection is the connection's name: {k}"
+        "connection is the connection as it was given: {k}"
     );
     assert_eq!(k["regions"], json!(regions));
     assert_eq!(k["arn"], "arn:aws:iam::000000000000:root");
@@ -70,7 +70,8 @@ async fn create_list_get_update_delete() {
         .await
         .expect(201)
         .body;
-    assert_kms_shape(&second, "second", "aws-ls", &["ap-south-1"]);
+    // Echoed as given (the id): Thales' provider needs it back as it sent it (issue 11).
+    assert_kms_shape(&second, "second", conn_id, &["ap-south-1"]);
     assert_ne!(first["id"], second["id"]);
     let id = first["id"].as_str().unwrap();
 
@@ -456,4 +457,427 @@ async fn readme_walkthrough_with_the_cli() {
         .body;
     assert_eq!(k["id"], created["id"]);
     assert_eq!(k["connection"], "localstack");
+}
+
+const ACCOUNTS: &str = "/api/v1/cckm/aws/accounts";
+const CONNECTIONS: &str = "/api/v1/connectionmgmt/services/aws/connections";
+const KEYS: &str = "/api/v1/cckm/aws/keys";
+const TEMPLATES: &str = "/api/v1/cckm/aws/templates";
+
+/// `data "ciphertrust_aws_account_details"` (provider-calls.md §3): the account from STS
+/// GetCallerIdentity and the Regions from EC2 DescribeRegions, both from LocalStack through the
+/// connection's endpoint.
+#[tokio::test]
+async fn account_details_come_from_sts_and_ec2() {
+    let server = Server::start();
+    let token = server.admin().await;
+    let conn = server.localstack_connection(&token, "aws-ls").await;
+    let conn_id = conn["id"].as_str().unwrap();
+
+    // The provider's body: AccountDetailsInputModelJSON, the role fields as "".
+    let body = json!({"connection": conn_id, "assume_role_arn": "", "assume_role_external_id": ""});
+    let details = server
+        .post(ACCOUNTS, &token, body.clone())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(details["account_id"], "000000000000", "{details}");
+    let regions: Vec<&str> = details["regions"]
+        .as_array()
+        .expect("regions is an array")
+        .iter()
+        .map(|r| r.as_str().expect("a Region is a string"))
+        .collect();
+    // The examples index regions[0..3] and the Line A tests add us-west-1.
+    assert!(regions.len() >= 3, "{details}");
+    for r in ["us-east-1", "us-west-1", "ap-south-1"] {
+        assert!(regions.contains(&r), "{r} missing: {details}");
+    }
+    let mut unique = regions.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), regions.len(), "no Region twice: {details}");
+    // AWS's order, every time (Terraform compares the list at each refresh, destroy included).
+    let again = server.post(ACCOUNTS, &token, body).await.expect(200).body;
+    assert_eq!(again, details);
+
+    // By name, with `validate`, and through an assumed role (LocalStack's STS grants it).
+    let by_name = server
+        .post(
+            ACCOUNTS,
+            &token,
+            json!({"connection": "aws-ls", "validate": true}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_name, details);
+    let assumed = server
+        .post(
+            ACCOUNTS,
+            &token,
+            json!({"connection": "aws-ls", "assume_role_arn": "arn:aws:iam::000000000000:role/cckm", "assume_role_external_id": "ext-id-1"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(assumed["account_id"], "000000000000", "{assumed}");
+
+    // What is refused, and how.
+    server
+        .post(ACCOUNTS, &token, json!({"connection": "missing"}))
+        .await
+        .expect_error(404, "missing");
+    server
+        .post(ACCOUNTS, &token, json!({"connection": ""}))
+        .await
+        .expect_error(400, "connection");
+    server
+        .post(
+            ACCOUNTS,
+            &token,
+            json!({"connection": "aws-ls", "assume_role_arn": "not-an-arn"}),
+        )
+        .await
+        .expect_error(400, "assume_role_arn");
+    server
+        .post(
+            ACCOUNTS,
+            &token,
+            json!({"connection": "aws-ls", "assume_role_external_id": "ext-id-1"}),
+        )
+        .await
+        .expect_error(400, "assume_role_external_id");
+
+    // AWS unreachable: the AWS error mapping (503), not a hang.
+    let dead = server
+        .aws_connection(
+            &token,
+            "dead",
+            "AKIAIOSFODNN7EXAMPLE",
+            "us-east-1",
+            "http://127.0.0.1:9",
+        )
+        .await;
+    let r = server
+        .post(ACCOUNTS, &token, json!({"connection": dead["id"]}))
+        .await;
+    assert!(
+        r.status.as_u16() == 503 || r.status.as_u16() == 502,
+        "{} {}",
+        r.status,
+        r.body
+    );
+}
+
+/// `ciphertrust_aws_kms` (provider-calls.md §4, §8.4, §9): create with the connection's id,
+/// the fields it reads back, PATCH with `name`/`account_id` as "", and the list filters.
+#[tokio::test]
+async fn the_terraform_providers_kms_container() {
+    let server = Server::start();
+    let token = server.admin().await;
+    let conn = server.localstack_connection(&token, "aws-ls").await;
+    let conn_id = conn["id"].as_str().unwrap();
+    let regions = ["us-west-1", "us-east-1", "eu-west-1"];
+
+    let body = json!({"account_id": "000000000000", "connection": conn_id, "name": "TerraformTest",
+        "regions": regions, "assume_role_arn": "", "assume_role_external_id": ""});
+    let k = server.post(BASE, &token, body).await.expect(201).body;
+    for f in [
+        "id",
+        "uri",
+        "account",
+        "createdAt",
+        "updatedAt",
+        "name",
+        "account_id",
+        "connection",
+        "arn",
+        "status",
+    ] {
+        assert!(k[f].is_string(), "{f}: {k}");
+    }
+    assert_eq!(k["connection"], conn_id, "the id as sent: {k}");
+    assert_eq!(k["regions"], json!(regions), "order kept: {k}");
+    assert_eq!(k["auto_added"], false);
+    assert!(k["acls"].is_array());
+    let id = k["id"].as_str().unwrap();
+
+    // Line A's PATCH: the same struct with name and account_id as "".
+    let patch = json!({"account_id": "", "connection": conn_id, "name": "",
+        "regions": ["us-west-1", "us-east-1"], "assume_role_arn": "", "assume_role_external_id": ""});
+    let p = server
+        .patch(&format!("{BASE}/{id}"), &token, patch.clone())
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(p["id"], id);
+    assert_eq!(p["name"], "TerraformTest");
+    assert_eq!(p["account_id"], "000000000000");
+    assert_eq!(p["connection"], conn_id);
+    assert_eq!(p["regions"], json!(["us-west-1", "us-east-1"]));
+    assert_eq!(p["createdAt"], k["createdAt"]);
+    // The same PATCH again changes nothing and still answers with the whole container.
+    let same = server
+        .patch(&format!("{BASE}/{id}"), &token, patch)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(same, p);
+    // A real rename or another account is refused.
+    server
+        .patch(
+            &format!("{BASE}/{id}"),
+            &token,
+            json!({"name": "other", "regions": ["us-east-1"]}),
+        )
+        .await
+        .expect_error(400, "name");
+    server
+        .patch(
+            &format!("{BASE}/{id}"),
+            &token,
+            json!({"account_id": "111111111111", "regions": ["us-east-1"]}),
+        )
+        .await
+        .expect_error(400, "account_id");
+    // Named by its name, the connection is echoed by name.
+    let by_name = server
+        .post(
+            BASE,
+            &token,
+            json!({"account_id": "111111111111", "connection": "aws-ls", "name": "second", "regions": ["us-east-1"]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(by_name["connection"], "aws-ls");
+
+    // Line A's data source: the account's containers, or by id and name (§8.4); Line B's
+    // list with a trailing slash (§9).
+    let by_account = server
+        .get(&format!("{BASE}?account_id=000000000000"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_account["total"], 1, "{by_account}");
+    assert_eq!(by_account["resources"][0]["id"], id);
+    assert_eq!(by_account["resources"][0]["regions"], p["regions"]);
+    let by_both = server
+        .get(&format!("{BASE}?id={id}&name=TerraformTest"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_both["total"], 1, "{by_both}");
+    let mismatch = server
+        .get(&format!("{BASE}?id={id}&name=second"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(mismatch["total"], 0, "{mismatch}");
+    let slash = server
+        .get(&format!("{BASE}/?account_id=111111111111"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(slash["total"], 1, "{slash}");
+    assert_eq!(slash["resources"][0]["name"], "second");
+    let all = server
+        .get(&format!("{BASE}/?"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(all["total"], 2, "{all}");
+    for item in all["resources"].as_array().unwrap() {
+        assert!(item["auto_added"].is_boolean() && item["acls"].is_array());
+    }
+    let empty = server
+        .get(&format!("{BASE}?account_id="), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(empty["total"], 2, "an empty filter is no filter");
+
+    // The other list paths the provider builds (§1.3).
+    server.get(&format!("{KEYS}?"), &token).await.expect(200);
+    server
+        .get("/api/v1/scheduler/job-configs/?skip=0&limit=256", &token)
+        .await
+        .expect(200);
+    server
+        .get(
+            "/api/v1/scheduler/job-configs/?operation=cckm_key_rotation&skip=0&limit=256",
+            &token,
+        )
+        .await
+        .expect(200);
+    // The Swagger UI is left as it is.
+    let docs = server
+        .call(reqwest::Method::GET, "/api/docs/", None, None)
+        .await;
+    assert_eq!(docs.status.as_u16(), 200);
+}
+
+async fn audit_actions(server: &Server, token: &str) -> Vec<(String, String)> {
+    let r = server
+        .get("/api/v1/audit/records?limit=-1", token)
+        .await
+        .expect(200)
+        .body;
+    r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap_or("").to_string(),
+                a["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Terraform's destroy (provider-calls.md §10, issue 11 point 3): the keys are only scheduled
+/// for deletion, then the template, the KMS container and the connection are deleted while
+/// the keys still point at them. Each delete is refused while a live key uses what it
+/// deletes, and succeeds once they are pending deletion: the template detaches them, the
+/// container forgets their records, each audited.
+#[tokio::test]
+async fn destroy_in_the_providers_order_once_keys_are_pending_deletion() {
+    let server = Server::start();
+    let token = server.admin().await;
+    let conn = server.localstack_connection(&token, "aws-ls").await;
+    let conn_id = conn["id"].as_str().unwrap().to_string();
+    let kms = server
+        .post(
+            BASE,
+            &token,
+            json!({"account_id": "000000000000", "connection": conn_id, "name": "tf-kms", "regions": ["ap-south-1"]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let kms_id = kms["id"].as_str().unwrap().to_string();
+    let policy = json!({"Version": "2012-10-17", "Id": "kms-tf-1", "Statement": [{"Sid": "Enable IAM User Permissions 1",
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]});
+    let tpl = server
+        .post(
+            TEMPLATES,
+            &token,
+            json!({"account_id": "", "kms": kms_id, "name": "tf-tpl", "external_accounts": null,
+                "key_admins": null, "key_admins_roles": null, "key_users": null, "key_users_roles": null,
+                "Policy": policy}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let tpl_id = tpl["id"].as_str().unwrap().to_string();
+    let mut keys = Vec::new();
+    for template in [Some(tpl_id.as_str()), None] {
+        let key = server
+            .post(
+                KEYS,
+                &token,
+                json!({"kms": kms_id, "region": "ap-south-1", "policytemplate": template,
+                    "aws_param": {"Alias": "", "CustomerMasterKeySpec": "", "Description": "", "KeyUsage": "",
+                    "Origin": "", "MultiRegion": false, "Policy": null, "Tags": null}}),
+            )
+            .await
+            .expect(201)
+            .body;
+        keys.push(key["id"].as_str().unwrap().to_string());
+    }
+
+    // While the keys are live, every delete is refused and nothing changes.
+    server
+        .delete(&format!("{TEMPLATES}/{tpl_id}"), &token)
+        .await
+        .expect_error(409, "tf-tpl");
+    server
+        .delete(&format!("{BASE}/{kms_id}"), &token)
+        .await
+        .expect_error(409, "not pending deletion");
+    server
+        .delete(&format!("{CONNECTIONS}/{conn_id}"), &token)
+        .await
+        .expect_error(409, "KMS container");
+
+    // The provider's key destroy: remove the template tag (refused: only a warning to it),
+    // then schedule the deletion.
+    server
+        .post(
+            &format!("{KEYS}/{}/remove-tags", keys[0]),
+            &token,
+            json!({"tags": ["cckm_policy_template_id"]}),
+        )
+        .await
+        .expect(400);
+    server
+        .post(
+            &format!("{KEYS}/{}/schedule-deletion", keys[0]),
+            &token,
+            json!({"days": 7}),
+        )
+        .await
+        .expect(200);
+    // One key still live: still refused.
+    server
+        .delete(&format!("{BASE}/{kms_id}"), &token)
+        .await
+        .expect_error(409, "1 key");
+    server
+        .post(
+            &format!("{KEYS}/{}/schedule-deletion", keys[1]),
+            &token,
+            json!({"days": 7}),
+        )
+        .await
+        .expect(200);
+    for k in &keys {
+        let rec = server
+            .get(&format!("{KEYS}/{k}"), &token)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(rec["aws_param"]["KeyState"], "PendingDeletion", "{rec}");
+    }
+
+    // Now the deletes go through, in the provider's order.
+    server
+        .delete(&format!("{TEMPLATES}/{tpl_id}"), &token)
+        .await
+        .expect(204);
+    let rec = server
+        .get(&format!("{KEYS}/{}", keys[0]), &token)
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        rec.get("policytemplate").is_none_or(Value::is_null),
+        "detached: {rec}"
+    );
+    server
+        .delete(&format!("{BASE}/{kms_id}"), &token)
+        .await
+        .expect(204);
+    for k in &keys {
+        server.get(&format!("{KEYS}/{k}"), &token).await.expect(404);
+    }
+    server
+        .delete(&format!("{CONNECTIONS}/{conn_id}"), &token)
+        .await
+        .expect(204);
+
+    let actions = audit_actions(&server, &token).await;
+    let count = |a: &str| {
+        actions
+            .iter()
+            .filter(|(x, o)| x == a && o == "success")
+            .count()
+    };
+    assert_eq!(count("key.detach-template"), 1, "{actions:?}");
+    assert_eq!(count("template.delete"), 1, "{actions:?}");
+    assert_eq!(count("key.forget"), 2, "{actions:?}");
+    assert_eq!(count("kms.delete"), 1, "{actions:?}");
+    assert_eq!(count("connection.delete"), 1, "{actions:?}");
 }

@@ -402,14 +402,6 @@ impl Keyward {
                 .find_connection(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("AWS connection {id} not found")))?;
-            if let Some(name) = &req.name
-                && *name != conn.name
-            {
-                return Err(CoreError::invalid(format!(
-                    "name: a connection's name cannot change (it is '{}')",
-                    conn.name
-                )));
-            }
             let mut changed = Vec::new();
             macro_rules! set {
                 ($field:ident) => {
@@ -443,6 +435,14 @@ impl Keyward {
             }
             if changed.is_empty() {
                 return Err(CoreError::invalid("body: nothing to change"));
+            }
+            if let Some(name) = &req.name
+                && *name != conn.name
+            {
+                return Err(CoreError::invalid(format!(
+                    "name: a connection's name cannot change (it is '{}')",
+                    conn.name
+                )));
             }
             let has_secret = new_secret.is_some() || conn.secret_sealed.is_some();
             check_connection(&conn, has_secret)?;

@@ -229,6 +229,15 @@ impl Keyward {
                 .find_kms(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("KMS container {id} not found")))?;
+            let nothing_given = req.connection.is_none()
+                && req.regions.is_none()
+                && req.assume_role_arn.is_none()
+                && req.assume_role_external_id.is_none();
+            if nothing_given {
+                return Err(CoreError::invalid(
+                    "body: nothing to change; give connection, regions, assume_role_arn or assume_role_external_id",
+                ));
+            }
             // Go clients send the whole struct back: the same name and account are no change.
             if let Some(name) = &req.name
                 && *name != kms.name
@@ -245,15 +254,6 @@ impl Keyward {
                     "account_id: a KMS container's account cannot change (it is {})",
                     kms.account_id
                 )));
-            }
-            let nothing_given = req.connection.is_none()
-                && req.regions.is_none()
-                && req.assume_role_arn.is_none()
-                && req.assume_role_external_id.is_none();
-            if nothing_given {
-                return Err(CoreError::invalid(
-                    "body: nothing to change; give connection, regions, assume_role_arn or assume_role_external_id",
-                ));
             }
             let mut changed = Vec::new();
             let connection = match req.connection {
@@ -313,6 +313,13 @@ impl Keyward {
                 .find_kms(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("KMS container {id} not found")))?;
+            let live = self.ports.store.count_live_keys_in_kms(&kms.id).await?;
+            if live > 0 {
+                return Err(CoreError::conflict(format!(
+                    "KMS container '{}' still has {live} key(s) that are not pending deletion; schedule their deletion (or remove their records) first",
+                    kms.name
+                )));
+            }
             let filter = crate::keys::KeyFilter {
                 kms_id: Some(kms.id.clone()),
                 ..Default::default()
@@ -323,13 +330,6 @@ impl Keyward {
                 .list_keys(&filter, &ListQuery::all())
                 .await?
                 .items;
-            let live = keys.iter().filter(|k| is_live_key(k)).count();
-            if live > 0 {
-                return Err(CoreError::conflict(format!(
-                    "KMS container '{}' still has {live} key(s) that are not pending deletion; schedule their deletion (or remove their records) first",
-                    kms.name
-                )));
-            }
             let forget: Vec<(String, crate::audit::AuditDraft)> = keys
                 .iter()
                 .map(|k| {

@@ -277,7 +277,8 @@ pub trait Store: Send + Sync {
         query: &ListQuery,
     ) -> CoreResult<Page<KmsContainer>>;
     async fn count_kms_using_connection(&self, connection_id: &str) -> CoreResult<i64>;
-    async fn count_keys_in_kms(&self, kms_id: &str) -> CoreResult<i64>;
+    /// The key records of the container that are live: AWS has the key, not pending deletion.
+    async fn count_live_keys_in_kms(&self, kms_id: &str) -> CoreResult<i64>;
     async fn update_kms(&self, kms: &KmsContainer, audit: &AuditDraft) -> CoreResult<()>;
     /// Deletes the container and forgets the given key records of it (each with its audit
     /// record), in one transaction. A conflict, with nothing written, if one of them is no

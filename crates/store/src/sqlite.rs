@@ -888,9 +888,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn count_keys_in_kms(&self, kms_id: &str) -> Result<i64> {
-        self.count("SELECT COUNT(*) FROM aws_keys WHERE kms_id = ?", kms_id)
-            .await
+    async fn count_live_keys_in_kms(&self, kms_id: &str) -> Result<i64> {
+        self.count(
+            &format!(
+                "SELECT COUNT(*) FROM aws_keys WHERE kms_id = ? AND {}",
+                containers::LIVE
+            ),
+            kms_id,
+        )
+        .await
     }
 
     async fn update_kms(&self, k: &KmsContainer, audit: &AuditDraft) -> Result<()> {

@@ -16,7 +16,8 @@ use crate::rows::{self, db_err};
 type Result<T> = std::result::Result<T, CoreError>;
 
 /// SQL for "the key is live": AWS has it, and it is not pending deletion.
-const LIVE: &str = "gone = 0 AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion')";
+pub(super) const LIVE: &str =
+    "gone = 0 AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion')";
 
 /// ` WHERE a = ? AND b = ?` over the given (column, value) pairs; empty values are no filter.
 fn where_eq(pairs: &[(&str, &Option<String>)]) -> (String, Vec<String>) {
