@@ -243,3 +243,137 @@ async fn template_input_is_checked_and_roles_apply() {
         .await
         .expect(403);
 }
+
+/// What the provider reads from a template (provider-calls.md §8.1), with its types.
+fn assert_template_reads(t: &Value) {
+    for f in ["id", "account_id", "kms", "name"] {
+        assert!(t[f].is_string(), "{f}: {t}");
+    }
+    for f in [
+        "external_accounts",
+        "key_admins",
+        "key_admins_roles",
+        "key_users",
+        "key_users_roles",
+    ] {
+        assert!(
+            t[f].as_array()
+                .is_some_and(|l| l.iter().all(Value::is_string)),
+            "{f}: {t}"
+        );
+    }
+    assert!(t["is_verified"].is_boolean(), "{t}");
+    assert!(t["auto_push"].is_boolean(), "{t}");
+}
+
+/// `ciphertrust_aws_policy_template` (provider-calls.md §8.1): create with `account_id:""`
+/// and null lists (PolicyTemplatePayloadJSON), the answer echoing `kms` as configured, the
+/// lists as given (names, not ARNs) and the policy; PATCH with
+/// KeyPolicyTemplateUpdatePayloadJSON answers with the whole template.
+#[tokio::test]
+async fn the_terraform_providers_policy_template() {
+    let server = Server::start();
+    let admin = setup(&server).await;
+    let kms = server
+        .get("/api/v1/cckm/aws/kms/kms", &admin)
+        .await
+        .expect(200)
+        .body;
+    let kms_id = kms["id"].as_str().unwrap();
+    let policy = json!({"Version": "2012-10-17", "Id": "kms-tf-1", "Statement": [{"Sid": "Enable IAM User Permissions 1",
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]});
+
+    // The test configuration: kms, name, policy.
+    let t = server
+        .post(
+            TEMPLATES,
+            &admin,
+            json!({"account_id": "", "kms": kms_id, "name": "tf-policy", "external_accounts": null,
+                "key_admins": null, "key_admins_roles": null, "key_users": null, "key_users_roles": null,
+                "Policy": policy}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_template_reads(&t);
+    assert_eq!(t["kms"], kms_id, "kms as configured: {t}");
+    assert_eq!(t["account_id"], "000000000000");
+    assert_eq!(t["policy"], policy);
+    assert_eq!(t["is_verified"], false);
+
+    // The example: users and admins by name, no policy.
+    let t2 = server
+        .post(
+            TEMPLATES,
+            &admin,
+            json!({"account_id": "", "kms": kms_id, "name": "tf-users", "external_accounts": null,
+                "key_admins": ["key_administrator"], "key_admins_roles": null,
+                "key_users": ["key_user_1", "key_user_2"], "key_users_roles": null}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_template_reads(&t2);
+    assert_eq!(t2["key_admins"], json!(["key_administrator"]));
+    assert_eq!(t2["key_users"], json!(["key_user_1", "key_user_2"]));
+    let id2 = t2["id"].as_str().unwrap();
+
+    // Update: lists removed since the state go as [], the others as null; auto_push the plan's.
+    let p = server
+        .patch(
+            &format!("{TEMPLATES}/{id2}"),
+            &admin,
+            json!({"external_accounts": null, "key_admins": ["key_administrator"], "key_admins_roles": null,
+                "key_users": [], "key_users_roles": ["key_role"], "Policy": null, "auto_push": false}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_template_reads(&p);
+    assert_eq!(p["id"], id2);
+    assert_eq!(p["name"], "tf-users");
+    assert_eq!(p["kms"], kms_id);
+    assert_eq!(p["key_admins"], json!(["key_administrator"]));
+    assert_eq!(p["key_users"], json!([]));
+    assert_eq!(p["key_users_roles"], json!(["key_role"]));
+    assert_eq!(p["auto_push"], false);
+    let got = server
+        .get(&format!("{TEMPLATES}/{id2}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_template_reads(&got);
+    assert_eq!(got["key_users_roles"], json!(["key_role"]));
+    // Switching to a policy document.
+    let p = server
+        .patch(
+            &format!("{TEMPLATES}/{id2}"),
+            &admin,
+            json!({"external_accounts": null, "key_admins": [], "key_admins_roles": null,
+                "key_users": null, "key_users_roles": [], "Policy": policy, "auto_push": true}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(p["policy"], policy);
+    assert_eq!(p["key_admins"], json!([]));
+    assert_eq!(p["auto_push"], true);
+
+    // Made with the container's name, the template shows that name.
+    let by_name = server
+        .post(
+            TEMPLATES,
+            &admin,
+            json!({"kms": "kms", "name": "by-name", "key_users": ["u"]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(by_name["kms"], "kms");
+
+    // Deleted with nothing using it.
+    server
+        .delete(&format!("{TEMPLATES}/{id2}"), &admin)
+        .await
+        .expect(204);
+}
