@@ -457,6 +457,7 @@ mod tests {
     fn route_modules_register_only_through_routes_macro() {
         let modules = [
             ("admin", include_str!("routes/admin.rs")),
+            ("accounts", include_str!("routes/accounts.rs")),
             ("audit", include_str!("routes/audit.rs")),
             ("auth", include_str!("routes/auth.rs")),
             ("connections", include_str!("routes/connections.rs")),
