@@ -141,7 +141,7 @@ mod props {
 
         #[test]
         fn every_request_type_reads_any_json_without_panic(v in json()) {
-            use crate::{auth, connections, keys, kms, list, users};
+            use crate::{accounts, auth, connections, keys, kms, list, users};
             check::<auth::TokenRequest>(&v)?;
             check::<connections::AwsConnectionCreate>(&v)?;
             check::<connections::AwsConnectionUpdate>(&v)?;
@@ -164,6 +164,7 @@ mod props {
             check::<crate::rotations::RotateKey>(&v)?;
             check::<crate::templates::TemplateCreate>(&v)?;
             check::<crate::templates::TemplateUpdate>(&v)?;
+            check::<accounts::AccountDetailsRequest>(&v)?;
             check::<kms::KmsCreate>(&v)?;
             check::<kms::KmsUpdate>(&v)?;
             check::<list::PageParams>(&v)?;
