@@ -7,7 +7,7 @@
 //! the SDK) and parsed with `aws-smithy-xml`, instead of through `aws-sdk-ec2`: that crate is
 //! one of the largest of the SDK and would add minutes to every cold build for one call.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -90,68 +90,92 @@ async fn describe_regions(
             kind: AwsErrorKind::AccessDenied,
         })?;
     let identity = creds.into();
-    let url = format!("{}/", ec2_endpoint(t));
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let headers = [("content-type", content_type)];
-    let signable = SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.iter().copied(),
-        SignableBody::Bytes(DESCRIBE_REGIONS.as_bytes()),
-    )
-    .map_err(|e| CoreError::internal(format!("signing DescribeRegions: {e}")))?;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&t.region)
-        .name("ec2")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| CoreError::internal(format!("signing DescribeRegions: {e}")))?
-        .into();
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| CoreError::internal(format!("signing DescribeRegions: {e}")))?
-        .into_parts();
     let s = kms.clients.settings();
     let client = reqwest::Client::builder()
         .connect_timeout(s.connect_timeout)
         .timeout(s.attempt_timeout)
         .build()
         .map_err(|e| CoreError::internal(format!("HTTP client for EC2: {e}")))?;
-    let mut req = client
-        .post(&url)
-        .header("content-type", content_type)
-        .body(DESCRIBE_REGIONS);
-    for (name, value) in instructions.headers() {
-        req = req.header(name, value);
-    }
-    let resp = req.send().await.map_err(|e| {
-        unavailable(if e.is_timeout() {
-            "the request timed out"
-        } else {
-            "the connection failed"
-        })
-    })?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .map_err(|_| unavailable("the connection closed without an answer"))?;
-    if !status.is_success() {
-        let (code, message) = parse_error(&body).unwrap_or_else(|| {
-            (
-                format!("HTTP{}", status.as_u16()),
-                "EC2 answered with an error".to_string(),
+    // DescribeRegions only reads: retried like the SDK retries, on throttling, AWS's own
+    // failures and network errors, with backoff, within the operation timeout.
+    let deadline = Instant::now() + s.operation_timeout;
+    let mut backoff = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        let result: CoreResult<Vec<String>> = async {
+            let url = format!("{}/", ec2_endpoint(t));
+            let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+            let headers = [("content-type", content_type)];
+            let signable = SignableRequest::new(
+                "POST",
+                url.as_str(),
+                headers.iter().copied(),
+                SignableBody::Bytes(DESCRIBE_REGIONS.as_bytes()),
             )
-        });
-        return Err(CoreError::Aws {
-            context: CONTEXT.into(),
-            kind: error_kind(&code, status.as_u16()),
-            code,
-            message,
-        });
+            .map_err(|e| CoreError::internal(format!("signing DescribeRegions: {e}")))?;
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(&t.region)
+                .name("ec2")
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .map_err(|e| CoreError::internal(format!("signing DescribeRegions: {e}")))?
+                .into();
+            let (instructions, _) = sign(signable, &params)
+                .map_err(|e| CoreError::internal(format!("signing DescribeRegions: {e}")))?
+                .into_parts();
+            let mut req = client
+                .post(&url)
+                .header("content-type", content_type)
+                .body(DESCRIBE_REGIONS);
+            for (name, value) in instructions.headers() {
+                req = req.header(name, value);
+            }
+            let resp = req.send().await.map_err(|e| {
+                unavailable(if e.is_timeout() {
+                    "the request timed out"
+                } else {
+                    "the connection failed"
+                })
+            })?;
+            let status = resp.status();
+            let body = resp
+                .text()
+                .await
+                .map_err(|_| unavailable("the connection closed without an answer"))?;
+            if !status.is_success() {
+                let (code, message) = parse_error(&body).unwrap_or_else(|| {
+                    (
+                        format!("HTTP{}", status.as_u16()),
+                        "EC2 answered with an error".to_string(),
+                    )
+                });
+                return Err(CoreError::Aws {
+                    context: CONTEXT.into(),
+                    kind: error_kind(&code, status.as_u16()),
+                    code,
+                    message,
+                });
+            }
+            parse_regions(&body).map_err(invalid_response)
+        }
+        .await;
+        let retryable = matches!(
+            &result,
+            Err(CoreError::AwsUnavailable { .. })
+                | Err(CoreError::Aws {
+                    kind: AwsErrorKind::Unavailable,
+                    ..
+                })
+        );
+        if !retryable || attempt >= s.max_attempts || Instant::now() + backoff >= deadline {
+            return result;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        attempt += 1;
     }
-    parse_regions(&body).map_err(invalid_response)
 }
 
 /// EC2's error codes that differ from KMS's; the rest are classified as KMS's are.
