@@ -51,7 +51,8 @@ pub(super) enum Tier {
 /// `dsm`), which needs one configured.
 pub(super) fn check_tier(tier: Option<&str>, hsm_configured: bool) -> CoreResult<Tier> {
     match tier.unwrap_or("local") {
-        "local" => Ok(Tier::Local),
+        // `ciphertrust`: CipherTrust's name for its own vault (a rotation job's key source).
+        "local" | "ciphertrust" => Ok(Tier::Local),
         "hsm-luna" | "dsm" if hsm_configured => Ok(Tier::Hsm),
         t @ ("hsm-luna" | "dsm") => Err(CoreError::invalid(format!(
             "source_key_tier: '{t}' needs an HSM, and none is configured in this Keyward (settings pkcs11_module, pkcs11_token, pkcs11_pin)"
@@ -139,6 +140,15 @@ pub fn check_expiry(
             }
             Ok(Some(t))
         }
+    }
+}
+
+/// `null`, `""` or Go's zero time: what a Go client sends for a member it did not set.
+fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty() || s == "0001-01-01T00:00:00Z",
+        _ => false,
     }
 }
 
@@ -567,6 +577,9 @@ impl Keyward {
             let obj = aws_param
                 .as_object_mut()
                 .ok_or_else(|| CoreError::invalid("aws_param: must be an object"))?;
+            // Go clients send every member: `null`, `""` and the zero time mean not given
+            // (the decoding rule of every body, applied here to this opaque member).
+            obj.retain(|_, v| !is_unset(v));
             let param_valid_to = obj
                 .remove("ValidTo")
                 .and_then(|v| v.as_str().map(String::from));
