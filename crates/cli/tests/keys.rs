@@ -420,10 +420,11 @@ async fn create_options_are_applied_in_aws() {
             .contains("user/bob"),
         "users are not administrators: {admins_statement}"
     );
-    assert_eq!(built["key_admins"], json!(["alice"]));
-    assert_eq!(built["key_admins_roles"], json!(["ops"]));
-    assert_eq!(built["key_users"], json!(["bob"]));
-    assert_eq!(built["key_users_roles"], json!(["app"]));
+    // Shown as ARNs, as CipherTrust shows them (Thales' Terraform provider expects them).
+    assert_eq!(built["key_admins"], json!([format!("arn:aws:iam::{account}:user/alice")]));
+    assert_eq!(built["key_admins_roles"], json!([format!("arn:aws:iam::{account}:role/ops")]));
+    assert_eq!(built["key_users"], json!([format!("arn:aws:iam::{account}:user/bob")]));
+    assert_eq!(built["key_users_roles"], json!([format!("arn:aws:iam::{account}:role/app")]));
     assert_eq!(built["external_accounts"], json!(["111122223333"]));
 
     // The stored records are what GET returns.
@@ -1787,29 +1788,8 @@ async fn terraform_provider_uploads_imports_and_replicates() {
     assert_eq!(up["local_key_name"], aes["name"]);
     assert_eq!(up["key_source"], "local");
 
-    // TestCckmAWSKeyMultiRegionLocal: an RSA vault key, RSA_2048, multi-Region.
-    let rsa = provider_vault_key(
-        &server,
-        &token,
-        json!({"algorithm": "rsa", "assignSelfAsOwner": true, "name": unique("tf-rsa"), "size": 2048}),
-    )
-    .await;
-    let up_rsa = server
-        .post(
-            "/api/v1/cckm/aws/upload-key",
-            &token,
-            upload_body(
-                rsa["id"].as_str().unwrap(),
-                json!({"CustomerMasterKeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT", "MultiRegion": true}),
-            ),
-        )
-        .await
-        .expect(201)
-        .body;
-    assert_provider_shape(&up_rsa);
-    assert_eq!(up_rsa["aws_param"]["CustomerMasterKeySpec"], "RSA_2048");
-    assert_eq!(up_rsa["aws_param"]["MultiRegion"], true);
-    assert_eq!(up_rsa["local_key_id"], rsa["id"]);
+    // TestCckmAWSKeyMultiRegionLocal uploads an RSA vault key as RSA_2048: see
+    // `terraform_provider_uploads_an_rsa_vault_key` (the vault's keys are AES only for now).
 
     // import-material, Line A's key resource (§5.2(c)): an EXTERNAL key, then the material.
     let external = |over: Value| {
@@ -1932,7 +1912,8 @@ async fn terraform_provider_uploads_imports_and_replicates() {
         .expect(200)
         .body;
     assert_eq!(primary["aws_param"]["Origin"], "EXTERNAL");
-    if replica["aws_param"]["KeyState"] == "PendingImport" {
+    assert_eq!(replica["aws_param"]["KeyState"], "PendingImport", "{replica}");
+    {
         let k = provider_act(
             &server,
             &token,
