@@ -223,8 +223,14 @@ async fn rotation_policy_public_key_and_alias_checks() {
     assert!(err.contains("mutually exclusive"), "{err}");
     let k = cli.keys_json(&["policy", &id, "--key-admin", "alice", "--key-user", "bob"]);
     // Shown as ARNs, as CipherTrust shows them (Thales' Terraform provider expects them).
-    assert_eq!(k["key_admins"][0], "arn:aws:iam::000000000000:user/alice", "{k}");
-    assert_eq!(k["key_users"][0], "arn:aws:iam::000000000000:user/bob", "{k}");
+    assert_eq!(
+        k["key_admins"][0], "arn:aws:iam::000000000000:user/alice",
+        "{k}"
+    );
+    assert_eq!(
+        k["key_users"][0], "arn:aws:iam::000000000000:user/bob",
+        "{k}"
+    );
 
     // Public keys: PEM for an asymmetric key, the server's refusal for a symmetric one.
     let rsa = cli.keys_json(&[

@@ -421,10 +421,22 @@ async fn create_options_are_applied_in_aws() {
         "users are not administrators: {admins_statement}"
     );
     // Shown as ARNs, as CipherTrust shows them (Thales' Terraform provider expects them).
-    assert_eq!(built["key_admins"], json!([format!("arn:aws:iam::{account}:user/alice")]));
-    assert_eq!(built["key_admins_roles"], json!([format!("arn:aws:iam::{account}:role/ops")]));
-    assert_eq!(built["key_users"], json!([format!("arn:aws:iam::{account}:user/bob")]));
-    assert_eq!(built["key_users_roles"], json!([format!("arn:aws:iam::{account}:role/app")]));
+    assert_eq!(
+        built["key_admins"],
+        json!([format!("arn:aws:iam::{account}:user/alice")])
+    );
+    assert_eq!(
+        built["key_admins_roles"],
+        json!([format!("arn:aws:iam::{account}:role/ops")])
+    );
+    assert_eq!(
+        built["key_users"],
+        json!([format!("arn:aws:iam::{account}:user/bob")])
+    );
+    assert_eq!(
+        built["key_users_roles"],
+        json!([format!("arn:aws:iam::{account}:role/app")])
+    );
     assert_eq!(built["external_accounts"], json!(["111122223333"]));
 
     // The stored records are what GET returns.
@@ -1912,7 +1924,10 @@ async fn terraform_provider_uploads_imports_and_replicates() {
         .expect(200)
         .body;
     assert_eq!(primary["aws_param"]["Origin"], "EXTERNAL");
-    assert_eq!(replica["aws_param"]["KeyState"], "PendingImport", "{replica}");
+    assert_eq!(
+        replica["aws_param"]["KeyState"], "PendingImport",
+        "{replica}"
+    );
     {
         let k = provider_act(
             &server,
