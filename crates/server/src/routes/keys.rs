@@ -320,8 +320,9 @@ async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Resp
     operation_id = "key_action",
     summary = "An action on a key; `replicate-key` and `rotate` answer 201, the others 200",
     description = "Actions without a body (`cancel-deletion`, `enable`, `disable`, \
-        `disable-auto-rotation`, `rotate-material`, `refresh`, `get-key-rotation-status`, \
-        `disable-rotation-job`) take an empty body, `{}` or `null`.",
+        `disable-auto-rotation`, `refresh`, `get-key-rotation-status`, \
+        `disable-rotation-job`) take an empty body, `{}` or `null`; `rotate-material` takes \
+        those or a body with nothing set (`{\"key_expiration\":false}`).",
     params(
         ("id" = String, Path, description = "Keyward's id of the key record"),
         ("action" = KeyActionName, Path, description = "The action"),
