@@ -136,6 +136,10 @@ pub struct KeyAwsParam {
     pub aws_account_id: String,
     #[serde(rename = "KeyID")]
     pub key_id: String,
+    /// The same key id, as AWS spells it (`KeyId`): Thales' newer Terraform provider reads
+    /// this one, the older one `KeyID`.
+    #[serde(rename = "KeyId")]
+    pub key_id_aws: String,
     #[serde(rename = "Arn")]
     pub arn: String,
     #[serde(
@@ -245,6 +249,10 @@ pub struct KeyAwsParam {
 pub struct KeyRecord {
     #[serde(flatten)]
     pub resource: Resource,
+    /// CipherTrust's labels of the key, every value a string: with a rotation job attached,
+    /// `job_config_id` and `auto_rotate_key_source` (what Thales' Terraform provider reads).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// The KMS container's id.
     pub kms_id: String,
     /// The KMS container's name.

@@ -257,3 +257,21 @@ pub struct EnableRotationJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_rotate_disable_encrypt_on_all_accounts: Option<bool>,
 }
+
+/// `POST .../rotate-material`: no body, or the body of the newer Terraform provider
+/// (`RotateMaterialPayloadJSON`, its fields omitted when unset, so `{"key_expiration":false}`).
+/// New imported material is not taken here (use import-material); the fields exist so that a
+/// body asking for it is refused by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RotateMaterial {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key_tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_material_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expiration: Option<bool>,
+}

@@ -222,8 +222,15 @@ async fn rotation_policy_public_key_and_alias_checks() {
     let err = cli.keys_fail(&["policy", &id, "--policy-file", file, "--key-user", "alice"]);
     assert!(err.contains("mutually exclusive"), "{err}");
     let k = cli.keys_json(&["policy", &id, "--key-admin", "alice", "--key-user", "bob"]);
-    assert_eq!(k["key_admins"][0], "alice", "{k}");
-    assert_eq!(k["key_users"][0], "bob", "{k}");
+    // Shown as ARNs, as CipherTrust shows them (Thales' Terraform provider expects them).
+    assert_eq!(
+        k["key_admins"][0], "arn:aws:iam::000000000000:user/alice",
+        "{k}"
+    );
+    assert_eq!(
+        k["key_users"][0], "arn:aws:iam::000000000000:user/bob",
+        "{k}"
+    );
 
     // Public keys: PEM for an asymmetric key, the server's refusal for a symmetric one.
     let rsa = cli.keys_json(&[

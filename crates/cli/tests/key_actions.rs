@@ -455,8 +455,15 @@ async fn key_policy() {
     ] {
         assert!(text.contains(&principal), "{principal} not in {text}");
     }
-    assert_eq!(k["key_admins"], json!(["alice"]));
-    assert_eq!(k["key_users"], json!(["bob"]));
+    // Shown as ARNs, as CipherTrust shows them (Thales' Terraform provider expects them).
+    assert_eq!(
+        k["key_admins"],
+        json!([format!("arn:aws:iam::{account}:user/alice")])
+    );
+    assert_eq!(
+        k["key_users"],
+        json!([format!("arn:aws:iam::{account}:user/bob")])
+    );
 
     // Mutually exclusive; nothing at all; not an object.
     refused(

@@ -63,6 +63,7 @@ pub mod bodies {
         Rotate(keyward_api::rotations::RotateKey),
         ImportMaterial(keyward_api::keys::ImportMaterial),
         DeleteMaterial(keyward_api::keys::DeleteMaterial),
+        RotateMaterial(keyward_api::keys::RotateMaterial),
     }
 
     /// The answer of a key action: the key record (of the replica for replicate-key, of the

@@ -22,6 +22,8 @@ use crate::service::Keyward;
 
 pub const WRAPPING_ALGORITHM: &str = "RSAES_OAEP_SHA_256";
 pub const WRAPPING_KEY_SPEC: &str = "RSA_4096";
+/// For asymmetric material (a PKCS #8 private key), from the vault.
+pub const ASYMMETRIC_WRAPPING_ALGORITHM: &str = "RSA_AES_KEY_WRAP_SHA_256";
 pub const MAX_VALIDITY_DAYS: i64 = 365;
 
 /// An import in progress.
@@ -51,7 +53,8 @@ pub(super) enum Tier {
 /// `dsm`), which needs one configured.
 pub(super) fn check_tier(tier: Option<&str>, hsm_configured: bool) -> CoreResult<Tier> {
     match tier.unwrap_or("local") {
-        "local" => Ok(Tier::Local),
+        // `ciphertrust`: CipherTrust's name for its own vault (a rotation job's key source).
+        "local" | "ciphertrust" => Ok(Tier::Local),
         "hsm-luna" | "dsm" if hsm_configured => Ok(Tier::Hsm),
         t @ ("hsm-luna" | "dsm") => Err(CoreError::invalid(format!(
             "source_key_tier: '{t}' needs an HSM, and none is configured in this Keyward (settings pkcs11_module, pkcs11_token, pkcs11_pin)"
@@ -139,6 +142,87 @@ pub fn check_expiry(
             }
             Ok(Some(t))
         }
+    }
+}
+
+/// The vault key an AWS key of some spec takes its material from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VaultMaterial {
+    /// A symmetric key (`aes`, or `hmac-*`) of `min..=max` bits.
+    Symmetric { min: i64, max: i64 },
+    /// An `rsa` key of that size (PKCS #8 material).
+    Rsa(i64),
+    /// An `ec` key of that size in bits (PKCS #8 material).
+    Ec(i64),
+}
+
+impl VaultMaterial {
+    fn for_spec(spec: &str) -> Option<Self> {
+        Some(match spec {
+            "SYMMETRIC_DEFAULT" => Self::Symmetric { min: 256, max: 256 },
+            // AWS's lengths for imported HMAC material.
+            "HMAC_224" => Self::Symmetric { min: 224, max: 512 },
+            "HMAC_256" => Self::Symmetric { min: 256, max: 512 },
+            "HMAC_384" => Self::Symmetric {
+                min: 384,
+                max: 1024,
+            },
+            "HMAC_512" => Self::Symmetric {
+                min: 512,
+                max: 1024,
+            },
+            "RSA_2048" => Self::Rsa(2048),
+            "RSA_3072" => Self::Rsa(3072),
+            "RSA_4096" => Self::Rsa(4096),
+            "ECC_NIST_P256" | "ECC_SECG_P256K1" => Self::Ec(256),
+            "ECC_NIST_P384" => Self::Ec(384),
+            "ECC_NIST_P521" => Self::Ec(521),
+            _ => return None,
+        })
+    }
+
+    fn fits(self, key: &LocalKey) -> bool {
+        self.fits_kind(&key.algorithm, key.size)
+    }
+
+    /// A vault key of this algorithm word (any case) and size fits.
+    fn fits_kind(self, algorithm: &str, size: i64) -> bool {
+        let algorithm = algorithm.to_ascii_lowercase();
+        match self {
+            Self::Symmetric { min, max } => {
+                (algorithm == "aes" || algorithm.starts_with("hmac-"))
+                    && (min..=max).contains(&size)
+            }
+            Self::Rsa(bits) => algorithm == "rsa" && size == bits,
+            Self::Ec(bits) => algorithm == "ec" && size == bits,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Self::Symmetric { min, max } if min == max => format!("{min}-bit AES material"),
+            Self::Symmetric { min, max } => format!("{min} to {max} bits of AES or HMAC material"),
+            Self::Rsa(bits) => format!("an rsa key of {bits} bits"),
+            Self::Ec(bits) => format!("an ec key of {bits} bits"),
+        }
+    }
+
+    /// AWS's wrapping algorithm for this material: a private key (PKCS #8) is too long for
+    /// RSAES-OAEP alone.
+    fn wrapping_algorithm(spec: &str) -> &'static str {
+        match Self::for_spec(spec) {
+            Some(Self::Rsa(_) | Self::Ec(_)) => ASYMMETRIC_WRAPPING_ALGORITHM,
+            _ => WRAPPING_ALGORITHM,
+        }
+    }
+}
+
+/// `null`, `""` or Go's zero time: what a Go client sends for a member it did not set.
+fn is_unset(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty() || s == "0001-01-01T00:00:00Z",
+        _ => false,
     }
 }
 
@@ -282,11 +366,11 @@ impl Keyward {
         identifier: Option<&str>,
     ) -> CoreResult<LocalKey> {
         let spec = rec.aws.metadata.key_spec.as_str();
-        if !matches!(spec, "SYMMETRIC_DEFAULT" | "HMAC_256") {
+        let Some(need) = VaultMaterial::for_spec(spec) else {
             return Err(CoreError::invalid(format!(
-                "import-material: keys of spec {spec} cannot take material from Keyward's vault (AES keys); SYMMETRIC_DEFAULT and HMAC_256 can"
+                "import-material: keys of spec {spec} cannot take material from Keyward's vault; SYMMETRIC_DEFAULT, HMAC_*, RSA_* and ECC_* can"
             )));
-        }
+        };
         let bound = rec.material.as_ref();
         if let Some(b) = bound
             && b.key_source != KeySource::Local
@@ -319,6 +403,12 @@ impl Keyward {
                     b.local_key_id
                 ))
             })?,
+            (None, None) if !matches!(spec, "SYMMETRIC_DEFAULT" | "HMAC_256") => {
+                return Err(CoreError::invalid(format!(
+                    "source_key_identifier: required for a key of spec {spec} (a vault key {})",
+                    need.describe()
+                )));
+            }
             (None, None) => {
                 let name = format!("aws-{}", rec.aws.metadata.key_id);
                 match self.ports.store.get_local_key_by_name(&name).await? {
@@ -330,10 +420,13 @@ impl Keyward {
                 }
             }
         };
-        if key.size != 256 {
+        if !need.fits(&key) {
             return Err(CoreError::invalid(format!(
-                "source_key_identifier: vault key '{}' is AES-{}; AWS needs 256-bit material for {spec}",
-                key.name, key.size
+                "source_key_identifier: vault key '{}' is {} of {} bits; AWS needs {} for {spec}",
+                key.name,
+                key.algorithm,
+                key.size,
+                need.describe()
             )));
         }
         Ok(key)
@@ -391,23 +484,22 @@ impl Keyward {
         let attempt = async {
             let (params, wrapped) = match source {
                 Source::Local(local) => {
+                    let algorithm = VaultMaterial::wrapping_algorithm(&rec.aws.metadata.key_spec);
                     let params = self
                         .ports
                         .keys
                         .get_parameters_for_import(
                             &ctx.target,
                             &key_id,
-                            WRAPPING_ALGORITHM,
+                            algorithm,
                             WRAPPING_KEY_SPEC,
                         )
                         .await?;
                     let wrapped = {
                         let material = self.local_key_material(local)?;
-                        self.ports.wrapper.wrap(
-                            &material,
-                            &params.public_key,
-                            WRAPPING_ALGORITHM,
-                        )?
+                        self.ports
+                            .wrapper
+                            .wrap(&material, &params.public_key, algorithm)?
                     };
                     (params, wrapped)
                 }
@@ -567,6 +659,9 @@ impl Keyward {
             let obj = aws_param
                 .as_object_mut()
                 .ok_or_else(|| CoreError::invalid("aws_param: must be an object"))?;
+            // Go clients send every member: `null`, `""` and the zero time mean not given
+            // (the decoding rule of every body, applied here to this opaque member).
+            obj.retain(|_, v| !is_unset(v));
             let param_valid_to = obj
                 .remove("ValidTo")
                 .and_then(|v| v.as_str().map(String::from));
@@ -753,5 +848,36 @@ mod tests {
         assert!(check_expiry(Some(true), Some("tomorrow"), now).is_err());
         let ok = check_expiry(Some(true), Some("2027-07-03T14:24:00Z"), now).unwrap();
         assert_eq!(ok.unwrap().to_rfc3339(), "2027-07-03T14:24:00+00:00");
+    }
+}
+
+#[cfg(test)]
+mod vault_material_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn each_spec_takes_the_vault_keys_aws_can_import() {
+        let fits =
+            |spec: &str, k: (&str, i64)| VaultMaterial::for_spec(spec).unwrap().fits_kind(k.0, k.1);
+        assert!(fits("SYMMETRIC_DEFAULT", ("aes", 256)));
+        assert!(!fits("SYMMETRIC_DEFAULT", ("aes", 128)));
+        assert!(fits("HMAC_256", ("AES", 256)));
+        assert!(fits("HMAC_384", ("hmac-sha384", 384)));
+        assert!(!fits("HMAC_384", ("aes", 256)));
+        assert!(fits("RSA_2048", ("rsa", 2048)));
+        assert!(!fits("RSA_2048", ("rsa", 4096)));
+        assert!(!fits("RSA_2048", ("aes", 256)));
+        assert!(fits("ECC_NIST_P521", ("ec", 521)));
+        assert!(!fits("ECC_NIST_P384", ("ec", 521)));
+        assert!(VaultMaterial::for_spec("SM2").is_none());
+        for (spec, algorithm) in [
+            ("RSA_4096", "RSA_AES_KEY_WRAP_SHA_256"),
+            ("ECC_NIST_P256", "RSA_AES_KEY_WRAP_SHA_256"),
+            ("SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_256"),
+            ("HMAC_512", "RSAES_OAEP_SHA_256"),
+        ] {
+            assert_eq!(VaultMaterial::wrapping_algorithm(spec), algorithm);
+        }
     }
 }

@@ -510,8 +510,8 @@ impl Keyward {
                 rules::alias("alias", a)?;
             }
             KeyAction::EnableAutoRotation(period) => {
-                if let Some(p) = period {
-                    rules::rotation_period(*p)?;
+                if let Some(p) = period.filter(|d| *d != 0) {
+                    rules::rotation_period(p)?;
                 }
                 if m.key_spec != "SYMMETRIC_DEFAULT" || m.origin != "AWS_KMS" {
                     return Err(CoreError::invalid(format!(
@@ -623,7 +623,10 @@ impl Keyward {
                     }
                 }
                 KeyAction::EnableAutoRotation(p) => {
-                    keys.enable_key_rotation(t, &key_id, p.map(|d| d as i32)).await?;
+                    // 0 (what Thales' Terraform provider sends when no period is set) means
+                    // AWS's default period, as no period does.
+                    let period = p.filter(|d| *d != 0).map(|d| d as i32);
+                    keys.enable_key_rotation(t, &key_id, period).await?;
                 }
                 KeyAction::DisableAutoRotation => keys.disable_key_rotation(t, &key_id).await?,
                 KeyAction::Refresh => {}

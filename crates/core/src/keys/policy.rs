@@ -46,6 +46,32 @@ impl PolicyPrincipals {
         }
     }
 
+    /// The lists as a key record shows them (CipherTrust's way, which Thales' Terraform
+    /// provider expects): IAM users and roles as ARNs in the key's account
+    /// (`arn:<partition>:iam::<account>:user/<name>`, `...:role/<name>`); external accounts
+    /// as given.
+    pub fn to_wire_arns(
+        &self,
+        partition: &str,
+        account_id: &str,
+        policytemplate: Option<String>,
+    ) -> keyward_api::principals::KeyPrincipals {
+        let iam = |kind: &str, names: &[String]| -> Vec<String> {
+            names
+                .iter()
+                .map(|n| format!("arn:{partition}:iam::{account_id}:{kind}/{n}"))
+                .collect()
+        };
+        keyward_api::principals::KeyPrincipals {
+            key_admins: iam("user", &self.key_admins),
+            key_admins_roles: iam("role", &self.key_admins_roles),
+            key_users: iam("user", &self.key_users),
+            key_users_roles: iam("role", &self.key_users_roles),
+            external_accounts: self.external_accounts.clone(),
+            policytemplate,
+        }
+    }
+
     /// Forgets every principal.
     pub fn clear(&mut self) {
         *self = Self::default();

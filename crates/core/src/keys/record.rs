@@ -192,6 +192,7 @@ impl KeyRecord {
         wire::KeyAwsParam {
             aws_account_id: m.aws_account_id.clone(),
             key_id: m.key_id.clone(),
+            key_id_aws: m.key_id.clone(),
             arn: m.arn.clone(),
             creation_date: m.creation_date.as_ref().map(rfc3339_secs),
             enabled: m.enabled,
@@ -242,7 +243,16 @@ impl KeyRecord {
     /// The record as CCKM returns it.
     pub fn to_wire(&self) -> wire::KeyRecord {
         let job = self.job_config_id.as_ref().and(self.rotation_job.as_ref());
+        let mut labels = std::collections::BTreeMap::new();
+        if let (Some(config), Some(settings)) = (&self.job_config_id, job) {
+            labels.insert("job_config_id".to_string(), config.clone());
+            labels.insert(
+                "auto_rotate_key_source".to_string(),
+                settings.auto_rotate_key_source.clone(),
+            );
+        }
         wire::KeyRecord {
+            labels,
             resource: Resource::new(
                 &self.id,
                 self.uri(),
@@ -269,7 +279,11 @@ impl KeyRecord {
             rotated_from: self.rotated_from.clone(),
             rotated_to: self.rotated_to.clone(),
             rotated_at: self.rotated_at.as_ref().map(rfc3339),
-            principals: self.principals.to_wire(self.policy_template_id.clone()),
+            principals: self.principals.to_wire_arns(
+                &self.cloud_name,
+                &self.aws.metadata.aws_account_id,
+                self.policy_template_id.clone(),
+            ),
             local_key_id: self.material.as_ref().map(|m| m.local_key_id.clone()),
             local_key_name: self.material.as_ref().map(|m| m.local_key_name.clone()),
             key_source: self.material.as_ref().map(|m| m.key_source.to_wire()),

@@ -12,7 +12,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::scheduler::JobOperation;
 use crate::service::Keyward;
 
-pub const KEY_SOURCES: &[&str] = &["local", "hsm-luna"];
+/// `ciphertrust` (what Thales' Terraform provider sends) means Keyward's own vault, like
+/// `local`; the word given is kept, and shown in the record's labels.
+pub const KEY_SOURCES: &[&str] = &["local", "ciphertrust", "hsm-luna"];
 
 /// How an attached rotation job rotates the key (kept in the record while attached).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -320,8 +320,9 @@ async fn run(s: &AppState, caller: &Caller, id: &str, action: KeyAction) -> Resp
     operation_id = "key_action",
     summary = "An action on a key; `replicate-key` and `rotate` answer 201, the others 200",
     description = "Actions without a body (`cancel-deletion`, `enable`, `disable`, \
-        `disable-auto-rotation`, `rotate-material`, `refresh`, `get-key-rotation-status`, \
-        `disable-rotation-job`) take an empty body, `{}` or `null`.",
+        `disable-auto-rotation`, `refresh`, `get-key-rotation-status`, \
+        `disable-rotation-job`) take an empty body, `{}` or `null`; `rotate-material` takes \
+        those or a body with nothing set (`{\"key_expiration\":false}`).",
     params(
         ("id" = String, Path, description = "Keyward's id of the key record"),
         ("action" = KeyActionName, Path, description = "The action"),
@@ -386,7 +387,21 @@ async fn action(
             .map(|b| KeyAction::EnableAutoRotation(b.rotation_period_in_days)),
         "disable-auto-rotation" => no_body(&name, &bytes).map(|_| KeyAction::DisableAutoRotation),
         "rotate-material" => {
-            return match no_body(&name, &bytes) {
+            return match body::<wire::RotateMaterial>(&bytes).and_then(|b| {
+                let given = [
+                    ("source_key_identifier", b.source_key_identifier.is_some()),
+                    ("source_key_tier", b.source_key_tier.is_some()),
+                    ("key_material_description", b.key_material_description.is_some()),
+                    ("valid_to", b.valid_to.is_some()),
+                    ("key_expiration", b.key_expiration == Some(true)),
+                ];
+                match given.iter().find(|(_, set)| *set) {
+                    Some((field, _)) => Err(format!(
+                        "request body: {field}: rotate-material makes AWS rotate its own material; to import new material use import-material"
+                    )),
+                    None => Ok(()),
+                }
+            }) {
                 Ok(()) => match s.keyward.rotate_material(&caller, &id).await {
                     Ok(rec) => Json::<KeyRecord>(rec.to_wire()).into_response(),
                     Err(e) => ApiError(e).into_response(),
