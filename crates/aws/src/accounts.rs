@@ -45,10 +45,11 @@ pub(crate) async fn account_details(kms: &AwsKms, t: &ConnectionTarget) -> CoreR
     })
 }
 
-/// The EC2 endpoint: the connection's override (an emulator, a VPC endpoint), else the
-/// Region's own.
-fn ec2_endpoint(t: &ConnectionTarget) -> String {
-    match &t.endpoint_url {
+/// The EC2 endpoint: the connection's override (an emulator, a VPC endpoint), else the one
+/// the SDK configuration was given (`AWS_ENDPOINT_URL`, which the SDK clients of the same
+/// connection use too), else the Region's own.
+fn ec2_endpoint(t: &ConnectionTarget, config: &aws_config::SdkConfig) -> String {
+    match t.endpoint_url.as_deref().or(config.endpoint_url()) {
         Some(url) => url.trim_end_matches('/').to_string(),
         None if t.region.starts_with("cn-") => format!("https://ec2.{}.amazonaws.com.cn", t.region),
         None => format!("https://ec2.{}.amazonaws.com", t.region),
@@ -103,7 +104,7 @@ async fn describe_regions(
     let mut attempt = 1;
     loop {
         let result: CoreResult<Vec<String>> = async {
-            let url = format!("{}/", ec2_endpoint(t));
+            let url = format!("{}/", ec2_endpoint(t, config));
             let content_type = "application/x-www-form-urlencoded; charset=utf-8";
             let headers = [("content-type", content_type)];
             let signable = SignableRequest::new(
