@@ -366,10 +366,21 @@ pub trait Store: Send + Sync {
     async fn update_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> CoreResult<()>;
     async fn get_job_config(&self, id: &str) -> CoreResult<Option<JobConfig>>;
     async fn get_job_config_by_name(&self, name: &str) -> CoreResult<Option<JobConfig>>;
-    async fn list_job_configs(&self, query: &ListQuery) -> CoreResult<Page<JobConfig>>;
-    /// Deletes the config unless a key (not gone) is attached to it (then a conflict),
-    /// checked in the same transaction as the delete and its audit.
-    async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    async fn list_job_configs(
+        &self,
+        filter: &crate::scheduler::JobConfigFilter,
+        query: &ListQuery,
+    ) -> CoreResult<Page<JobConfig>>;
+    /// Deletes the config, first detaching it from the keys `detach` names (each with its
+    /// audit), which must still be attached and scheduled for deletion (`PendingDeletion` or
+    /// `PendingReplicaDeletion`). A conflict, with nothing written, if any other key (not
+    /// gone) is attached to it. All in one transaction, with the delete's audit.
+    async fn delete_job_config_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> CoreResult<bool>;
 
     // --- scheduler job runs. A scheduled run's (job config, scheduled time) is unique, so
     // among several nodes sharing the store exactly one claims it; the lease says which node

@@ -1058,12 +1058,21 @@ impl Store for SqliteStore {
         self.job_config_get("name", name).await
     }
 
-    async fn list_job_configs(&self, query: &ListQuery) -> Result<Page<JobConfig>> {
-        self.job_config_list(query).await
+    async fn list_job_configs(
+        &self,
+        filter: &keyward_core::scheduler::JobConfigFilter,
+        query: &ListQuery,
+    ) -> Result<Page<JobConfig>> {
+        self.job_config_list(filter, query).await
     }
 
-    async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        self.job_config_delete(id, audit).await
+    async fn delete_job_config_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        self.job_config_delete(id, detach, audit).await
     }
 
     async fn claim_job_run(&self, run: &JobRun, lease: &Lease, audit: &AuditDraft) -> Result<bool> {
