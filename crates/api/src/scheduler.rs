@@ -200,17 +200,6 @@ impl Default for SyncParams {
     }
 }
 
-/// `job_config_params` of a job config response: the parameters of its operation, where
-/// CipherTrust's clients (Thales' Terraform provider) read them back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum JobConfigParams {
-    /// A `cckm_key_rotation` config's `cckm_key_rotation_params`.
-    Rotation(RotationParams),
-    /// A `cckm_synchronization` config's `cckm_synchronization_params`.
-    Synchronization(SyncParams),
-}
-
 /// A job config: a named cron schedule with the parameters of its operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JobConfig {
@@ -238,10 +227,11 @@ pub struct JobConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cckm_synchronization_params: Option<SyncParams>,
     /// The parameters of the operation again (the same object as
-    /// `cckm_key_rotation_params` or `cckm_synchronization_params`), as CipherTrust returns
-    /// them.
+    /// `cckm_key_rotation_params` or `cckm_synchronization_params`), where CipherTrust's
+    /// clients (Thales' Terraform provider) read them back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_config_params: Option<JobConfigParams>,
+    #[schema(value_type = Option<Object>)]
+    pub job_config_params: Option<serde_json::Value>,
 }
 
 /// Filters of `GET /scheduler/job-configs`.

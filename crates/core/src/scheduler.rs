@@ -51,8 +51,9 @@ pub struct RotationParams {
     /// Only keys whose material expires within this window are rotated.
     #[serde(default)]
     pub expire_in: Option<String>,
-    /// Only keys whose material is at least this old are rotated.
-    #[serde(default)]
+    /// Only keys whose material is at least this old are rotated (absent from the stored
+    /// JSON when not set, so configs stored before it read and write the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_after: Option<String>,
     #[serde(default)]
     pub aws_param: AwsRotationParams,
@@ -190,11 +191,11 @@ impl JobConfig {
                 JobOperation::KeyRotation => self
                     .rotation
                     .as_ref()
-                    .map(|r| wire::JobConfigParams::Rotation(r.to_wire())),
+                    .and_then(|r| serde_json::to_value(r.to_wire()).ok()),
                 JobOperation::Synchronization => self
                     .sync
                     .as_ref()
-                    .map(|p| wire::JobConfigParams::Synchronization(p.to_wire())),
+                    .and_then(|p| serde_json::to_value(p.to_wire()).ok()),
             },
         }
     }

@@ -68,6 +68,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "create_intents_idempotency",
         include_str!("../migrations/sqlite/0013_create_intents_idempotency.sql"),
     ),
+    (
+        14,
+        "vault_key_names",
+        include_str!("../migrations/sqlite/0014_vault_key_names.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

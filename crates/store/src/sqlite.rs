@@ -951,8 +951,17 @@ impl Store for SqliteStore {
         self.local_key_list(name, query).await
     }
 
-    async fn delete_local_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        self.local_key_delete(id, audit).await
+    async fn update_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> Result<()> {
+        self.local_key_update(key, audit).await
+    }
+
+    async fn delete_local_key_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        self.local_key_delete(id, detach, audit).await
     }
 
     async fn aws_keys_using_local_key(&self, local_key_id: &str) -> Result<Vec<String>> {
