@@ -1297,3 +1297,88 @@ async fn provider_destroy_order() {
     assert!(audit.contains("key.detach-vault-key"), "{audit}");
     assert!(audit.contains("detached when job config"), "{audit}");
 }
+
+/// `rotation_after` (Line B's rotation params): a run rotates only the keys whose material
+/// is at least that old.
+#[tokio::test]
+async fn rotation_after_narrows_a_run() {
+    let (server, admin) = setup().await;
+    let key = create_key(&server, &admin).await;
+    let params = |after: &str| {
+        json!({"cloud_name": "aws", "expiration": null, "expire_in": null, "rotation_after": after,
+               "aws_param": {"retain_alias": false, "rotate_material": false}})
+    };
+    let young = create_config(
+        &server,
+        &admin,
+        go_create(
+            "after-30d",
+            "cckm_key_rotation",
+            params("30d"),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    let any_age = create_config(
+        &server,
+        &admin,
+        go_create(
+            "after-0h",
+            "cckm_key_rotation",
+            params("0h"),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    let run_on = |config: String| {
+        let server = &server;
+        let admin = &admin;
+        let key = key.clone();
+        async move {
+            server
+                .post(
+                    &format!("{KEYS}/{key}/enable-rotation-job"),
+                    admin,
+                    json!({"job_config_id": config, "auto_rotate_key_source": "local"}),
+                )
+                .await
+                .expect(200);
+            let run = server
+                .post(&format!("{CONFIGS}/{config}/run"), admin, json!({}))
+                .await
+                .expect(201)
+                .body;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            loop {
+                let r = server
+                    .get(
+                        &format!("/api/v1/scheduler/job-runs/{}", id_of(&run)),
+                        admin,
+                    )
+                    .await
+                    .expect(200)
+                    .body;
+                if r["status"] != "running" {
+                    return r;
+                }
+                assert!(std::time::Instant::now() < deadline, "{r}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let skipped = run_on(id_of(&young)).await;
+    assert_eq!(skipped["results"][0]["status"], "skipped", "{skipped}");
+    assert!(
+        skipped["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not 30d old yet"),
+        "{skipped}"
+    );
+    let rotated = run_on(id_of(&any_age)).await;
+    assert_eq!(rotated["results"][0]["status"], "rotated", "{rotated}");
+}
