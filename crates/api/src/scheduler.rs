@@ -154,6 +154,11 @@ pub struct RotationParams {
     /// rotated; null: every attached key.
     #[serde(default)]
     pub expire_in: Option<String>,
+    /// Only keys whose material is at least this old (`90d`, `12h`; since the key was made
+    /// or its material last imported) are rotated; null: every attached key. With
+    /// `expire_in` as well, a key meeting either one is rotated.
+    #[serde(default)]
+    pub rotation_after: Option<String>,
     #[serde(default)]
     pub aws_param: AwsRotationParams,
 }
@@ -164,6 +169,7 @@ impl Default for RotationParams {
             cloud_name: aws(),
             expiration: None,
             expire_in: None,
+            rotation_after: None,
             aws_param: AwsRotationParams::default(),
         }
     }
@@ -220,6 +226,31 @@ pub struct JobConfig {
     /// Present for `cckm_synchronization`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cckm_synchronization_params: Option<SyncParams>,
+    /// The parameters of the operation again (the same object as
+    /// `cckm_key_rotation_params` or `cckm_synchronization_params`), where CipherTrust's
+    /// clients (Thales' Terraform provider) read them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub job_config_params: Option<serde_json::Value>,
+}
+
+/// Filters of `GET /scheduler/job-configs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobConfigListParams {
+    /// Resources to skip (0 and up).
+    #[param(minimum = 0)]
+    pub skip: Option<i64>,
+    /// Page size: 0 or more (10 when absent), or -1 for every resource.
+    #[param(minimum = -1)]
+    pub limit: Option<i64>,
+    /// Comma-separated fields to sort on (`name`, `createdAt`, `updatedAt`), each with a `-`
+    /// prefix for descending.
+    pub sort: Option<String>,
+    /// Only configs of this operation (`cckm_key_rotation`, `cckm_synchronization`).
+    pub operation: Option<String>,
+    /// Only the config of this name.
+    pub name: Option<String>,
 }
 
 /// `POST /scheduler/job-configs`.
@@ -387,6 +418,15 @@ mod tests {
             "cloud_name",
             "expiration",
             "expire_in",
+            "rotation_after",
+            "oci_vaults",
+            "description",
+            "labels",
+            "unexportable",
+            "undeletable",
+            "usageMask",
+            "curveid",
+            "assignSelfAsOwner",
             "aws_param",
             "retain_alias",
             "rotate_material",
@@ -449,6 +489,8 @@ mod tests {
                 check::<super::super::JobConfigCreate>(&v)?;
                 check::<super::super::JobConfigUpdate>(&v)?;
                 check::<super::super::JobRunParams>(&v)?;
+                check::<super::super::JobConfigListParams>(&v)?;
+                check::<crate::vault::VaultKeyUpdate>(&v)?;
                 check::<crate::sync::StartSync>(&v)?;
                 check::<crate::sync::SyncJobParams>(&v)?;
                 check::<crate::vault::VaultKeyCreate>(&v)?;

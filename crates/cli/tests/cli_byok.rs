@@ -82,11 +82,13 @@ async fn vault_keys_through_the_cli() {
     let err = cli.vault_fail(&["create", "cli-bad-size", "--size", "100"]);
     assert!(err.contains("size: 100 is not an AES key size"), "{err}");
     assert!(err.contains("HTTP 400"), "{err}");
-    let err = cli.vault_fail(&["create", "cli-known"]);
-    assert!(
-        err.contains("already exists") && err.contains("HTTP 409"),
-        "{err}"
-    );
+    // A name may repeat (as in CipherTrust; issue 11): a second key, deleted again by id.
+    let twin = cli.vault_json(&["create", "cli-known"]);
+    let twin_id = twin["id"].as_str().unwrap().to_string();
+    assert_ne!(twin_id, id);
+    let err = cli.vault_fail(&["get", "cli-known"]);
+    assert!(err.contains("HTTP 409"), "{err}");
+    cli.vault(&["delete", &twin_id]);
 
     // List, and the name filter.
     let out = cli.vault(&["list"]);

@@ -572,3 +572,813 @@ async fn enable_then_seed_003_disable_rotation_job() {
     assert!(audit.contains("key.enable-rotation-job"), "{audit}");
     assert!(audit.contains("key.disable-rotation-job"), "{audit}");
 }
+
+// --- Thales' Terraform provider (issue 11; tests/terraform/provider-calls.md §7, §8.2, §9,
+// §10, §12): job configs and vault keys with the bodies its Go code builds, read back with the
+// JSON types it decodes into; and its destroy order. Vault keys are tested here too (no test
+// binary of their own).
+
+const VAULT: &str = "/api/v1/vault/keys2";
+const ZERO: &str = "0001-01-01T00:00:00Z";
+
+/// `CreateJobConfigParamsJSON` as `json.Marshal` writes it (cm/schema_cm.go@0192afeb), with the
+/// response-only fields of the older stored version (`"id":""`, ...) as well.
+fn go_create(name: &str, op: &str, rotation: Value, sync: Value, start: &str, end: &str) -> Value {
+    json!({
+        "id": "", "uri": "", "account": "", "application": "", "devAccount": "",
+        "createdAt": "", "updatedAt": "",
+        "name": name, "description": "", "operation": op, "run_at": "0 9 * * sat",
+        "run_on": "any", "disabled": false, "start_date": start, "end_date": end,
+        "database_backup_params": null,
+        "cckm_key_rotation_params": rotation,
+        "cckm_synchronization_params": sync,
+        "cckm_xks_credential_rotation_params": null
+    })
+}
+
+/// The fields `getParamsFromResponse` reads, with the types it reads them as; the dates
+/// either the exact strings configured or absent.
+fn assert_provider_config(c: &Value, start: Option<&str>, end: Option<&str>) {
+    for f in [
+        "id",
+        "uri",
+        "account",
+        "devAccount",
+        "application",
+        "createdAt",
+        "updatedAt",
+        "name",
+        "description",
+        "operation",
+        "run_at",
+        "run_on",
+    ] {
+        assert!(c[f].is_string(), "{f} in {c}");
+    }
+    assert!(!c["id"].as_str().unwrap().is_empty(), "{c}");
+    assert!(c["disabled"].is_boolean(), "{c}");
+    assert_eq!(c["run_on"], "any");
+    match start {
+        Some(s) => assert_eq!(c["start_date"], s, "{c}"),
+        None => assert!(c.get("start_date").is_none(), "{c}"),
+    }
+    match end {
+        Some(s) => assert_eq!(c["end_date"], s, "{c}"),
+        None => assert!(c.get("end_date").is_none(), "{c}"),
+    }
+    assert!(c["job_config_params"].is_object(), "{c}");
+}
+
+#[tokio::test]
+async fn provider_job_configs() {
+    let (server, admin) = setup().await;
+    let kms_id = server
+        .get("/api/v1/cckm/aws/kms/kms", &admin)
+        .await
+        .expect(200)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // TestCckmAwsKeyNative's rotation config: dates given.
+    let rot_params = json!({"cloud_name": "aws", "expiration": null, "expire_in": null,
+        "rotation_after": null, "aws_param": {"retain_alias": false, "rotate_material": false}});
+    let native = create_config(
+        &server,
+        &admin,
+        go_create(
+            "tf-1a2b3c4d",
+            "cckm_key_rotation",
+            rot_params.clone(),
+            Value::Null,
+            "2026-03-07T14:24:00Z",
+            "2027-03-07T14:24:00Z",
+        ),
+    )
+    .await;
+    assert_provider_config(
+        &native,
+        Some("2026-03-07T14:24:00Z"),
+        Some("2027-03-07T14:24:00Z"),
+    );
+    assert_eq!(native["description"], "");
+    assert_eq!(native["disabled"], false);
+    assert_eq!(native["job_config_params"], rot_params);
+    let native_id = id_of(&native);
+
+    // The example's scheduled_rotation: no dates (zero time), expiration 2d, retain_alias.
+    let example_params = json!({"cloud_name": "aws", "expiration": "2d", "expire_in": null,
+        "rotation_after": null, "aws_param": {"retain_alias": true, "rotate_material": false}});
+    let example = create_config(
+        &server,
+        &admin,
+        go_create(
+            "scheduler-name",
+            "cckm_key_rotation",
+            example_params.clone(),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    assert_provider_config(&example, None, None);
+    assert_eq!(example["run_at"], "0 9 * * sat");
+    // Line B reads the rotation params back from job_config_params.
+    let p = &example["job_config_params"];
+    assert_eq!(p, &example_params, "{example}");
+    assert!(p["aws_param"]["retain_alias"].as_bool().unwrap());
+    assert_eq!(example["cckm_key_rotation_params"], example_params);
+
+    // TestCckmAwsSchedulers' max params, and rotation_after (Line B).
+    let max = create_config(
+        &server,
+        &admin,
+        go_create(
+            "rotation-max",
+            "cckm_key_rotation",
+            json!({"cloud_name": "aws", "expiration": "44d", "expire_in": "22h",
+                   "rotation_after": "90d", "aws_param": {"retain_alias": false, "rotate_material": true}}),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    assert_eq!(max["job_config_params"]["expiration"], "44d");
+    assert_eq!(max["job_config_params"]["expire_in"], "22h");
+    assert_eq!(max["job_config_params"]["rotation_after"], "90d");
+    assert_eq!(
+        max["job_config_params"]["aws_param"]["rotate_material"],
+        true
+    );
+    let bad = go_create(
+        "rotation-bad",
+        "cckm_key_rotation",
+        json!({"cloud_name": "aws", "expiration": null, "expire_in": null,
+               "rotation_after": "soon", "aws_param": {"retain_alias": false, "rotate_material": false}}),
+        Value::Null,
+        ZERO,
+        ZERO,
+    );
+    server
+        .post(CONFIGS, &admin, bad)
+        .await
+        .expect_error(400, "rotation_after");
+
+    // A synchronization config, as the schema builds it: kms ids, oci_vaults null,
+    // synchronize_all false; read back from job_config_params.
+    let sync = create_config(
+        &server,
+        &admin,
+        go_create(
+            "tf-sync",
+            "cckm_synchronization",
+            Value::Null,
+            json!({"cloud_name": "aws", "kms": [kms_id], "oci_vaults": null, "synchronize_all": false}),
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    assert_provider_config(&sync, None, None);
+    let p = &sync["job_config_params"];
+    assert_eq!(p["cloud_name"], "aws");
+    assert_eq!(p["kms"], json!([kms_id]));
+    assert_eq!(p["synchronize_all"], false);
+    let sync_id = id_of(&sync);
+    // synchronize_all with kms null (an empty set).
+    let all = create_config(
+        &server,
+        &admin,
+        go_create(
+            "tf-sync-all",
+            "cckm_synchronization",
+            Value::Null,
+            json!({"cloud_name": "aws", "kms": null, "oci_vaults": null, "synchronize_all": true}),
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    assert_eq!(all["job_config_params"]["kms"], json!([]));
+    assert_eq!(all["job_config_params"]["synchronize_all"], true);
+
+    // Read (Line A refresh, Line B after create): the same as the create's response.
+    assert_eq!(
+        server
+            .get(&format!("{CONFIGS}/{native_id}"), &admin)
+            .await
+            .expect(200)
+            .body,
+        native
+    );
+
+    // The list data source: skip/limit, the operation filter; dates absent when unset (older
+    // provider versions decode them as time.Time, where "" fails).
+    let list = server
+        .get(&format!("{CONFIGS}?skip=0&limit=256"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(list["total"], 5, "{list}");
+    for item in list["resources"].as_array().unwrap() {
+        for d in ["start_date", "end_date"] {
+            assert!(
+                item.get(d).is_none_or(|v| v
+                    .as_str()
+                    .is_some_and(|s| s.ends_with('Z') && s.len() == 20)),
+                "{d} in {item}"
+            );
+        }
+        assert!(item["job_config_params"].is_object(), "{item}");
+    }
+    let syncs = server
+        .get(
+            &format!("{CONFIGS}?operation=cckm_synchronization&skip=0&limit=256"),
+            &admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(syncs["total"], 2, "{syncs}");
+    for item in syncs["resources"].as_array().unwrap() {
+        assert_eq!(item["operation"], "cckm_synchronization");
+        assert!(item["job_config_params"]["kms"].is_array(), "{item}");
+        assert!(item["job_config_params"]["synchronize_all"].is_boolean());
+    }
+    let rots = server
+        .get(
+            &format!("{CONFIGS}?operation=cckm_key_rotation&skip=0&limit=256"),
+            &admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rots["total"], 3, "{rots}");
+    assert!(
+        rots["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["job_config_params"]["aws_param"].is_object())
+    );
+    server
+        .get(&format!("{CONFIGS}?operation=database_backup"), &admin)
+        .await
+        .expect_error(400, "operation");
+
+    // Update, Line A: UpdateJobConfigParamsJSON with name and operation "", zero dates, the
+    // rotation block with cloud_name "". The answer is the whole config, with its id.
+    let patched = server
+        .patch(
+            &format!("{CONFIGS}/{native_id}"),
+            &admin,
+            json!({"name": "", "description": "", "operation": "", "run_at": "0 9 * * fri",
+                   "run_on": "any", "disabled": false, "start_date": ZERO, "end_date": ZERO,
+                   "database_backup_params": null,
+                   "cckm_key_rotation_params": {"cloud_name": "", "expiration": "55d",
+                       "expire_in": "33h", "rotation_after": null,
+                       "aws_param": {"retain_alias": false, "rotate_material": false}},
+                   "cckm_synchronization_params": null}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_provider_config(
+        &patched,
+        Some("2026-03-07T14:24:00Z"),
+        Some("2027-03-07T14:24:00Z"),
+    );
+    assert_eq!(patched["id"], native_id);
+    assert_eq!(patched["name"], "tf-1a2b3c4d");
+    assert_eq!(patched["operation"], "cckm_key_rotation");
+    assert_eq!(patched["run_at"], "0 9 * * fri");
+    let p = &patched["job_config_params"];
+    assert_eq!(p["cloud_name"], "aws");
+    assert_eq!(p["expiration"], "55d");
+    assert_eq!(p["expire_in"], "33h");
+
+    // Update, Line B: no rotation params at all (kept), dates given, disabled from the plan.
+    let patched = server
+        .patch(
+            &format!("{CONFIGS}/{native_id}"),
+            &admin,
+            json!({"name": "", "description": "changed", "operation": "", "run_at": "0 9 * * sat",
+                   "run_on": "any", "disabled": true, "start_date": "2026-04-01T00:00:00Z",
+                   "end_date": ZERO, "database_backup_params": null,
+                   "cckm_key_rotation_params": null, "cckm_synchronization_params": null}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(patched["description"], "changed");
+    assert_eq!(patched["disabled"], true);
+    assert_eq!(patched["start_date"], "2026-04-01T00:00:00Z");
+    assert_eq!(patched["end_date"], "2027-03-07T14:24:00Z");
+    assert_eq!(patched["job_config_params"]["expiration"], "55d");
+
+    // Update of a sync config: sync params with cloud_name "".
+    let patched = server
+        .patch(
+            &format!("{CONFIGS}/{sync_id}"),
+            &admin,
+            json!({"name": "", "description": "", "operation": "", "run_at": "0 * * * *",
+                   "run_on": "any", "disabled": false, "start_date": ZERO, "end_date": ZERO,
+                   "database_backup_params": null, "cckm_key_rotation_params": null,
+                   "cckm_synchronization_params": {"cloud_name": "", "kms": [kms_id],
+                       "oci_vaults": null, "synchronize_all": false}}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(patched["id"], sync_id);
+    assert_eq!(patched["run_at"], "0 * * * *");
+    assert_eq!(patched["job_config_params"]["cloud_name"], "aws");
+    assert_eq!(patched["job_config_params"]["kms"], json!([kms_id]));
+
+    // Delete (no key uses them).
+    for id in [native_id, sync_id] {
+        server
+            .delete(&format!("{CONFIGS}/{id}"), &admin)
+            .await
+            .expect(204);
+    }
+}
+
+/// The types `json.Unmarshal` into `CMKeyJSON` needs (§7.2), and those the keys list data
+/// source asserts (§7.3); never any material.
+fn assert_cm_key(k: &Value) {
+    for f in [
+        "id",
+        "uri",
+        "account",
+        "application",
+        "devAccount",
+        "createdAt",
+        "updatedAt",
+        "name",
+        "algorithm",
+        "format",
+        "objectType",
+        "state",
+        "description",
+    ] {
+        assert!(k[f].is_string(), "{f} in {k}");
+    }
+    for f in ["size", "usageMask", "version"] {
+        assert!(k[f].is_i64(), "{f} in {k}");
+    }
+    for f in ["unexportable", "undeletable"] {
+        assert!(k[f].is_boolean(), "{f} in {k}");
+    }
+    assert!(k["labels"].is_object(), "{k}");
+    assert!(k["aliases"].is_array(), "{k}");
+    for f in ["material", "password", "publicKey"] {
+        assert!(k.get(f).is_none(), "{f} in {k}");
+    }
+}
+
+#[tokio::test]
+async fn provider_vault_keys() {
+    let server = Server::start();
+    let admin = server.admin().await;
+
+    // ciphertrust_cm_key, the example and the tests (algorithm kept as written), and the
+    // bodies of the AWS key import path (assignSelfAsOwner; SYMMETRIC_DEFAULT's empty case).
+    let cases: Vec<(Value, &str, i64, &str)> = vec![
+        (
+            json!({"algorithm": "aes", "name": "cm-key-name"}),
+            "aes",
+            256,
+            "Symmetric Key",
+        ),
+        (
+            json!({"algorithm": "aes", "name": "cm-key-name"}),
+            "aes",
+            256,
+            "Symmetric Key",
+        ),
+        (
+            json!({"algorithm": "RSA", "name": "tf-rsa", "size": 2048}),
+            "RSA",
+            2048,
+            "Private Key",
+        ),
+        (
+            json!({"algorithm": "aes", "assignSelfAsOwner": true, "name": "key-name", "size": 256}),
+            "aes",
+            256,
+            "Symmetric Key",
+        ),
+        (
+            json!({"assignSelfAsOwner": true, "name": "sym-default"}),
+            "aes",
+            256,
+            "Symmetric Key",
+        ),
+        (
+            json!({"algorithm": "rsa", "assignSelfAsOwner": true, "name": "rsa-3072", "size": 3072}),
+            "rsa",
+            3072,
+            "Private Key",
+        ),
+        (
+            json!({"algorithm": "ec", "assignSelfAsOwner": true, "curveid": "secp384r1", "name": "ec-384"}),
+            "ec",
+            384,
+            "Private Key",
+        ),
+        (
+            json!({"algorithm": "ec", "assignSelfAsOwner": true, "curveid": "secp521r1", "name": "ec-521"}),
+            "ec",
+            521,
+            "Private Key",
+        ),
+        (
+            json!({"algorithm": "ec", "assignSelfAsOwner": true, "curveid": "secp256k1", "name": "ec-k1"}),
+            "ec",
+            256,
+            "Private Key",
+        ),
+        (
+            json!({"algorithm": "hmac-sha256", "assignSelfAsOwner": true, "name": "hmac-256"}),
+            "hmac-sha256",
+            256,
+            "Symmetric Key",
+        ),
+        (
+            json!({"algorithm": "hmac-sha384", "assignSelfAsOwner": true, "name": "hmac-384"}),
+            "hmac-sha384",
+            384,
+            "Symmetric Key",
+        ),
+        (
+            json!({"algorithm": "hmac-sha512", "assignSelfAsOwner": true, "name": "hmac-512"}),
+            "hmac-sha512",
+            512,
+            "Symmetric Key",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (body, algorithm, size, object_type) in &cases {
+        let k = server
+            .post(VAULT, &admin, body.clone())
+            .await
+            .expect(201)
+            .body;
+        assert_cm_key(&k);
+        assert_eq!(k["algorithm"], *algorithm, "{k}");
+        assert_eq!(k["size"], *size, "{k}");
+        assert_eq!(k["objectType"], *object_type, "{k}");
+        if let Some(c) = body.get("curveid") {
+            assert_eq!(&k["curveid"], c);
+        }
+        // The provider reads only the id; a GET later decodes the whole key.
+        let id = id_of(&k);
+        let read = server
+            .get(&format!("{VAULT}/{id}"), &admin)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(read, k);
+        ids.push(id);
+    }
+    // The name used twice: two keys; the name alone no longer picks one.
+    assert_ne!(ids[0], ids[1]);
+    server
+        .get(&format!("{VAULT}/cm-key-name"), &admin)
+        .await
+        .expect_error(409, "cm-key-name");
+    let named = server
+        .get(&format!("{VAULT}?name=cm-key-name"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(named["total"], 2);
+    // A name only one key has still works in a path.
+    assert_eq!(
+        server
+            .get(&format!("{VAULT}/tf-rsa"), &admin)
+            .await
+            .expect(200)
+            .body["id"],
+        ids[2]
+    );
+
+    // Refused, naming the field.
+    for (body, field) in [
+        (json!({"name": "x", "algorithm": "des"}), "algorithm"),
+        (
+            json!({"name": "x", "algorithm": "rsa", "size": 1024}),
+            "size",
+        ),
+        (
+            json!({"name": "x", "algorithm": "ec", "curveid": "secp112r1"}),
+            "curveid",
+        ),
+        (
+            json!({"name": "x", "algorithm": "aes", "curveid": "secp384r1"}),
+            "curveid",
+        ),
+        (
+            json!({"name": "x", "algorithm": "ec", "curveid": "secp384r1", "size": 256}),
+            "size",
+        ),
+        (
+            json!({"name": "x", "algorithm": "rsa", "material": "00"}),
+            "material",
+        ),
+        (
+            json!({"name": "x", "algorithm": "hmac-sha256", "size": 100}),
+            "size",
+        ),
+    ] {
+        server
+            .post(VAULT, &admin, body)
+            .await
+            .expect_error(400, field);
+    }
+
+    // data "ciphertrust_cm_keys_list": every item with the types it asserts.
+    let list = server
+        .get(&format!("{VAULT}?skip=0&limit=100"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(list["total"], cases.len() as i64);
+    for k in list["resources"].as_array().unwrap() {
+        assert_cm_key(k);
+    }
+
+    // Update: a partial CMKeyJSON; the answer has the id.
+    let patched = server
+        .patch(
+            &format!("{VAULT}/{}", ids[0]),
+            &admin,
+            json!({"description": "for uploads", "labels": {"team": "a", "env": "dev"},
+                   "unexportable": true, "undeletable": false}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_cm_key(&patched);
+    assert_eq!(patched["id"], ids[0]);
+    assert_eq!(patched["description"], "for uploads");
+    assert_eq!(patched["labels"], json!({"team": "a", "env": "dev"}));
+    let patched = server
+        .patch(
+            &format!("{VAULT}/{}", ids[0]),
+            &admin,
+            json!({"labels": {"env": null, "tier": "1"}}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(patched["labels"], json!({"team": "a", "tier": "1"}));
+    assert_eq!(patched["description"], "for uploads");
+    for (body, field) in [
+        (json!({"unexportable": false}), "unexportable"),
+        (json!({"undeletable": true}), "undeletable"),
+        (json!({"usageMask": 1}), "usageMask"),
+    ] {
+        server
+            .patch(&format!("{VAULT}/{}", ids[0]), &admin, body)
+            .await
+            .expect_error(400, field);
+    }
+    server
+        .patch(
+            &format!("{VAULT}/nope"),
+            &admin,
+            json!({"description": "x"}),
+        )
+        .await
+        .expect(404);
+
+    // Delete: 204, then a 404 (which the provider takes as deleted).
+    server
+        .delete(&format!("{VAULT}/{}", ids[1]), &admin)
+        .await
+        .expect(204);
+    server
+        .get(&format!("{VAULT}/{}", ids[1]), &admin)
+        .await
+        .expect(404);
+    let audit = server.audit_records(&admin).await.to_string();
+    assert!(audit.contains("vault-key.update"), "{audit}");
+}
+
+/// `terraform destroy` schedules the keys' deletion, then deletes the vault key and the job
+/// config they still refer to: both succeed once the keys are PendingDeletion (detached,
+/// audited), and are refused while a key is live.
+#[tokio::test]
+async fn provider_destroy_order() {
+    let (server, admin) = setup().await;
+    let config = create_config(
+        &server,
+        &admin,
+        go_create(
+            "scheduler-name",
+            "cckm_key_rotation",
+            json!({"cloud_name": "aws", "expiration": "2d", "expire_in": null,
+                   "rotation_after": null, "aws_param": {"retain_alias": true, "rotate_material": false}}),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    let config_id = id_of(&config);
+    let cm_key = server
+        .post(
+            VAULT,
+            &admin,
+            json!({"algorithm": "aes", "name": "cm-key-name"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let cm_id = id_of(&cm_key);
+
+    // A native key on the rotation job, a second one on it that stays live, and a key
+    // uploaded from the vault key.
+    let native = create_key(&server, &admin).await;
+    let live = create_key(&server, &admin).await;
+    for k in [&native, &live] {
+        server
+            .post(
+                &format!("{KEYS}/{k}/enable-rotation-job"),
+                &admin,
+                json!({"job_config_id": config_id, "auto_rotate_disable_encrypt": false,
+                       "auto_rotate_key_source": "local",
+                       "auto_rotate_disable_encrypt_on_all_accounts": false}),
+            )
+            .await
+            .expect(200);
+    }
+    let uploaded = server
+        .post(
+            "/api/v1/cckm/aws/upload-key",
+            &admin,
+            json!({"kms": "kms", "region": "ap-south-1", "source_key_identifier": cm_id,
+                   "key_expiration": false, "source_key_tier": "local",
+                   "aws_param": {"Alias": unique("up")}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let uploaded = id_of(&uploaded);
+
+    // While the keys are live: 409 for both.
+    server
+        .delete(&format!("{VAULT}/{cm_id}"), &admin)
+        .await
+        .expect_error(409, "cm-key-name");
+    server
+        .delete(&format!("{CONFIGS}/{config_id}"), &admin)
+        .await
+        .expect_error(409, "scheduler-name");
+
+    // Destroy: each key's deletion scheduled.
+    for k in [&native, &uploaded] {
+        let r = server
+            .post(
+                &format!("{KEYS}/{k}/schedule-deletion"),
+                &admin,
+                json!({"days": 7}),
+            )
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(r["aws_param"]["KeyState"], "PendingDeletion", "{r}");
+    }
+    // The vault key goes (the uploaded key, pending deletion, is detached from it).
+    server
+        .delete(&format!("{VAULT}/{cm_id}"), &admin)
+        .await
+        .expect(204);
+    let up = server
+        .get(&format!("{KEYS}/{uploaded}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert!(up.get("local_key_id").is_none_or(Value::is_null), "{up}");
+    // The job config is still held by the live key.
+    server
+        .delete(&format!("{CONFIGS}/{config_id}"), &admin)
+        .await
+        .expect_error(409, "1 key(s)");
+    let r = server
+        .post(
+            &format!("{KEYS}/{live}/schedule-deletion"),
+            &admin,
+            json!({"days": 7}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(r["aws_param"]["KeyState"], "PendingDeletion", "{r}");
+    server
+        .delete(&format!("{CONFIGS}/{config_id}"), &admin)
+        .await
+        .expect(204);
+    for k in [&native, &live] {
+        let read = server
+            .get(&format!("{KEYS}/{k}"), &admin)
+            .await
+            .expect(200)
+            .body;
+        assert!(read.get("job_config_id").is_none(), "{read}");
+        assert_eq!(read["aws_param"]["KeyState"], "PendingDeletion");
+    }
+    let audit = server.audit_records(&admin).await.to_string();
+    assert!(audit.contains("key.detach-vault-key"), "{audit}");
+    assert!(audit.contains("detached when job config"), "{audit}");
+}
+
+/// `rotation_after` (Line B's rotation params): a run rotates only the keys whose material
+/// is at least that old.
+#[tokio::test]
+async fn rotation_after_narrows_a_run() {
+    let (server, admin) = setup().await;
+    let key = create_key(&server, &admin).await;
+    let params = |after: &str| {
+        json!({"cloud_name": "aws", "expiration": null, "expire_in": null, "rotation_after": after,
+               "aws_param": {"retain_alias": false, "rotate_material": false}})
+    };
+    let young = create_config(
+        &server,
+        &admin,
+        go_create(
+            "after-30d",
+            "cckm_key_rotation",
+            params("30d"),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    let any_age = create_config(
+        &server,
+        &admin,
+        go_create(
+            "after-0h",
+            "cckm_key_rotation",
+            params("0h"),
+            Value::Null,
+            ZERO,
+            ZERO,
+        ),
+    )
+    .await;
+    let run_on = |config: String| {
+        let server = &server;
+        let admin = &admin;
+        let key = key.clone();
+        async move {
+            server
+                .post(
+                    &format!("{KEYS}/{key}/enable-rotation-job"),
+                    admin,
+                    json!({"job_config_id": config, "auto_rotate_key_source": "local"}),
+                )
+                .await
+                .expect(200);
+            let run = server
+                .post(&format!("{CONFIGS}/{config}/run"), admin, json!({}))
+                .await
+                .expect(201)
+                .body;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            loop {
+                let r = server
+                    .get(
+                        &format!("/api/v1/scheduler/job-runs/{}", id_of(&run)),
+                        admin,
+                    )
+                    .await
+                    .expect(200)
+                    .body;
+                if r["status"] != "running" {
+                    return r;
+                }
+                assert!(std::time::Instant::now() < deadline, "{r}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let skipped = run_on(id_of(&young)).await;
+    assert_eq!(skipped["results"][0]["status"], "skipped", "{skipped}");
+    assert!(
+        skipped["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not 30d old yet"),
+        "{skipped}"
+    );
+    let rotated = run_on(id_of(&any_age)).await;
+    assert_eq!(rotated["results"][0]["status"], "rotated", "{rotated}");
+}

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::{AuditDraft, AuditEntry, AuditVerification};
 use crate::auth::RefreshToken;
 use crate::connections::{AwsAccount, AwsConnection, ConnectionFilter, ConnectionTarget};
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::idempotency::{IdempotencyClaim, IdempotencyEntry};
 use crate::keys::create_journal::CreateIntent;
 use crate::keys::import::ImportIntent;
@@ -63,6 +63,28 @@ pub trait Background: Send + Sync {
 /// Cryptographically secure randomness.
 pub trait Random: Send + Sync {
     fn bytes(&self, len: usize) -> CoreResult<SecretBytes>;
+    /// A new private key of that kind, as PKCS #8 DER (what AWS takes as imported material
+    /// for asymmetric keys). Generators that cannot make one say so.
+    fn key_pair(&self, spec: KeyPairSpec) -> CoreResult<SecretBytes> {
+        Err(CoreError::invalid(format!(
+            "this Keyward cannot generate {spec:?} keys"
+        )))
+    }
+}
+
+/// An asymmetric key to generate (vault keys of algorithm `rsa` or `ec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPairSpec {
+    /// RSA of 2048, 3072 or 4096 bits.
+    Rsa(u32),
+    /// NIST P-256 (`prime256v1`, `secp256r1`).
+    EcP256,
+    /// NIST P-384 (`secp384r1`).
+    EcP384,
+    /// NIST P-521 (`secp521r1`).
+    EcP521,
+    /// `secp256k1`.
+    EcSecp256k1,
 }
 
 /// The vault: seals secrets at rest. `owner` names the row and column a value belongs to and
@@ -314,7 +336,18 @@ pub trait Store: Send + Sync {
         name: Option<&str>,
         query: &ListQuery,
     ) -> CoreResult<Page<LocalKey>>;
-    async fn delete_local_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// Saves a vault key's description and labels (and updated_at), with its audit.
+    async fn update_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> CoreResult<()>;
+    /// Deletes a vault key, first detaching it from the AWS key records `detach` names (each
+    /// with its audit: its material binding is cleared), which must be gone or scheduled for
+    /// deletion. A conflict, with nothing written, if another record not gone uses it. One
+    /// transaction.
+    async fn delete_local_key_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> CoreResult<bool>;
     /// Ids of the AWS key records bound to this local key's material.
     async fn aws_keys_using_local_key(&self, local_key_id: &str) -> CoreResult<Vec<String>>;
 
@@ -387,10 +420,21 @@ pub trait Store: Send + Sync {
     async fn update_job_config(&self, c: &JobConfig, audit: &AuditDraft) -> CoreResult<()>;
     async fn get_job_config(&self, id: &str) -> CoreResult<Option<JobConfig>>;
     async fn get_job_config_by_name(&self, name: &str) -> CoreResult<Option<JobConfig>>;
-    async fn list_job_configs(&self, query: &ListQuery) -> CoreResult<Page<JobConfig>>;
-    /// Deletes the config unless a key (not gone) is attached to it (then a conflict),
-    /// checked in the same transaction as the delete and its audit.
-    async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    async fn list_job_configs(
+        &self,
+        filter: &crate::scheduler::JobConfigFilter,
+        query: &ListQuery,
+    ) -> CoreResult<Page<JobConfig>>;
+    /// Deletes the config, first detaching it from the keys `detach` names (each with its
+    /// audit), which must still be attached and scheduled for deletion (`PendingDeletion` or
+    /// `PendingReplicaDeletion`). A conflict, with nothing written, if any other key (not
+    /// gone) is attached to it. All in one transaction, with the delete's audit.
+    async fn delete_job_config_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> CoreResult<bool>;
 
     // --- scheduler job runs. A scheduled run's (job config, scheduled time) is unique, so
     // among several nodes sharing the store exactly one claims it; the lease says which node

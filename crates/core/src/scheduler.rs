@@ -8,7 +8,7 @@ use keyward_api::scheduler as wire;
 pub use keyward_api::scheduler::{JobConfigCreate, JobConfigUpdate, JobOperation};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Caller, Outcome};
+use crate::audit::{AuditDraft, Caller, Outcome};
 use crate::authz::Permission;
 use crate::error::{CoreError, CoreResult};
 use crate::keys::filter::{KeyFilter, parse_window};
@@ -51,6 +51,10 @@ pub struct RotationParams {
     /// Only keys whose material expires within this window are rotated.
     #[serde(default)]
     pub expire_in: Option<String>,
+    /// Only keys whose material is at least this old are rotated (absent from the stored
+    /// JSON when not set, so configs stored before it read and write the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_after: Option<String>,
     #[serde(default)]
     pub aws_param: AwsRotationParams,
 }
@@ -61,6 +65,7 @@ impl Default for RotationParams {
             cloud_name: aws(),
             expiration: None,
             expire_in: None,
+            rotation_after: None,
             aws_param: AwsRotationParams::default(),
         }
     }
@@ -72,6 +77,7 @@ impl From<wire::RotationParams> for RotationParams {
             cloud_name: w.cloud_name,
             expiration: w.expiration,
             expire_in: w.expire_in,
+            rotation_after: w.rotation_after,
             aws_param: AwsRotationParams {
                 retain_alias: w.aws_param.retain_alias,
                 rotate_material: w.aws_param.rotate_material,
@@ -86,6 +92,7 @@ impl RotationParams {
             cloud_name: self.cloud_name.clone(),
             expiration: self.expiration.clone(),
             expire_in: self.expire_in.clone(),
+            rotation_after: self.rotation_after.clone(),
             aws_param: wire::AwsRotationParams {
                 retain_alias: self.aws_param.retain_alias,
                 rotate_material: self.aws_param.rotate_material,
@@ -180,8 +187,31 @@ impl JobConfig {
             end_date: self.end_date.as_ref().map(rfc3339_secs),
             cckm_key_rotation_params: self.rotation.as_ref().map(RotationParams::to_wire),
             cckm_synchronization_params: self.sync.as_ref().map(SyncParams::to_wire),
+            job_config_params: match self.operation {
+                JobOperation::KeyRotation => self
+                    .rotation
+                    .as_ref()
+                    .and_then(|r| serde_json::to_value(r.to_wire()).ok()),
+                JobOperation::Synchronization => self
+                    .sync
+                    .as_ref()
+                    .and_then(|p| serde_json::to_value(p.to_wire()).ok()),
+            },
         }
     }
+}
+
+/// An AWS key state in which the key only waits for AWS to delete it (what a `terraform
+/// destroy` leaves): such a key no longer holds on to its job config or vault key.
+pub(crate) fn scheduled_for_deletion(key_state: &str) -> bool {
+    matches!(key_state, "PendingDeletion" | "PendingReplicaDeletion")
+}
+
+/// What `GET /scheduler/job-configs` is narrowed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobConfigFilter {
+    pub operation: Option<JobOperation>,
+    pub name: Option<String>,
 }
 
 /// The operation a request names, or a 400 naming the field.
@@ -301,6 +331,14 @@ impl Keyward {
                         )));
                     }
                 }
+                if let Some(x) = &r.rotation_after {
+                    let d = parse_window("cckm_key_rotation_params.rotation_after", x)?;
+                    if d > year * 10 {
+                        return Err(CoreError::invalid(format!(
+                            "cckm_key_rotation_params.rotation_after: '{x}' must be at most 3650d"
+                        )));
+                    }
+                }
             }
             JobOperation::Synchronization => {
                 if c.rotation.is_some() {
@@ -405,13 +443,17 @@ impl Keyward {
     pub async fn list_job_configs(
         &self,
         caller: &Caller,
-        page: &keyward_api::list::PageParams,
+        p: wire::JobConfigListParams,
     ) -> CoreResult<(ListQuery, Page<JobConfig>)> {
         caller.principal.require(Permission::ReadCckm)?;
-        let query = ListQuery::parse(page, SORTABLE)?;
+        let query = ListQuery::parse_parts(p.skip, p.limit, p.sort, SORTABLE)?;
+        let filter = JobConfigFilter {
+            operation: p.operation.as_deref().map(operation).transpose()?,
+            name: p.name,
+        };
         Ok((
             query.clone(),
-            self.ports.store.list_job_configs(&query).await?,
+            self.ports.store.list_job_configs(&filter, &query).await?,
         ))
     }
 
@@ -472,28 +514,6 @@ impl Keyward {
         .await
     }
 
-    /// How many keys (not gone from AWS) a job config is attached to.
-    pub(crate) async fn keys_using_job_config(&self, id: &str) -> CoreResult<i64> {
-        let filter = KeyFilter {
-            job_config_id: Some(id.to_string()),
-            gone: Some(false),
-            ..Default::default()
-        };
-        Ok(self
-            .ports
-            .store
-            .list_keys(
-                &filter,
-                &ListQuery {
-                    skip: 0,
-                    limit: Some(1),
-                    sort: vec![],
-                },
-            )
-            .await?
-            .total)
-    }
-
     pub async fn delete_job_config(&self, caller: &Caller, id: &str) -> CoreResult<()> {
         self.audited(caller, "job-config.delete", id, async move {
             caller.principal.require(Permission::ManageCckm)?;
@@ -501,16 +521,60 @@ impl Keyward {
                 .find_job_config(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("job config {id} not found")))?;
-            let users = self.keys_using_job_config(&c.id).await?;
-            if users > 0 {
+            // Keys scheduled for deletion (what `terraform destroy` leaves before it deletes
+            // the config) are detached in the same transaction; a live key keeps it.
+            let attached = self
+                .ports
+                .store
+                .list_keys(
+                    &KeyFilter {
+                        job_config_id: Some(c.id.clone()),
+                        gone: Some(false),
+                        ..Default::default()
+                    },
+                    &ListQuery::all(),
+                )
+                .await?
+                .items;
+            let (pending, live): (Vec<_>, Vec<_>) = attached
+                .into_iter()
+                .partition(|k| scheduled_for_deletion(&k.aws.metadata.key_state));
+            if !live.is_empty() {
                 return Err(CoreError::conflict(format!(
-                    "job config '{}' is attached to {users} key(s); disable-rotation-job on them first",
-                    c.name
+                    "job config '{}' is attached to {} key(s) not scheduled for deletion; disable-rotation-job on them first",
+                    c.name,
+                    live.len()
                 )));
             }
-            let draft = self.draft(caller, "job-config.delete", &c.name, Outcome::Success, "");
-            // The store refuses too (in its transaction) if a key was attached meanwhile.
-            self.ports.store.delete_job_config(&c.id, &draft).await?;
+            let detached: Vec<(String, AuditDraft)> = pending
+                .iter()
+                .map(|k| {
+                    (
+                        k.id.clone(),
+                        self.draft(
+                            caller,
+                            "key.disable-rotation-job",
+                            &k.aws.metadata.arn,
+                            Outcome::Success,
+                            format!(
+                                "{}: detached when job config '{}' was deleted (the key is {})",
+                                c.id, c.name, k.aws.metadata.key_state
+                            ),
+                        ),
+                    )
+                })
+                .collect();
+            let detail = if detached.is_empty() {
+                String::new()
+            } else {
+                format!("detached from {} key(s) pending deletion", detached.len())
+            };
+            let draft = self.draft(caller, "job-config.delete", &c.name, Outcome::Success, detail);
+            // The store refuses too (in its transaction) if a live key is attached meanwhile.
+            self.ports
+                .store
+                .delete_job_config_detaching(&c.id, &detached, &draft)
+                .await?;
             Ok(())
         })
         .await

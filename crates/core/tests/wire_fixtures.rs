@@ -67,6 +67,7 @@ fn rotation_config() -> JobConfig {
             cloud_name: "aws".into(),
             expiration: Some("30d".into()),
             expire_in: None,
+            rotation_after: None,
             aws_param: AwsRotationParams {
                 retain_alias: true,
                 rotate_material: false,
@@ -213,6 +214,9 @@ fn vault_key() -> LocalKey {
         material_sealed: vec![1, 2, 3],
         created_at: t("2026-12-01T09:00:00.000100Z"),
         updated_at: t("2026-12-01T09:00:00.000100Z"),
+        description: String::new(),
+        labels: Default::default(),
+        curve: String::new(),
     }
 }
 

@@ -73,6 +73,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "kms_connection_ref",
         include_str!("../migrations/sqlite/0014_kms_connection_ref.sql"),
     ),
+    (
+        15,
+        "vault_key_names",
+        include_str!("../migrations/sqlite/0015_vault_key_names.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {
@@ -126,6 +131,74 @@ mod tests {
             assert_eq!(*version, i as i64 + 1);
             assert_eq!(files[i], format!("{version:04}_{name}.sql"));
         }
+    }
+
+    /// Migration 0015 keeps the vault keys stored before it, lets a name repeat, and keeps
+    /// the two triggers of 0007 (an intent names an existing vault key; a key named by an
+    /// open intent stays).
+    #[tokio::test]
+    async fn vault_keys_keep_their_rows_and_triggers_and_names_may_repeat() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        apply_sqlite_up_to(&pool, 14).await.unwrap();
+        let insert = "INSERT INTO local_keys (id, name, algorithm, size, material_sealed, created_at, updated_at) VALUES (?, ?, 'aes', 256, x'01', 't', 't')";
+        sqlx::query(insert)
+            .bind("k1")
+            .bind("n")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert!(
+            sqlx::query(insert)
+                .bind("k2")
+                .bind("n")
+                .execute(&pool)
+                .await
+                .is_err()
+        );
+        sqlx::query("INSERT INTO import_intents (id, key_record_id, local_key_id, created_at) VALUES ('i1', 'r', 'k1', 't')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        apply_sqlite(&pool).await.unwrap();
+        let (name, description, labels, curve): (String, String, String, String) = sqlx::query_as(
+            "SELECT name, description, labels_json, curve FROM local_keys WHERE id = 'k1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            (
+                name.as_str(),
+                description.as_str(),
+                labels.as_str(),
+                curve.as_str()
+            ),
+            ("n", "", "{}", "")
+        );
+        sqlx::query(insert)
+            .bind("k2")
+            .bind("n")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let err = sqlx::query("DELETE FROM local_keys WHERE id = 'k1'")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        let err = sqlx::query("INSERT INTO import_intents (id, key_record_id, local_key_id, created_at) VALUES ('i2', 'r', 'nope', 't')")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        sqlx::query("DELETE FROM local_keys WHERE id = 'k2'")
+            .execute(&pool)
+            .await
+            .unwrap();
     }
 
     /// A key refers only to a job config that exists (migration 0010), whatever the order of

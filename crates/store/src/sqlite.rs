@@ -970,8 +970,17 @@ impl Store for SqliteStore {
         self.local_key_list(name, query).await
     }
 
-    async fn delete_local_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        self.local_key_delete(id, audit).await
+    async fn update_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> Result<()> {
+        self.local_key_update(key, audit).await
+    }
+
+    async fn delete_local_key_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        self.local_key_delete(id, detach, audit).await
     }
 
     async fn aws_keys_using_local_key(&self, local_key_id: &str) -> Result<Vec<String>> {
@@ -1077,12 +1086,21 @@ impl Store for SqliteStore {
         self.job_config_get("name", name).await
     }
 
-    async fn list_job_configs(&self, query: &ListQuery) -> Result<Page<JobConfig>> {
-        self.job_config_list(query).await
+    async fn list_job_configs(
+        &self,
+        filter: &keyward_core::scheduler::JobConfigFilter,
+        query: &ListQuery,
+    ) -> Result<Page<JobConfig>> {
+        self.job_config_list(filter, query).await
     }
 
-    async fn delete_job_config(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        self.job_config_delete(id, audit).await
+    async fn delete_job_config_detaching(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        self.job_config_delete(id, detach, audit).await
     }
 
     async fn claim_job_run(&self, run: &JobRun, lease: &Lease, audit: &AuditDraft) -> Result<bool> {

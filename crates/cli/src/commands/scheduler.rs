@@ -170,6 +170,7 @@ impl CreateArgs {
                     cloud_name: "aws".into(),
                     expiration: self.expiration.clone(),
                     expire_in: self.expire_in.clone(),
+                    rotation_after: None,
                     aws_param: AwsRotationParams {
                         retain_alias: self.retain_alias,
                         rotate_material: self.rotate_material,

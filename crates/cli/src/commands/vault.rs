@@ -101,6 +101,7 @@ async fn create(
         algorithm: Some("aes".into()),
         size,
         material: None,
+        ..Default::default()
     };
     if let Some(var) = material_env {
         let material = std::env::var(&var)

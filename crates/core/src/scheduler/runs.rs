@@ -442,27 +442,46 @@ impl Keyward {
         }
         let params = config.rotation.clone().unwrap_or_default();
         let m = &key.aws.metadata;
-        if let Some(window) = &params.expire_in {
-            let window = parse_window("cckm_key_rotation_params.expire_in", window)?;
-            let expires = m
-                .valid_to
-                .or_else(|| key.material.as_ref().and_then(|b| b.valid_to));
-            match expires {
-                Some(at)
-                    if at
-                        <= crate::validate::add(
-                            "cckm_key_rotation_params.expire_in",
-                            self.now(),
-                            window,
-                        )? => {}
-                _ => {
-                    result.message = format!(
-                        "its material does not expire within {}",
-                        params.expire_in.clone().unwrap_or_default()
-                    );
-                    return Ok(result);
-                }
+        // expire_in and rotation_after narrow the run to some keys; with both, a key that
+        // meets either one is rotated.
+        let expiring = match &params.expire_in {
+            None => None,
+            Some(window) => {
+                let field = "cckm_key_rotation_params.expire_in";
+                let by = crate::validate::add(field, self.now(), parse_window(field, window)?)?;
+                let expires = m
+                    .valid_to
+                    .or_else(|| key.material.as_ref().and_then(|b| b.valid_to));
+                Some(expires.is_some_and(|at| at <= by))
             }
+        };
+        let old_enough = match &params.rotation_after {
+            None => None,
+            Some(age) => {
+                let field = "cckm_key_rotation_params.rotation_after";
+                let made = key
+                    .material
+                    .as_ref()
+                    .and_then(|b| b.imported_at)
+                    .or(m.creation_date)
+                    .unwrap_or(key.created_at);
+                let due = crate::validate::add(field, made, parse_window(field, age)?)?;
+                Some(due <= self.now())
+            }
+        };
+        if !matches!((expiring, old_enough), (None, None))
+            && expiring != Some(true)
+            && old_enough != Some(true)
+        {
+            let mut why = Vec::new();
+            if let Some(w) = &params.expire_in {
+                why.push(format!("its material does not expire within {w}"));
+            }
+            if let Some(a) = &params.rotation_after {
+                why.push(format!("its material is not {a} old yet"));
+            }
+            result.message = why.join(", and ");
+            return Ok(result);
         }
         let caller = scheduler_caller(&run.id);
         let outcome = if params.aws_param.rotate_material
@@ -542,7 +561,7 @@ impl Keyward {
         let configs = self
             .ports
             .store
-            .list_job_configs(&ListQuery::all())
+            .list_job_configs(&Default::default(), &ListQuery::all())
             .await?
             .items;
         for config in configs {

@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_api::list::PageParams;
-use keyward_api::scheduler::{JobConfig, JobConfigCreate, JobConfigUpdate, JobRun, JobRunParams};
+use keyward_api::scheduler::{
+    JobConfig, JobConfigCreate, JobConfigListParams, JobConfigUpdate, JobRun, JobRunParams,
+};
 use keyward_api::{ErrorBody, ListEnvelope};
 
 use super::envelope;
@@ -120,15 +121,15 @@ async fn create(
     tag = "scheduler",
     operation_id = "list_job_configs",
     summary = "List job configs",
-    params(PageParams),
+    params(JobConfigListParams),
     responses((status = 200, description = "A page of job configs", body = ListEnvelope<JobConfig>))
 )]
 async fn list(
     State(s): State<AppState>,
     Authed(caller): Authed,
-    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(p): ApiQuery<JobConfigListParams>,
 ) -> Result<Json<ListEnvelope<JobConfig>>, ApiError> {
-    let (query, items) = s.keyward.list_job_configs(&caller, &page).await?;
+    let (query, items) = s.keyward.list_job_configs(&caller, p).await?;
     Ok(Json(envelope(&query, items, |c| c.to_wire())))
 }
 
@@ -188,12 +189,12 @@ async fn update(
     path = "/scheduler/job-configs/{id}",
     tag = "scheduler",
     operation_id = "delete_job_config",
-    summary = "Delete a job config no key uses",
+    summary = "Delete a job config no live key uses (keys scheduled for deletion are detached)",
     params(("id" = String, Path, description = "The job config's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such job config", body = ErrorBody),
-        (status = 409, description = "Keys or a run use it", body = ErrorBody),
+        (status = 409, description = "Keys not scheduled for deletion use it", body = ErrorBody),
     )
 )]
 async fn remove(

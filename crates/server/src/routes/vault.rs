@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyward_api::vault::{VaultKey, VaultKeyCreate, VaultKeyParams};
+use keyward_api::vault::{VaultKey, VaultKeyCreate, VaultKeyParams, VaultKeyUpdate};
 use keyward_api::{ErrorBody, ListEnvelope};
 
 use super::envelope;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(one, remove))
+        .routes(routes!(one, update, remove))
 }
 
 #[utoipa::path(
@@ -27,7 +27,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     request_body = VaultKeyCreate,
     responses(
         (status = 201, description = "The key (never its material)", body = VaultKey),
-        (status = 409, description = "A key of that name exists", body = ErrorBody),
         (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
     )
 )]
@@ -89,12 +88,12 @@ async fn one(
     path = "/vault/keys2/{id}",
     tag = "vault",
     operation_id = "delete_vault_key",
-    summary = "Delete a vault key no AWS key was made from",
+    summary = "Delete a vault key no live AWS key was made from (AWS keys gone or scheduled for deletion are detached)",
     params(("id" = String, Path, description = "The key's id or name")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such key", body = ErrorBody),
-        (status = 409, description = "AWS keys were made from it", body = ErrorBody),
+        (status = 409, description = "AWS keys not scheduled for deletion were made from it", body = ErrorBody),
     )
 )]
 async fn remove(
@@ -104,4 +103,29 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     s.keyward.delete_local_key(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    patch,
+    path = "/vault/keys2/{id}",
+    tag = "vault",
+    operation_id = "update_vault_key",
+    summary = "Change a vault key's description or labels",
+    params(("id" = String, Path, description = "The key's id or name")),
+    request_body = VaultKeyUpdate,
+    responses(
+        (status = 200, description = "The key", body = VaultKey),
+        (status = 400, description = "A field that cannot change", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+        (status = 415, description = "The body is not sent as JSON", body = ErrorBody),
+    )
+)]
+async fn update(
+    State(s): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<VaultKeyUpdate>,
+) -> Result<Json<VaultKey>, ApiError> {
+    let (key, used) = s.keyward.update_local_key(&caller, &id, req).await?;
+    Ok(Json(key.to_wire(&used)))
 }

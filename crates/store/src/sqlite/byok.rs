@@ -24,7 +24,16 @@ fn local_key(row: &SqliteRow) -> Result<LocalKey> {
         material_sealed: row.try_get("material_sealed").map_err(db_err)?,
         created_at: parse_ts(&s("created_at")?)?,
         updated_at: parse_ts(&s("updated_at")?)?,
+        description: s("description")?,
+        labels: serde_json::from_str(&s("labels_json")?)
+            .map_err(|_| CoreError::internal("database: stored vault key labels are malformed"))?,
+        curve: s("curve")?,
     })
+}
+
+fn labels_json(k: &LocalKey) -> Result<String> {
+    serde_json::to_string(&k.labels)
+        .map_err(|e| CoreError::internal(format!("encoding vault key labels: {e}")))
 }
 
 fn intent(row: &SqliteRow) -> Result<ImportIntent> {
@@ -45,15 +54,35 @@ fn intent(row: &SqliteRow) -> Result<ImportIntent> {
 
 impl SqliteStore {
     pub(super) async fn local_key_insert(&self, k: &LocalKey, audit: &AuditDraft) -> Result<()> {
-        let stmt = sqlx::query("INSERT INTO local_keys (id, name, algorithm, size, material_sealed, created_at, updated_at) VALUES (?,?,?,?,?,?,?)")
+        let stmt = sqlx::query("INSERT INTO local_keys (id, name, algorithm, size, material_sealed, created_at, updated_at, description, labels_json, curve) VALUES (?,?,?,?,?,?,?,?,?,?)")
             .bind(&k.id)
             .bind(&k.name)
             .bind(&k.algorithm)
             .bind(k.size)
             .bind(&k.material_sealed)
             .bind(ts(&k.created_at))
-            .bind(ts(&k.updated_at));
+            .bind(ts(&k.updated_at))
+            .bind(&k.description)
+            .bind(labels_json(k)?)
+            .bind(&k.curve);
         self.write(stmt, audit).await.map(|_| ())
+    }
+
+    pub(super) async fn local_key_update(&self, k: &LocalKey, audit: &AuditDraft) -> Result<()> {
+        let stmt = sqlx::query(
+            "UPDATE local_keys SET description = ?, labels_json = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&k.description)
+        .bind(labels_json(k)?)
+        .bind(ts(&k.updated_at))
+        .bind(&k.id);
+        if self.write(stmt, audit).await? == 0 {
+            return Err(CoreError::not_found(format!(
+                "vault key {} not found",
+                k.id
+            )));
+        }
+        Ok(())
     }
 
     pub(super) async fn local_key_get(
@@ -101,9 +130,60 @@ impl SqliteStore {
         })
     }
 
-    pub(super) async fn local_key_delete(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
-        let stmt = sqlx::query("DELETE FROM local_keys WHERE id = ?").bind(id);
-        Ok(self.write(stmt, audit).await? > 0)
+    /// Detaches the vault key from the records `detach` names (each still using it, gone
+    /// or scheduled for deletion, else a conflict), then deletes it, with every audit, in
+    /// one transaction; a conflict, with nothing written, while another record uses it.
+    pub(super) async fn local_key_delete(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.begin_read_then_write().await?;
+        for (key_id, key_audit) in detach {
+            let stored: Option<String> = sqlx::query_scalar(
+                "SELECT record_json FROM aws_keys WHERE id = ? AND local_key_id = ? AND (gone = 1 OR key_state IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+            )
+            .bind(key_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let Some(json) = stored else {
+                return Err(CoreError::conflict(format!(
+                    "key {key_id} changed meanwhile (no longer gone or scheduled for deletion); try again"
+                )));
+            };
+            let mut k: KeyRecord = serde_json::from_str(&json)
+                .map_err(|_| CoreError::internal("database: stored key record is malformed"))?;
+            k.material = None;
+            k.updated_at = key_audit.at;
+            super::keys::update_statement(&k)?
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            self.append_in(&mut tx, key_audit).await?;
+        }
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aws_keys WHERE local_key_id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if users > 0 {
+            return Err(CoreError::conflict(format!(
+                "the vault key is the material of {users} AWS key record(s) not scheduled for deletion"
+            )));
+        }
+        let affected = sqlx::query("DELETE FROM local_keys WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(affected > 0)
     }
 
     pub(super) async fn local_key_users(&self, id: &str) -> Result<Vec<String>> {

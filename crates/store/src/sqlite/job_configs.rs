@@ -2,8 +2,9 @@
 
 use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
+use keyward_core::keys::KeyRecord;
 use keyward_core::paging::{ListQuery, Page};
-use keyward_core::scheduler::JobConfig;
+use keyward_core::scheduler::{JobConfig, JobConfigFilter};
 use sqlx::sqlite::SqliteRow;
 
 use super::SqliteStore;
@@ -57,30 +58,84 @@ impl SqliteStore {
         row.as_ref().map(job_config).transpose()
     }
 
-    pub(super) async fn job_config_list(&self, query: &ListQuery) -> Result<Page<JobConfig>> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_configs")
-            .fetch_one(self.pool())
-            .await
-            .map_err(db_err)?;
+    pub(super) async fn job_config_list(
+        &self,
+        filter: &JobConfigFilter,
+        query: &ListQuery,
+    ) -> Result<Page<JobConfig>> {
+        let mut conds: Vec<&str> = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        if let Some(op) = filter.operation {
+            conds.push("operation = ?");
+            values.push(op.as_str().to_string());
+        }
+        if let Some(name) = &filter.name {
+            conds.push("name = ?");
+            values.push(name.clone());
+        }
+        let clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM job_configs{clause}");
+        let mut count = sqlx::query_scalar(&count_sql);
+        for v in &values {
+            count = count.bind(v);
+        }
+        let total: i64 = count.fetch_one(self.pool()).await.map_err(db_err)?;
         let sql = format!(
-            "SELECT record_json FROM job_configs{}",
+            "SELECT record_json FROM job_configs{clause}{}",
             super::order_and_page(query, "created_at ASC, id ASC")
         );
-        let rows = sqlx::query(&sql)
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_err)?;
+        let mut rows = sqlx::query(&sql);
+        for v in &values {
+            rows = rows.bind(v);
+        }
+        let rows = rows.fetch_all(self.pool()).await.map_err(db_err)?;
         Ok(Page {
             total,
             items: rows.iter().map(job_config).collect::<Result<Vec<_>>>()?,
         })
     }
 
-    /// Deletes the config and appends its audit in one transaction, unless a key that is
-    /// not gone is attached to it (a conflict; nothing is written).
-    pub(super) async fn job_config_delete(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
+    /// Detaches the config from the keys `detach` names (each must still be attached and
+    /// scheduled for deletion, else a conflict), then deletes the config, with every audit,
+    /// in one transaction; a conflict, with nothing written, while another key that is not
+    /// gone is attached to it.
+    pub(super) async fn job_config_delete(
+        &self,
+        id: &str,
+        detach: &[(String, AuditDraft)],
+        audit: &AuditDraft,
+    ) -> Result<bool> {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.begin_read_then_write().await?;
+        for (key_id, key_audit) in detach {
+            let stored: Option<String> = sqlx::query_scalar(
+                "SELECT record_json FROM aws_keys WHERE id = ? AND job_config_id = ? AND gone = 0 AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion')",
+            )
+            .bind(key_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let Some(json) = stored else {
+                return Err(CoreError::conflict(format!(
+                    "key {key_id} changed meanwhile (no longer scheduled for deletion); try again"
+                )));
+            };
+            let mut k: KeyRecord = serde_json::from_str(&json)
+                .map_err(|_| CoreError::internal("database: stored key record is malformed"))?;
+            k.job_config_id = None;
+            k.rotation_job = None;
+            k.updated_at = key_audit.at;
+            super::keys::update_statement(&k)?
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            self.append_in(&mut tx, key_audit).await?;
+        }
         let attached: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM aws_keys WHERE job_config_id = ? AND gone = 0",
         )
@@ -90,7 +145,7 @@ impl SqliteStore {
         .map_err(db_err)?;
         if attached > 0 {
             return Err(CoreError::conflict(format!(
-                "the job config is attached to {attached} key(s); disable-rotation-job on them first"
+                "the job config is attached to {attached} key(s) not scheduled for deletion; disable-rotation-job on them first"
             )));
         }
         let affected = sqlx::query("DELETE FROM job_configs WHERE id = ?")
