@@ -1189,8 +1189,14 @@ fn import_material_resource(source: &str, expiration: bool, valid_to: &str) -> S
 }
 
 fn enable_rotation_job(job: &str) -> String {
+    enable_rotation_job_with(job, false)
+}
+
+/// `AWSEnableKeyRotationJobPayloadJSON` (`enable_rotation { disable_encrypt, job_config_id,
+/// key_source = "ciphertrust" }`).
+fn enable_rotation_job_with(job: &str, disable_encrypt: bool) -> String {
     format!(
-        r#"{{"job_config_id":{},"auto_rotate_disable_encrypt":false,"auto_rotate_key_source":"ciphertrust","auto_rotate_disable_encrypt_on_all_accounts":false}}"#,
+        r#"{{"job_config_id":{},"auto_rotate_disable_encrypt":{disable_encrypt},"auto_rotate_key_source":"ciphertrust","auto_rotate_disable_encrypt_on_all_accounts":false}}"#,
         q(job)
     )
 }
@@ -1260,10 +1266,22 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// `CCKMKeyRotationParamsJSON`.
 fn rotation_params(cloud: &str, expiration: Option<&str>, retain_alias: bool) -> String {
+    rotation_params_in(cloud, expiration, None, retain_alias)
+}
+
+/// `CCKMKeyRotationParamsJSON` with `expire_in` (Line A never sets `rotation_after` nor
+/// `rotate_material`).
+fn rotation_params_in(
+    cloud: &str,
+    expiration: Option<&str>,
+    expire_in: Option<&str>,
+    retain_alias: bool,
+) -> String {
     format!(
-        r#"{{"cloud_name":{},"expiration":{},"expire_in":null,"rotation_after":null,"aws_param":{{"retain_alias":{retain_alias},"rotate_material":false}}}}"#,
+        r#"{{"cloud_name":{},"expiration":{},"expire_in":{},"rotation_after":null,"aws_param":{{"retain_alias":{retain_alias},"rotate_material":false}}}}"#,
         q(cloud),
-        opt(expiration)
+        opt(expiration),
+        opt(expire_in)
     )
 }
 
@@ -1341,10 +1359,17 @@ fn template_create(
     )
 }
 
-/// `KeyPolicyTemplateUpdatePayloadJSON`.
-fn template_update(key_users: Option<&[&str]>, policy: Option<&str>) -> String {
+/// `KeyPolicyTemplateUpdatePayloadJSON` as `getUpdatePolicyTemplateParams` fills it: a list
+/// still configured is sent whole, one removed since the state as `[]`, one never set as null;
+/// `Policy` when known.
+fn template_update(
+    key_admins: Option<&[&str]>,
+    key_users: Option<&[&str]>,
+    policy: Option<&str>,
+) -> String {
     format!(
-        r#"{{"external_accounts":null,"key_admins":null,"key_admins_roles":null,"key_users":{},"key_users_roles":null,"Policy":{},"auto_push":false}}"#,
+        r#"{{"external_accounts":null,"key_admins":{},"key_admins_roles":null,"key_users":{},"key_users_roles":null,"Policy":{},"auto_push":false}}"#,
+        list(key_admins),
         list(key_users),
         raw(policy)
     )
@@ -1579,8 +1604,58 @@ async fn terraform_provider_apply_refresh_update_destroy() {
             format!("{d} is {v:?} for a config without dates")
         });
     }
+    // Line A never reads the rotation params back; Line B reads them from job_config_params.
+    r.eq(
+        &j,
+        "job_config_params.expiration",
+        Value::String("2d".into()),
+    );
+    r.eq(
+        &j,
+        "job_config_params.aws_param.retain_alias",
+        Value::Bool(true),
+    );
+    r.eq(
+        &j,
+        "job_config_params.aws_param.rotate_material",
+        Value::Bool(false),
+    );
     let job2 = s_at(&j, "id");
     r.name(&job2, "job-rotation2");
+
+    // TestCckmAwsSchedulers/Rotation's "max" config: expiration and expire_in.
+    let job3_name = tf("rotation-max");
+    let body = job_create(
+        &job3_name,
+        "cckm_key_rotation",
+        "0 9 * * fri",
+        "any",
+        ZERO_TIME,
+        ZERO_TIME,
+        Some(&rotation_params_in("aws", Some("44d"), Some("22h"), false)),
+        None,
+    );
+    let j = r
+        .post(
+            "scheduler create (rotation, expiration/expire_in)",
+            JOBS,
+            &body,
+            NONE,
+        )
+        .await;
+    r.shape(&j, "", JOB_FIELDS);
+    r.eq(
+        &j,
+        "job_config_params.expiration",
+        Value::String("44d".into()),
+    );
+    r.eq(
+        &j,
+        "job_config_params.expire_in",
+        Value::String("22h".into()),
+    );
+    let job3 = s_at(&j, "id");
+    r.name(&job3, "job-rotation-max");
 
     // A synchronization config, built from the schema (none in the tests).
     let sync_name = tf("sync");
@@ -1827,6 +1902,21 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         "key_users_roles",
         serde_json::json!([format!("arn:aws:iam::{account}:role/tf-user-role")]),
     );
+    let policy_text = match at(&v, "aws_param.Policy") {
+        Some(Value::String(p)) => p.clone(),
+        Some(p) => p.to_string(),
+        None => String::new(),
+    };
+    for arn in [
+        format!("arn:aws:iam::{account}:user/tf-admin-user"),
+        format!("arn:aws:iam::{account}:user/tf-user"),
+        format!("arn:aws:iam::{account}:role/tf-admin-role"),
+        format!("arn:aws:iam::{account}:role/tf-user-role"),
+    ] {
+        r.check(policy_text.contains(&arn), || {
+            format!("aws_param.Policy does not name {arn}")
+        });
+    }
     keys.push(k2.clone());
 
     // (a) native, TestCckmAwsKeyDetailed: RSA_4096 SIGN_VERIFY, enable_key = false.
@@ -2238,10 +2328,19 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         &[("key id", &k10.id)],
     )
     .await;
+    // TestCckmAwsSchedulers: `enable_rotation { disable_encrypt = true, job_config_id = max }`.
+    r.post(
+        "auto_rotated_aws_key enable-rotation-job (disable_encrypt)",
+        &format!("{ep10}/enable-rotation-job"),
+        &enable_rotation_job_with(&job3, true),
+        &[("key id", &k10.id), ("job config id", &job3)],
+    )
+    .await;
     let v = r
         .get("auto_rotated_aws_key get", &ep10, &[("key id", &k10.id)])
         .await;
     r.key_shape(&v);
+    r.labels_have_job(&v, &job3);
     r.eq(&v, "aws_param.KeyRotationEnabled", Value::Bool(true));
     r.eq(&v, "aws_param.RotationPeriodInDays", Value::from(128));
     keys.push(k10.clone());
@@ -2577,7 +2676,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         &conn,
         &conn_name,
         &kms,
-        &[&job1, &job2, &sync],
+        &[&job1, &job2, &job3, &sync],
         &[&tpl, &tpl2],
         &[&cm_key, &material_key],
         accounts_ep,
@@ -2789,7 +2888,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         .patch(
             "policy template update",
             &format!("{TEMPLATES}/{tpl}"),
-            &template_update(None, Some(TEMPLATE_POLICY_2)),
+            &template_update(None, None, Some(TEMPLATE_POLICY_2)),
             &[("template id", &tpl)],
         )
         .await;
@@ -2807,7 +2906,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         .patch(
             "policy template (users) update: key_users removed",
             &format!("{TEMPLATES}/{tpl2}"),
-            &template_update(Some(&[]), None),
+            &template_update(Some(&["key_administrator"]), Some(&[]), None),
             &[("template id", &tpl2)],
         )
         .await;
@@ -2862,6 +2961,41 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     r.eq(&j, "description", Value::String("updated".into()));
     r.eq(&j, "start_date", Value::String(start.into()));
     r.eq(&j, "end_date", Value::String(end.into()));
+    // TestCckmAwsSchedulers' update: 55d / 33h.
+    let body = job_update(
+        "",
+        "0 9 * * fri",
+        "any",
+        ZERO_TIME,
+        ZERO_TIME,
+        Some(&rotation_params_in("", Some("55d"), Some("33h"), false)),
+        None,
+    );
+    let j = r
+        .patch(
+            "scheduler update (rotation, expiration/expire_in)",
+            &format!("{JOBS}/{job3}"),
+            &body,
+            &[("job config id", &job3)],
+        )
+        .await;
+    r.shape(&j, "", JOB_FIELDS);
+    r.eq(&j, "name", Value::String(job3_name.clone()));
+    r.eq(
+        &j,
+        "job_config_params.cloud_name",
+        Value::String("aws".into()),
+    );
+    r.eq(
+        &j,
+        "job_config_params.expiration",
+        Value::String("55d".into()),
+    );
+    r.eq(
+        &j,
+        "job_config_params.expire_in",
+        Value::String("33h".into()),
+    );
     let body = job_update(
         "",
         "30 * * * *",
@@ -3005,7 +3139,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         &conn,
         &conn_name,
         &kms,
-        &[&job1, &job2, &sync],
+        &[&job1, &job2, &job3, &sync],
         &[&tpl, &tpl2],
         &[&cm_key, &material_key],
         accounts_ep,
@@ -3076,6 +3210,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     for (what, id) in [
         ("rotation", &job1),
         ("rotation 2", &job2),
+        ("rotation max", &job3),
         ("synchronization", &sync),
     ] {
         r.delete(
