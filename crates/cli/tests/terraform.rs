@@ -2034,13 +2034,23 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     let import_src = s_at(&vk, "id");
     r.name(&import_src, "vault-key-name");
     let ep5 = format!("{KEYS}/{}", k5.id);
-    r.post(
-        "import_aws_key import-material",
-        &format!("{ep5}/import-material"),
-        &import_material(&import_src, "local", false, ""),
-        &[("key id", &k5.id), ("vault key id", &import_src)],
-    )
-    .await;
+    let v = r
+        .post(
+            "import_aws_key import-material",
+            &format!("{ep5}/import-material"),
+            &import_material(&import_src, "local", false, ""),
+            &[("key id", &k5.id), ("vault key id", &import_src)],
+        )
+        .await;
+    // `importKeyMaterial` returns this answer, and Create takes the key's id and its Terraform
+    // id (region\KeyID) from it.
+    r.shape(
+        &v,
+        "",
+        &[("id", K::S), ("region", K::S), ("aws_param.KeyID", K::S)],
+    );
+    r.eq(&v, "id", Value::String(k5.id.clone()));
+    r.eq(&v, "aws_param.KeyID", Value::String(k5.kid.clone()));
     let v = r
         .get("import_aws_key get", &ep5, &[("key id", &k5.id)])
         .await;
@@ -2220,13 +2230,23 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     let ext_src = s_at(&vk, "id");
     r.name(&ext_src, "vault-cm-key-name-2");
     let ep8 = format!("{KEYS}/{}", k8.id);
-    r.post(
-        "aws_external_multiregion_key import-material",
-        &format!("{ep8}/import-material"),
-        &import_material(&ext_src, "local", false, ""),
-        &[("key id", &k8.id), ("vault key id", &ext_src)],
-    )
-    .await;
+    let v = r
+        .post(
+            "aws_external_multiregion_key import-material",
+            &format!("{ep8}/import-material"),
+            &import_material(&ext_src, "local", false, ""),
+            &[("key id", &k8.id), ("vault key id", &ext_src)],
+        )
+        .await;
+    // `importKeyMaterial` returns this answer, and Create takes the key's id and its Terraform
+    // id (region\KeyID) from it.
+    r.shape(
+        &v,
+        "",
+        &[("id", K::S), ("region", K::S), ("aws_param.KeyID", K::S)],
+    );
+    r.eq(&v, "id", Value::String(k8.id.clone()));
+    r.eq(&v, "aws_param.KeyID", Value::String(k8.kid.clone()));
     let v = r
         .get(
             "aws_external_multiregion_key get",
