@@ -1179,10 +1179,21 @@ fn import_material(source: &str, tier: &str, expiration: bool, valid_to: &str) -
     )
 }
 
-/// `AWSKeyImportMaterialJSON` (the import-material resource).
-fn import_material_resource(source: &str, expiration: bool, valid_to: &str) -> String {
+/// `AWSKeyImportMaterialJSON` (the import-material resource). Its `ImportType` is a `string`
+/// whose omitempty is unknown: `import_type` goes out as `""` or not at all.
+fn import_material_resource(
+    source: &str,
+    expiration: bool,
+    valid_to: &str,
+    import_type_empty: bool,
+) -> String {
+    let import_type = if import_type_empty {
+        r#""import_type":"","#
+    } else {
+        ""
+    };
     format!(
-        r#"{{"import_type":"","key_material_description":null,"key_material_id":null,"source_key_identifier":{},"source_key_tier":"local","key_expiration":{expiration},"valid_to":{}}}"#,
+        r#"{{{import_type}"key_material_description":null,"key_material_id":null,"source_key_identifier":{},"source_key_tier":"local","key_expiration":{expiration},"valid_to":{}}}"#,
         q(source),
         q(valid_to)
     )
@@ -2478,7 +2489,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         .post(
             "key_import_material create",
             &format!("{ep13}/import-material"),
-            &import_material_resource(&material_key, false, ""),
+            &import_material_resource(&material_key, false, "", true),
             &[("key id", &k13.id), ("vault key id", &material_key)],
         )
         .await;
@@ -2885,7 +2896,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         .post(
             "key_import_material update (key_expiration, valid_to)",
             &format!("{ep13}/import-material"),
-            &import_material_resource(&material_key, true, &valid_to),
+            &import_material_resource(&material_key, true, &valid_to, false),
             &[("key id", &k13.id), ("vault key id", &material_key)],
         )
         .await;
