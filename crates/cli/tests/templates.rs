@@ -344,6 +344,36 @@ async fn the_terraform_providers_policy_template() {
         .body;
     assert_template_reads(&got);
     assert_eq!(got["key_users_roles"], json!(["key_role"]));
+    // A list sent as null stays as it is; [] empties only that list.
+    let p = server
+        .patch(
+            &format!("{TEMPLATES}/{id2}"),
+            &admin,
+            json!({"external_accounts": null, "key_admins": null, "key_admins_roles": null,
+                "key_users": ["key_user_3"], "key_users_roles": [], "Policy": null, "auto_push": false}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(p["key_admins"], json!(["key_administrator"]));
+    assert_eq!(p["key_users"], json!(["key_user_3"]));
+    assert_eq!(p["key_users_roles"], json!([]));
+    // Emptying every list would leave nothing to build a policy from: 400, nothing changed.
+    server
+        .patch(
+            &format!("{TEMPLATES}/{id2}"),
+            &admin,
+            json!({"external_accounts": null, "key_admins": [], "key_admins_roles": null,
+                "key_users": [], "key_users_roles": null, "Policy": null, "auto_push": false}),
+        )
+        .await
+        .expect_error(400, "no principals");
+    let got = server
+        .get(&format!("{TEMPLATES}/{id2}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(got["key_users"], json!(["key_user_3"]));
     // Switching to a policy document.
     let p = server
         .patch(
