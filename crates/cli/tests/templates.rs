@@ -107,15 +107,30 @@ async fn a_template_makes_and_follows_key_policies() {
         .await
         .expect_error(409, "applied to 1 key");
 
-    // The reserved tag is not for hands.
-    server
+    // Removing the template's tag detaches the key from the template (what Thales' provider
+    // does before it schedules a key's deletion); the policy applied stays. Then the template
+    // can be applied again. Setting the tag by hand is refused.
+    let detached = server
         .post(
             &format!("{KEYS}/{key_id}/remove-tags"),
             &admin,
             json!({"tags": ["cckm_policy_template_id"]}),
         )
         .await
-        .expect_error(400, "reserved");
+        .expect(200)
+        .body;
+    assert!(!has_template_tag(&detached, &tid), "{detached}");
+    assert!(policy_text(&detached).contains(&format!("user/{other}")));
+    let key = server
+        .post(
+            &format!("{KEYS}/{key_id}/policy"),
+            &admin,
+            json!({"policytemplate": tid}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(has_template_tag(&key, &tid), "{key}");
     server
         .post(
             &format!("{KEYS}/{key_id}/add-tags"),
