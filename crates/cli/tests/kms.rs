@@ -802,16 +802,9 @@ async fn destroy_in_the_providers_order_once_keys_are_pending_deletion() {
         .await
         .expect_error(409, "KMS container");
 
-    // The provider's key destroy: remove the template tag (refused: only a warning to it),
-    // then schedule the deletion.
-    server
-        .post(
-            &format!("{KEYS}/{}/remove-tags", keys[0]),
-            &token,
-            json!({"tags": ["cckm_policy_template_id"]}),
-        )
-        .await
-        .expect(400);
+    // The provider's key destroy removes the template tag first (which detaches the key:
+    // templates.rs) and then schedules the deletion. Here the key keeps its tag, as when that
+    // removal failed: the template delete below must detach it.
     server
         .post(
             &format!("{KEYS}/{}/schedule-deletion", keys[0]),

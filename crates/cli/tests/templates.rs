@@ -107,15 +107,30 @@ async fn a_template_makes_and_follows_key_policies() {
         .await
         .expect_error(409, "applied to 1 key");
 
-    // The reserved tag is not for hands.
-    server
+    // Removing the template's tag detaches the key from the template (what Thales' provider
+    // does before it schedules a key's deletion); the policy applied stays. Then the template
+    // can be applied again. Setting the tag by hand is refused.
+    let detached = server
         .post(
             &format!("{KEYS}/{key_id}/remove-tags"),
             &admin,
             json!({"tags": ["cckm_policy_template_id"]}),
         )
         .await
-        .expect_error(400, "reserved");
+        .expect(200)
+        .body;
+    assert!(!has_template_tag(&detached, &tid), "{detached}");
+    assert!(policy_text(&detached).contains(&format!("user/{other}")));
+    let key = server
+        .post(
+            &format!("{KEYS}/{key_id}/policy"),
+            &admin,
+            json!({"policytemplate": tid}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(has_template_tag(&key, &tid), "{key}");
     server
         .post(
             &format!("{KEYS}/{key_id}/add-tags"),
@@ -344,6 +359,36 @@ async fn the_terraform_providers_policy_template() {
         .body;
     assert_template_reads(&got);
     assert_eq!(got["key_users_roles"], json!(["key_role"]));
+    // A list sent as null stays as it is; [] empties only that list.
+    let p = server
+        .patch(
+            &format!("{TEMPLATES}/{id2}"),
+            &admin,
+            json!({"external_accounts": null, "key_admins": null, "key_admins_roles": null,
+                "key_users": ["key_user_3"], "key_users_roles": [], "Policy": null, "auto_push": false}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(p["key_admins"], json!(["key_administrator"]));
+    assert_eq!(p["key_users"], json!(["key_user_3"]));
+    assert_eq!(p["key_users_roles"], json!([]));
+    // Emptying every list would leave nothing to build a policy from: 400, nothing changed.
+    server
+        .patch(
+            &format!("{TEMPLATES}/{id2}"),
+            &admin,
+            json!({"external_accounts": null, "key_admins": [], "key_admins_roles": null,
+                "key_users": [], "key_users_roles": null, "Policy": null, "auto_push": false}),
+        )
+        .await
+        .expect_error(400, "no principals");
+    let got = server
+        .get(&format!("{TEMPLATES}/{id2}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(got["key_users"], json!(["key_user_3"]));
     // Switching to a policy document.
     let p = server
         .patch(

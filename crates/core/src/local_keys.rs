@@ -526,15 +526,10 @@ impl Keyward {
         .await
     }
 
-    /// Opens a vault key's material (only for wrapping it for AWS). Only AES and HMAC keys:
-    /// an RSA or EC key's material is a private key, which no import of Keyward's takes yet.
+    /// Opens a vault key's material (only for wrapping it for AWS): the key's bytes for AES
+    /// and HMAC, its private key (PKCS #8) for RSA and EC. The import checks first that the
+    /// vault key fits the AWS key's spec (`keys::import`, `VaultMaterial`).
     pub(crate) fn local_key_material(&self, key: &LocalKey) -> CoreResult<SecretBytes> {
-        if !key.kind().symmetric() {
-            return Err(CoreError::invalid(format!(
-                "source_key_identifier: vault key '{}' is an {} key; only aes and hmac vault keys can be imported into AWS",
-                key.name, key.algorithm
-            )));
-        }
         self.ports
             .vault
             .open(&material_owner(&key.id), &key.material_sealed)

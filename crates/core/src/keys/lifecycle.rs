@@ -504,7 +504,10 @@ impl Keyward {
             }
             KeyAction::RemoveTags(keys) => {
                 rules::tag_keys("tags", keys)?;
-                rules::not_reserved_tag("tags", keys.iter())?;
+                // Removing the template's tag detaches the key from its template (Thales'
+                // provider does so before it schedules a key's deletion); setting it by hand
+                // stays refused.
+                rules::not_reserved_tag("tags", keys.iter().filter(|k| *k != TEMPLATE_TAG))?;
             }
             KeyAction::AddAlias(a) | KeyAction::DeleteAlias(a) => {
                 rules::alias("alias", a)?;
@@ -579,6 +582,9 @@ impl Keyward {
                 }
                 KeyAction::RemoveTags(tag_keys) => {
                     keys.untag_key(t, &key_id, tag_keys).await?;
+                    if tag_keys.iter().any(|k| k == TEMPLATE_TAG) {
+                        rec.policy_template_id = None;
+                    }
                     detail = tag_keys.join(",");
                 }
                 KeyAction::AddAlias(a) => {

@@ -248,14 +248,63 @@ impl Keyward {
                 .find_template(id)
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("policy template {id} not found")))?;
-            let inputs = PolicyInputs {
-                policy: req.policy,
-                key_admins: req.key_admins,
-                key_admins_roles: req.key_admins_roles,
-                key_users: req.key_users,
-                key_users_roles: req.key_users_roles,
-                external_accounts: req.external_accounts,
-                policytemplate: None,
+            let lists_given = [
+                &req.key_admins,
+                &req.key_admins_roles,
+                &req.key_users,
+                &req.key_users_roles,
+                &req.external_accounts,
+            ]
+            .iter()
+            .any(|l| l.is_some());
+            // Lists on a template that lists principals are patched one by one, as Thales'
+            // provider sends them: a list left out (null) stays, `[]` empties it, a list
+            // replaces it. A policy document replaces everything.
+            let inputs = if req.policy.is_none() && t.policy.is_none() && lists_given {
+                let p = &t.principals;
+                let merged = PolicyInputs {
+                    policy: None,
+                    key_admins: Some(req.key_admins.unwrap_or_else(|| p.key_admins.clone())),
+                    key_admins_roles: Some(
+                        req.key_admins_roles
+                            .unwrap_or_else(|| p.key_admins_roles.clone()),
+                    ),
+                    key_users: Some(req.key_users.unwrap_or_else(|| p.key_users.clone())),
+                    key_users_roles: Some(
+                        req.key_users_roles
+                            .unwrap_or_else(|| p.key_users_roles.clone()),
+                    ),
+                    external_accounts: Some(
+                        req.external_accounts
+                            .unwrap_or_else(|| p.external_accounts.clone()),
+                    ),
+                    policytemplate: None,
+                };
+                let empty = [
+                    &merged.key_admins,
+                    &merged.key_admins_roles,
+                    &merged.key_users,
+                    &merged.key_users_roles,
+                    &merged.external_accounts,
+                ]
+                .iter()
+                .all(|l| l.as_ref().is_none_or(Vec::is_empty));
+                if empty {
+                    return Err(CoreError::invalid(
+                        "key_admins/key_admins_roles/key_users/key_users_roles/external_accounts: this change would leave the template with no principals; give at least one, or a policy document",
+                    ));
+                }
+                merged
+            } else {
+                PolicyInputs {
+                    policy: req.policy,
+                    key_admins: req.key_admins,
+                    key_admins_roles: req.key_admins_roles,
+                    key_users: req.key_users,
+                    key_users_roles: req.key_users_roles,
+                    external_accounts: req.external_accounts,
+                    policytemplate: None,
+                }
             };
             let choice = inputs.choose("policy")?;
             let policy_changed = choice != PolicyChoice::Default;
