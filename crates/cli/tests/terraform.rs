@@ -2073,6 +2073,100 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     r.eq(&v, "key_source", Value::String("local".into()));
     keys.push(k5.clone());
 
+    // TestCckmAwsKeyImportKeyMaterial/LocalSourceKeyTier: the vault key createKeyMaterial makes
+    // for each spec (aes 256 with an expiry, rsa 2048, ec secp521r1), then its import.
+    let import_cases: [(&str, &str, &str, String, bool); 3] = [
+        (
+            "k-import-aes-exp",
+            "",
+            "",
+            format!(
+                r#"{{"algorithm":"aes","assignSelfAsOwner":true,"name":{},"size":256}}"#,
+                q(&tf("import-aes"))
+            ),
+            true,
+        ),
+        (
+            "k-import-rsa",
+            "RSA_2048",
+            "ENCRYPT_DECRYPT",
+            format!(
+                r#"{{"algorithm":"rsa","assignSelfAsOwner":true,"name":{},"size":2048}}"#,
+                q(&tf("import-rsa"))
+            ),
+            false,
+        ),
+        (
+            "k-import-ec",
+            "ECC_NIST_P521",
+            "SIGN_VERIFY",
+            format!(
+                r#"{{"algorithm":"ec","assignSelfAsOwner":true,"curveid":"secp521r1","name":{}}}"#,
+                q(&tf("import-ec"))
+            ),
+            false,
+        ),
+    ];
+    for (name, spec, usage, vault_body, expires) in import_cases {
+        let params = AwsParams {
+            spec,
+            usage,
+            ..AwsParams::default()
+        };
+        let body = key_create(&kms, &r0, KeyPolicy::default(), &params, "EXTERNAL");
+        let v = r
+            .post(&format!("{name} create (EXTERNAL)"), KEYS, &body, &need_kms)
+            .await;
+        r.shape(
+            &v,
+            "",
+            &[("id", K::S), ("region", K::S), ("aws_param.KeyID", K::S)],
+        );
+        let k = Key::of(name, &v, false);
+        r.name(&k.id, name);
+        let vk = r
+            .post(&format!("{name} vault key"), VAULT, &vault_body, NONE)
+            .await;
+        r.shape(&vk, "", &[("id", K::S)]);
+        let src = s_at(&vk, "id");
+        r.name(&src, &format!("vault-{name}"));
+        let valid_to = if expires {
+            tomorrow_rfc3339()
+        } else {
+            String::new()
+        };
+        let ep = format!("{KEYS}/{}", k.id);
+        let v = r
+            .post(
+                &format!("{name} import-material"),
+                &format!("{ep}/import-material"),
+                &import_material(&src, "local", expires, &valid_to),
+                &[("key id", &k.id), ("vault key id", &src)],
+            )
+            .await;
+        r.shape(
+            &v,
+            "",
+            &[("id", K::S), ("region", K::S), ("aws_param.KeyID", K::S)],
+        );
+        let v = r
+            .get(&format!("{name} get"), &ep, &[("key id", &k.id)])
+            .await;
+        r.key_shape(&v);
+        r.eq(&v, "aws_param.KeyState", Value::String("Enabled".into()));
+        if !spec.is_empty() {
+            r.eq(
+                &v,
+                "aws_param.CustomerMasterKeySpec",
+                Value::String(spec.into()),
+            );
+            r.eq(&v, "aws_param.KeyUsage", Value::String(usage.into()));
+        }
+        r.eq(&v, "local_key_id", Value::String(src.clone()));
+        // valid_to / ExpirationModel: not asserted, LocalStack does not store ValidTo.
+        keys.push(k);
+    }
+
     // (a) multi-Region with a rotation job: `aws_multiregion_key`.
     let params = AwsParams {
         multi_region: true,
