@@ -16,9 +16,11 @@
 //!   `common/auth.go@109de6c9b64e864e1720f24fd3383adb68f285e0`, `common/urls.go@109de6c9`;
 //! - AWS connection: `connections/resource_aws_connection.go@3848938a6796b397b5de1dbbd4b1d11a6cfa173e`
 //!   with `connections/schema_connections.go@10ada123e4678a4933c006e0963ad3edef229e4f` (create and
-//!   the first PATCH: `name,omitempty`, `is_role_anywhere,omitempty`) and its other stored version
-//!   (the second PATCH: `"name":""`, `"is_role_anywhere":false`); the list data source
-//!   `connections/data_source_aws_connection.go@0b0a8450`;
+//!   the first PATCH: `name,omitempty`, `is_role_anywhere,omitempty`; Line A's Update copies only
+//!   set plan values, so credentials from the environment go out as `""`) and its other stored
+//!   version with the newest `resource_aws_connection.go@0065b3b493a0c7cc9ea9a1bcfe4f3d0cbc3d485c`
+//!   (the second PATCH: `"name":""`, `"is_role_anywhere":false`, the write-only secret `""`,
+//!   `"products":[]`); the list data source `connections/data_source_aws_connection.go@0b0a8450`;
 //! - account details and KMS: `cckm/aws/data_source_aws_account_details.go@deec1ec94a8c4925411a8e3bd1346aff46046961`,
 //!   `cckm/aws/resource_aws_kms.go@deec1ec9`, `cckm/aws/data_source_aws_kms.go@1213418a`, structs in
 //!   `cckm/aws/schema_cckm_aws.go@109de6c9b64e864e1720f24fd3383adb68f285e0`;
@@ -28,7 +30,8 @@
 //!   `AWSKeyParamJSON` to it); the key data source `cckm/aws/data_source_aws_key.go@22b229cca0d87ff9f9c27e705e6292d03c9b72eb`;
 //! - the import-material resource: `cckm/aws/resource_aws_key_import_material.go@5911b9524ff0b79ee6ba1cfd3544b2cac861f78b`
 //!   (`import_type` sent as `""`: the struct it was compiled against had `ImportType string`);
-//! - policy templates: `cckm/aws/resource_aws_policy_template.go@0f412009`;
+//! - policy templates: `cckm/aws/resource_aws_policy_template.go@0f412009` (the PATCH as
+//!   `getUpdatePolicyTemplateParams` builds it: lists still configured sent whole, removed ones `[]`);
 //! - vault keys: `cm/resource_cm_key.go@002228135be8c67f1fa2d2a07f81bf55b3326b3c`, struct
 //!   `cm/schema_cm.go@0192afeb86cba9775748cb25811cc0c97403557c`; the list data source
 //!   `cm/data_source_cm_keys.go@2f0757c4bbbeb4a1f9dbecb477745ba456366a6c` (pages of `limit=10&skip=N`);
@@ -36,7 +39,8 @@
 //!   the list data source `cm/data_source_scheduler.go@0b0a8450`;
 //! - the configurations: `examples/resources/ciphertrust_aws_key/resource.tf@9405e9e09d6aebce7acaf63fb3f3e190f51b6d1d`
 //!   and the acceptance tests `resource_cckm_aws_key_test.go@0192afeb` (`TestCckmAwsKeyNative` steps
-//!   1, 2, 4 and 5, `TestCckmAwsKeyDetailed`, `TestCckmAwsKeyImportKeyMaterial`).
+//!   1, 2, 4 and 5, `TestCckmAwsKeyDetailed`, `TestCckmAwsKeyImportKeyMaterial`,
+//!   `TestCckmAWSKeyMultiRegionLocal`, `TestCckmAwsSchedulers/Rotation`).
 //!
 //! LocalStack stands in for AWS: the server runs with `AWS_ENDPOINT_URL` (the AWS SDK's own
 //! setting) pointing at it, so the connection body is the provider's, unchanged, with the
