@@ -691,7 +691,14 @@ impl<'a> Replay<'a> {
             self.calls.push(call);
             return Value::Null;
         }
-        let out = match self.raw(&method, endpoint, body).await {
+        let answer = self.raw(&method, endpoint, body).await;
+        self.record(call, answer)
+    }
+
+    /// Logs `call` with its answer; returns the body when the status is the expected one.
+    fn record(&mut self, mut call: Call, answer: Result<(u16, Value, String), String>) -> Value {
+        let expect = call.expect;
+        let out = match answer {
             Err(e) => {
                 call.problems.push(e);
                 Value::Null
@@ -720,6 +727,49 @@ impl<'a> Replay<'a> {
         };
         self.calls.push(call);
         out
+    }
+
+    /// Sends calls at once, as Terraform does for independent resources (its default
+    /// parallelism is 10); logs them in order. Returns each body, to check with
+    /// [`Replay::check_at`].
+    async fn parallel(&mut self, calls: &[(String, Method, String, Option<String>)]) -> Vec<Value> {
+        let answers = futures::future::join_all(
+            calls
+                .iter()
+                .map(|(_, method, endpoint, body)| self.raw(method, endpoint, body.as_deref())),
+        )
+        .await;
+        let mut out = Vec::new();
+        for ((step, method, endpoint, _), answer) in calls.iter().zip(answers) {
+            let call = Call {
+                phase: self.phase,
+                step: step.clone(),
+                method: method.to_string(),
+                path: self.display(endpoint),
+                status: None,
+                expect: Expect::Accepted,
+                problems: Vec::new(),
+                not_run: None,
+                gap: None,
+                warn: None,
+                note: Some("sent in parallel".into()),
+            };
+            out.push(self.record(call, answer));
+        }
+        out
+    }
+
+    /// Runs `checks` against call number `index` (as if it were the last one).
+    fn check_at(&mut self, index: usize, checks: impl FnOnce(&mut Self)) {
+        if index >= self.calls.len() {
+            return;
+        }
+        let call = self.calls.remove(index);
+        self.calls.push(call);
+        checks(self);
+        if let Some(call) = self.calls.pop() {
+            self.calls.insert(index, call);
+        }
     }
 
     async fn send<S: AsRef<str>>(
@@ -1405,7 +1455,7 @@ const TEMPLATES: &str = "api/v1/cckm/aws/templates";
 /// A key of the configuration: its CCKM id, AWS key id and region, and whether it is a replica.
 #[derive(Default, Clone)]
 struct Key {
-    name: &'static str,
+    name: String,
     id: String,
     kid: String,
     region: String,
@@ -1413,9 +1463,9 @@ struct Key {
 }
 
 impl Key {
-    fn of(name: &'static str, v: &Value, replica: bool) -> Self {
+    fn of(name: &str, v: &Value, replica: bool) -> Self {
         Self {
-            name,
+            name: name.to_string(),
             id: s_at(v, "id"),
             kid: s_at(v, "aws_param.KeyID"),
             region: s_at(v, "region"),
@@ -2743,6 +2793,93 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     r.eq(&v, "local_key_id", Value::String(material_key.clone()));
     keys.push(k13.clone());
 
+    // ---------------------------------------------------------------- parallel (Terraform's default parallelism is 10)
+    // Independent resources are created at once: six keys and two vault keys.
+    let par_aliases: Vec<String> = (0..6).map(|i| tf(&format!("par{i}"))).collect();
+    let mut par_vault: Vec<String> = Vec::new();
+    let mut par_keys: Vec<Key> = Vec::new();
+    if kms.is_empty() {
+        r.post("parallel creates", KEYS, "", &need_kms).await;
+    } else {
+        let mut calls: Vec<(String, Method, String, Option<String>)> = par_aliases
+            .iter()
+            .map(|a| {
+                let params = AwsParams {
+                    alias: a,
+                    description: "parallel",
+                    ..AwsParams::default()
+                };
+                (
+                    format!("parallel key {a} create"),
+                    Method::POST,
+                    KEYS.to_string(),
+                    Some(key_create(&kms, &r0, KeyPolicy::default(), &params, "")),
+                )
+            })
+            .collect();
+        for i in 0..2 {
+            calls.push((
+                format!("parallel cm_key {i} create"),
+                Method::POST,
+                VAULT.to_string(),
+                Some(format!(
+                    r#"{{"algorithm":"aes","name":{}}}"#,
+                    q(&tf(&format!("par-vault{i}")))
+                )),
+            ));
+        }
+        let start = r.calls.len();
+        let answers = r.parallel(&calls).await;
+        for (i, v) in answers.iter().enumerate() {
+            r.check_at(start + i, |r| {
+                if i < par_aliases.len() {
+                    r.shape(
+                        v,
+                        "",
+                        &[("id", K::S), ("region", K::S), ("aws_param.KeyID", K::S)],
+                    );
+                } else {
+                    r.shape(v, "", &[("id", K::S)]);
+                }
+            });
+        }
+        for (i, v) in answers.iter().enumerate() {
+            if i < par_aliases.len() {
+                let k = Key::of(&format!("k-par{i}"), v, false);
+                r.name(&k.id, &k.name);
+                par_keys.push(k);
+            } else {
+                let id = s_at(v, "id");
+                r.name(&id, &format!("par-vault{}", i - par_aliases.len()));
+                par_vault.push(id);
+            }
+        }
+        let gets: Vec<(String, Method, String, Option<String>)> = par_keys
+            .iter()
+            .filter(|k| !k.id.is_empty())
+            .map(|k| {
+                (
+                    format!("{} get", k.name),
+                    Method::GET,
+                    format!("{KEYS}/{}", k.id),
+                    None,
+                )
+            })
+            .collect();
+        let start = r.calls.len();
+        let answers = r.parallel(&gets).await;
+        let ok_keys: Vec<&Key> = par_keys.iter().filter(|k| !k.id.is_empty()).collect();
+        for (i, v) in answers.iter().enumerate() {
+            let alias =
+                par_aliases[ok_keys[i].name["k-par".len()..].parse::<usize>().unwrap()].clone();
+            r.check_at(start + i, |r| {
+                r.key_shape(v);
+                r.aliases_are(v, &[&alias]);
+                r.eq(v, "aws_param.Description", Value::String("parallel".into()));
+            });
+        }
+    }
+
     // ---------------------------------------------------------------- data sources
     let v = r
         .get(
@@ -2937,9 +3074,10 @@ async fn terraform_provider_apply_refresh_update_destroy() {
 
     // ---------------------------------------------------------------- refresh (plan of the update)
     r.phase = "refresh";
+    let all_keys: Vec<Key> = keys.iter().chain(par_keys.iter()).cloned().collect();
     refresh(
         &mut r,
-        &keys,
+        &all_keys,
         &conn,
         &conn_name,
         &kms,
@@ -3407,7 +3545,7 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     r.phase = "destroy";
     refresh(
         &mut r,
-        &keys,
+        &all_keys,
         &conn,
         &conn_name,
         &kms,
@@ -3450,6 +3588,32 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         )
         .await;
     }
+    // The parallel keys, at once: each one's GET, then each one's schedule-deletion.
+    let live: Vec<&Key> = par_keys.iter().filter(|k| !k.id.is_empty()).collect();
+    let gets: Vec<(String, Method, String, Option<String>)> = live
+        .iter()
+        .map(|k| {
+            (
+                format!("{} destroy: get", k.name),
+                Method::GET,
+                format!("{KEYS}/{}", k.id),
+                None,
+            )
+        })
+        .collect();
+    r.parallel(&gets).await;
+    let deletions: Vec<(String, Method, String, Option<String>)> = live
+        .iter()
+        .map(|k| {
+            (
+                format!("{} destroy: schedule-deletion", k.name),
+                Method::POST,
+                format!("{KEYS}/{}/schedule-deletion", k.id),
+                Some(r#"{"days":7}"#.to_string()),
+            )
+        })
+        .collect();
+    r.parallel(&deletions).await;
     // The import-material resource: no request. Then the rest, while the keys are pending
     // deletion and still reference all of these.
     for (what, id) in [
@@ -3485,6 +3649,20 @@ async fn terraform_provider_apply_refresh_update_destroy() {
         &[("cm_key id", &rsa_key)],
     )
     .await;
+    let vault_deletes: Vec<(String, Method, String, Option<String>)> = par_vault
+        .iter()
+        .filter(|id| !id.is_empty())
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                format!("parallel cm_key {i} destroy"),
+                Method::DELETE,
+                format!("{VAULT}/{id}"),
+                None,
+            )
+        })
+        .collect();
+    r.parallel(&vault_deletes).await;
     for (what, id) in [
         ("rotation", &job1),
         ("rotation 2", &job2),
