@@ -142,28 +142,17 @@ impl SqliteStore {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.begin_read_then_write().await?;
         for (key_id, key_audit) in detach {
-            let stored: Option<String> = sqlx::query_scalar(
-                "SELECT record_json FROM aws_keys WHERE id = ? AND local_key_id = ? AND (gone = 1 OR key_state IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+            self.let_go_in(
+                &mut tx,
+                key_id,
+                (
+                    "local_key_id = ? AND (gone = 1 OR key_state IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+                    Some(id),
+                ),
+                |k| k.material = None,
+                key_audit,
             )
-            .bind(key_id)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let Some(json) = stored else {
-                return Err(CoreError::conflict(format!(
-                    "key {key_id} changed meanwhile (no longer gone or scheduled for deletion); try again"
-                )));
-            };
-            let mut k: KeyRecord = serde_json::from_str(&json)
-                .map_err(|_| CoreError::internal("database: stored key record is malformed"))?;
-            k.material = None;
-            k.updated_at = key_audit.at;
-            super::keys::update_statement(&k)?
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            self.append_in(&mut tx, key_audit).await?;
+            .await?;
         }
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM aws_keys WHERE local_key_id = ?")
             .bind(id)

@@ -5,7 +5,6 @@
 use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
 use keyward_core::connections::{AwsConnection, ConnectionFilter};
-use keyward_core::keys::KeyRecord;
 use keyward_core::kms::{KmsContainer, KmsFilter};
 use keyward_core::paging::{ListQuery, Page};
 use sqlx::sqlite::SqliteRow;
@@ -150,28 +149,16 @@ impl SqliteStore {
     ) -> Result<bool> {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.begin_read_then_write().await?;
+        let not_live = format!("NOT ({LIVE})");
         for (key, draft) in detach {
-            let json: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT record_json FROM aws_keys WHERE id = ? AND NOT ({LIVE})"
-            ))
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let Some(json) = json else {
-                tx.rollback().await.map_err(db_err)?;
-                return Err(CoreError::conflict(format!(
-                    "key record {key} changed meanwhile (it is no longer pending deletion); nothing was deleted"
-                )));
-            };
-            let mut rec: KeyRecord = serde_json::from_str(&json)
-                .map_err(|_| CoreError::internal("database: stored key record is malformed"))?;
-            rec.policy_template_id = None;
-            super::keys::update_statement(&rec)?
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            self.append_in(&mut tx, draft).await?;
+            self.let_go_in(
+                &mut tx,
+                key,
+                (&not_live, None),
+                |rec| rec.policy_template_id = None,
+                draft,
+            )
+            .await?;
         }
         let live: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM aws_keys WHERE {LIVE} AND EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ? AND json_each.value = ?)"

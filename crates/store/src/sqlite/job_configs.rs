@@ -2,7 +2,6 @@
 
 use keyward_core::CoreError;
 use keyward_core::audit::AuditDraft;
-use keyward_core::keys::KeyRecord;
 use keyward_core::paging::{ListQuery, Page};
 use keyward_core::scheduler::{JobConfig, JobConfigFilter};
 use sqlx::sqlite::SqliteRow;
@@ -112,29 +111,20 @@ impl SqliteStore {
         let _guard = self.write_lock.lock().await;
         let mut tx = self.begin_read_then_write().await?;
         for (key_id, key_audit) in detach {
-            let stored: Option<String> = sqlx::query_scalar(
-                "SELECT record_json FROM aws_keys WHERE id = ? AND job_config_id = ? AND gone = 0 AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion')",
+            self.let_go_in(
+                &mut tx,
+                key_id,
+                (
+                    "job_config_id = ? AND gone = 0 AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion')",
+                    Some(id),
+                ),
+                |k| {
+                    k.job_config_id = None;
+                    k.rotation_job = None;
+                },
+                key_audit,
             )
-            .bind(key_id)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let Some(json) = stored else {
-                return Err(CoreError::conflict(format!(
-                    "key {key_id} changed meanwhile (no longer scheduled for deletion); try again"
-                )));
-            };
-            let mut k: KeyRecord = serde_json::from_str(&json)
-                .map_err(|_| CoreError::internal("database: stored key record is malformed"))?;
-            k.job_config_id = None;
-            k.rotation_job = None;
-            k.updated_at = key_audit.at;
-            super::keys::update_statement(&k)?
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            self.append_in(&mut tx, key_audit).await?;
+            .await?;
         }
         let attached: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM aws_keys WHERE job_config_id = ? AND gone = 0",

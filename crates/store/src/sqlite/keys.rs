@@ -303,3 +303,38 @@ impl SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 }
+
+impl SqliteStore {
+    /// Within `tx` (a delete that lets go of the key records still naming what it deletes):
+    /// changes the stored record `key_id` with `change` and audits it, if `condition` (SQL
+    /// over `aws_keys`; its `?`, if any, bound to `arg`) still holds for it. Else a conflict
+    /// naming the key: the caller returns it, and its transaction writes nothing.
+    pub(super) async fn let_go_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        key_id: &str,
+        (condition, arg): (&str, Option<&str>),
+        change: impl FnOnce(&mut KeyRecord),
+        draft: &AuditDraft,
+    ) -> Result<()> {
+        let sql = format!("SELECT record_json FROM aws_keys WHERE id = ? AND ({condition})");
+        let mut query = sqlx::query_scalar::<_, String>(&sql).bind(key_id);
+        if let Some(arg) = arg {
+            query = query.bind(arg);
+        }
+        let Some(json) = query.fetch_optional(&mut **tx).await.map_err(db_err)? else {
+            return Err(CoreError::conflict(format!(
+                "key record {key_id} changed meanwhile (it is no longer gone or pending deletion); nothing was deleted"
+            )));
+        };
+        let mut rec: KeyRecord = serde_json::from_str(&json)
+            .map_err(|_| CoreError::internal("database: stored key record is malformed"))?;
+        change(&mut rec);
+        rec.updated_at = draft.at;
+        update_statement(&rec)?
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        self.append_in(tx, draft).await
+    }
+}
