@@ -2794,7 +2794,8 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     keys.push(k13.clone());
 
     // ---------------------------------------------------------------- parallel (Terraform's default parallelism is 10)
-    // Independent resources are created at once: six keys and two vault keys.
+    // Independent resources are created at once: six keys and two vault keys. Every other key
+    // says `origin = "AWS_KMS"`, as the newest TestCckmAwsKeyNative does (and Line B always).
     let par_aliases: Vec<String> = (0..6).map(|i| tf(&format!("par{i}"))).collect();
     let mut par_vault: Vec<String> = Vec::new();
     let mut par_keys: Vec<Key> = Vec::new();
@@ -2803,7 +2804,8 @@ async fn terraform_provider_apply_refresh_update_destroy() {
     } else {
         let mut calls: Vec<(String, Method, String, Option<String>)> = par_aliases
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
                 let params = AwsParams {
                     alias: a,
                     description: "parallel",
@@ -2813,7 +2815,13 @@ async fn terraform_provider_apply_refresh_update_destroy() {
                     format!("parallel key {a} create"),
                     Method::POST,
                     KEYS.to_string(),
-                    Some(key_create(&kms, &r0, KeyPolicy::default(), &params, "")),
+                    Some(key_create(
+                        &kms,
+                        &r0,
+                        KeyPolicy::default(),
+                        &params,
+                        if i % 2 == 0 { "" } else { "AWS_KMS" },
+                    )),
                 )
             })
             .collect();
