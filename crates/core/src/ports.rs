@@ -330,7 +330,6 @@ pub trait Store: Send + Sync {
     // --- local (vault) keys
     async fn insert_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> CoreResult<()>;
     async fn get_local_key(&self, id: &str) -> CoreResult<Option<LocalKey>>;
-    async fn get_local_key_by_name(&self, name: &str) -> CoreResult<Option<LocalKey>>;
     async fn list_local_keys(
         &self,
         name: Option<&str>,
