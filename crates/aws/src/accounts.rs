@@ -92,14 +92,18 @@ async fn describe_regions(
         })?;
     let identity = creds.into();
     let s = kms.clients.settings();
+    // No redirects (a 3xx would re-send the signed request, session token included, to
+    // another host) and no proxy from the environment (the SDK's clients use none either).
     let client = reqwest::Client::builder()
         .connect_timeout(s.connect_timeout)
         .timeout(s.attempt_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .build()
         .map_err(|e| CoreError::internal(format!("HTTP client for EC2: {e}")))?;
     // DescribeRegions only reads: retried like the SDK retries, on throttling, AWS's own
     // failures and network errors, with backoff, within the operation timeout.
-    let deadline = Instant::now() + s.operation_timeout;
+    let deadline = Instant::now().checked_add(s.operation_timeout);
     let mut backoff = Duration::from_millis(200);
     let mut attempt = 1;
     loop {
@@ -141,10 +145,7 @@ async fn describe_regions(
                 })
             })?;
             let status = resp.status();
-            let body = resp
-                .text()
-                .await
-                .map_err(|_| unavailable("the connection closed without an answer"))?;
+            let body = read_bounded(resp).await?;
             if !status.is_success() {
                 let (code, message) = parse_error(&body).unwrap_or_else(|| {
                     (
@@ -155,8 +156,8 @@ async fn describe_regions(
                 return Err(CoreError::Aws {
                     context: CONTEXT.into(),
                     kind: error_kind(&code, status.as_u16()),
-                    code,
-                    message,
+                    code: clip(&code, 128),
+                    message: clip(&message, 512),
                 });
             }
             parse_regions(&body).map_err(invalid_response)
@@ -170,12 +171,46 @@ async fn describe_regions(
                     ..
                 })
         );
-        if !retryable || attempt >= s.max_attempts || Instant::now() + backoff >= deadline {
+        let time_left = deadline.map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        if !retryable || attempt >= s.max_attempts || time_left <= backoff {
             return result;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
         attempt += 1;
+    }
+}
+
+/// The most of an EC2 answer read: DescribeRegions' answer is a few KiB.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The answer's body, refused past [`MAX_ANSWER_BYTES`] (an endpoint could send without end).
+async fn read_bounded(mut resp: reqwest::Response) -> CoreResult<String> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Err(invalid_response(format!(
+                        "EC2's answer is longer than {MAX_ANSWER_BYTES} bytes"
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => return Err(unavailable("the connection closed without an answer")),
+        }
+    }
+    String::from_utf8(body).map_err(|_| invalid_response("EC2's answer is not UTF-8"))
+}
+
+/// At most `max` characters of a text from the endpoint, for an error message.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
     }
 }
 
@@ -268,6 +303,13 @@ fn parse_error(xml: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_from_the_endpoint_are_clipped() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip(&"é".repeat(600), 512).chars().count(), 515);
+        assert_eq!(clip("abcdef", 3), "abc...");
+    }
 
     #[test]
     fn regions_keep_aws_order_without_those_not_opted_in() {

@@ -858,6 +858,44 @@ async fn import_without_a_source_key_generates_one_named_after_the_aws_key() {
     assert_eq!(aws_decrypt(&blob).await.unwrap(), plaintext);
 }
 
+/// Vault key names may repeat: when several are named after the AWS key, an import without a
+/// source key is refused (409, asking for the id) rather than taking one of them.
+#[tokio::test]
+async fn import_without_a_source_key_never_guesses_between_namesakes() {
+    let server = Server::start();
+    let admin = setup(&server).await;
+    let a = external_key(&server, &admin).await;
+    let (a_id, a_kid) = (id_of(&a), kid_of(&a));
+    let name = format!("aws-{a_kid}");
+    let first = vault_key(&server, &admin, &name, None).await;
+    vault_key(&server, &admin, &name, None).await;
+    import(
+        &server,
+        &admin,
+        &a_id,
+        json!({"source_key_tier": "local", "key_expiration": false}),
+    )
+    .await
+    .expect_error(409, "give the key's id");
+    let rec = server
+        .get(&format!("{KEYS}/{a_id}"), &admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(rec["aws_param"]["KeyState"], "PendingImport", "{rec}");
+    // Named by id, the import goes through.
+    let imported = import(
+        &server,
+        &admin,
+        &a_id,
+        json!({"source_key_tier": "local", "source_key_identifier": first["id"], "key_expiration": false}),
+    )
+    .await
+    .expect(200)
+    .body;
+    assert_eq!(imported["local_key_id"], first["id"]);
+}
+
 /// upload-key: an EXTERNAL key made and given material in one call.
 #[tokio::test]
 async fn upload_key_creates_an_external_key_with_material() {

@@ -497,6 +497,25 @@ async fn account_details_come_from_sts_and_ec2() {
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), regions.len(), "no Region twice: {details}");
+    // A read-only CCKM user may not have Keyward call AWS with the connection's secret (or
+    // assume a role of its choosing); the refusal is audited.
+    let reader = server
+        .user_token(&token, "acct-reader", &["CCKM Users"])
+        .await;
+    server
+        .post(ACCOUNTS, &reader, body.clone())
+        .await
+        .expect(403);
+    let actions = audit_actions(&server, &token).await;
+    for outcome in ["success", "denied"] {
+        assert!(
+            actions.contains(&(
+                "connection.account-details".to_string(),
+                outcome.to_string()
+            )),
+            "{actions:?}"
+        );
+    }
     // AWS's order, every time (Terraform compares the list at each refresh, destroy included).
     let again = server.post(ACCOUNTS, &token, body).await.expect(200).body;
     assert_eq!(again, details);

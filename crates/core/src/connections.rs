@@ -361,33 +361,59 @@ impl Keyward {
         caller: &Caller,
         req: keyward_api::accounts::AccountDetailsRequest,
     ) -> CoreResult<AwsAccount> {
-        caller.principal.require(Permission::ReadCckm)?;
-        if req.connection.is_empty() {
-            return Err(CoreError::invalid(
-                "connection: required (an AWS connection's name or id)",
-            ));
-        }
-        let conn = self
-            .find_connection(&req.connection)
-            .await?
-            .ok_or_else(|| {
-                CoreError::not_found(format!("AWS connection {} not found", req.connection))
-            })?;
-        let role = req.assume_role_arn.unwrap_or_default();
-        let external = req.assume_role_external_id.unwrap_or_default();
-        if !role.is_empty() {
-            validate::role_arn("assume_role_arn", &role)?;
-        }
-        if !external.is_empty() {
-            if role.is_empty() {
+        let subject = req.connection.clone();
+        self.audited(caller, "connection.account-details", &subject, async move {
+            // It calls AWS with the connection's secret (and may assume a role of the
+            // caller's choosing): for those who manage CCKM and may read connections, as a
+            // connection test is for those who manage connections.
+            caller.principal.require(Permission::ManageCckm)?;
+            caller.principal.require(Permission::ReadConnections)?;
+            if req.connection.is_empty() {
                 return Err(CoreError::invalid(
-                    "assume_role_external_id: only allowed with assume_role_arn",
+                    "connection: required (an AWS connection's name or id)",
                 ));
             }
-            check_external_id(&external)?;
-        }
-        let target = self.connection_target(&conn, &conn.aws_region, Some((&role, &external)))?;
-        self.ports.cloud.account_details(&target).await
+            let conn = self
+                .find_connection(&req.connection)
+                .await?
+                .ok_or_else(|| {
+                    CoreError::not_found(format!("AWS connection {} not found", req.connection))
+                })?;
+            let role = req.assume_role_arn.unwrap_or_default();
+            let external = req.assume_role_external_id.unwrap_or_default();
+            if !role.is_empty() {
+                validate::role_arn("assume_role_arn", &role)?;
+            }
+            if !external.is_empty() {
+                if role.is_empty() {
+                    return Err(CoreError::invalid(
+                        "assume_role_external_id: only allowed with assume_role_arn",
+                    ));
+                }
+                check_external_id(&external)?;
+            }
+            let target =
+                self.connection_target(&conn, &conn.aws_region, Some((&role, &external)))?;
+            let account = self.ports.cloud.account_details(&target).await?;
+            if account.account_id.is_empty() {
+                return Err(CoreError::Aws {
+                    context: "Error reading the AWS account details".into(),
+                    code: "InvalidResponse".into(),
+                    message: "STS GetCallerIdentity named no account".into(),
+                    kind: crate::error::AwsErrorKind::Other,
+                });
+            }
+            let draft = self.draft(
+                caller,
+                "connection.account-details",
+                &conn.name,
+                Outcome::Success,
+                format!("account {}", account.account_id),
+            );
+            self.ports.store.append_audit(&draft).await?;
+            Ok(account)
+        })
+        .await
     }
 
     pub async fn update_connection(

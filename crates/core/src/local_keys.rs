@@ -239,6 +239,7 @@ impl Keyward {
         self.audited(caller, "vault-key.create", &target, async move {
             caller.principal.require(Permission::ManageVault)?;
             let new = check_create(&req)?;
+            crate::validate::lookup_name("name", &req.name)?;
             if let Some(d) = &req.description
                 && d.chars().count() > 1024
             {
@@ -260,7 +261,7 @@ impl Keyward {
                     }
                     SecretBytes::new(bytes)
                 }
-                (None, Some(pair)) => self.ports.random.key_pair(pair)?,
+                (None, Some(pair)) => self.ports.random.key_pair(pair).await?,
                 (None, None) => self.ports.random.bytes((new.size / 8) as usize)?,
             };
             let detail = match new.kind {

@@ -61,11 +61,13 @@ pub trait Background: Send + Sync {
 }
 
 /// Cryptographically secure randomness.
+#[async_trait]
 pub trait Random: Send + Sync {
     fn bytes(&self, len: usize) -> CoreResult<SecretBytes>;
     /// A new private key of that kind, as PKCS #8 DER (what AWS takes as imported material
-    /// for asymmetric keys). Generators that cannot make one say so.
-    fn key_pair(&self, spec: KeyPairSpec) -> CoreResult<SecretBytes> {
+    /// for asymmetric keys). Generators that cannot make one say so. Async: an RSA-4096 key
+    /// takes a second or more of CPU, which must not stall the server's async workers.
+    async fn key_pair(&self, spec: KeyPairSpec) -> CoreResult<SecretBytes> {
         Err(CoreError::invalid(format!(
             "this Keyward cannot generate {spec:?} keys"
         )))
@@ -330,7 +332,6 @@ pub trait Store: Send + Sync {
     // --- local (vault) keys
     async fn insert_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> CoreResult<()>;
     async fn get_local_key(&self, id: &str) -> CoreResult<Option<LocalKey>>;
-    async fn get_local_key_by_name(&self, name: &str) -> CoreResult<Option<LocalKey>>;
     async fn list_local_keys(
         &self,
         name: Option<&str>,

@@ -958,10 +958,6 @@ impl Store for SqliteStore {
         self.local_key_get("id", id).await
     }
 
-    async fn get_local_key_by_name(&self, name: &str) -> Result<Option<LocalKey>> {
-        self.local_key_get("name", name).await
-    }
-
     async fn list_local_keys(
         &self,
         name: Option<&str>,

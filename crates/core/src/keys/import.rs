@@ -411,7 +411,10 @@ impl Keyward {
             }
             (None, None) => {
                 let name = format!("aws-{}", rec.aws.metadata.key_id);
-                match self.ports.store.get_local_key_by_name(&name).await? {
+                // Names may repeat in the vault: one key of that name is the one made for this
+                // AWS key before (an import that failed after it); several are a 409 asking
+                // for the id, never a guess.
+                match self.find_local_key(&name).await? {
                     Some(existing) => existing,
                     None => {
                         let material = self.ports.random.bytes(32)?;

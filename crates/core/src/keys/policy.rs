@@ -59,7 +59,7 @@ impl PolicyPrincipals {
         let iam = |kind: &str, names: &[String]| -> Vec<String> {
             names
                 .iter()
-                .map(|n| format!("arn:{partition}:iam::{account_id}:{kind}/{n}"))
+                .map(|n| iam_arn(partition, account_id, kind, n))
                 .collect()
         };
         keyward_api::principals::KeyPrincipals {
@@ -92,17 +92,52 @@ pub struct PolicyInputs {
 
 const MAX_POLICY_LEN: usize = 131_072;
 
-fn iam_name(field: &str, name: &str) -> CoreResult<()> {
-    let ok = !name.is_empty()
+/// A principal of the key_* lists as an IAM ARN: a name in the key's account, or an ARN
+/// given as such (key records show ARNs, so a client may send back what it read).
+fn iam_arn(partition: &str, account_id: &str, kind: &str, name: &str) -> String {
+    if name.starts_with("arn:") {
+        name.to_string()
+    } else {
+        format!("arn:{partition}:iam::{account_id}:{kind}/{name}")
+    }
+}
+
+fn is_iam_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 128
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+/// An IAM user or role name, or the ARN of one (`arn:<partition>:iam::<account>:<kind>/<name>`).
+fn iam_name(field: &str, kind: &str, name: &str) -> CoreResult<()> {
+    let ok = match name.strip_prefix("arn:") {
+        Some(rest) => {
+            let mut parts = rest.splitn(5, ':');
+            let partition = parts.next().unwrap_or_default();
+            let service = parts.next().unwrap_or_default();
+            let region = parts.next().unwrap_or_default();
+            let account = parts.next().unwrap_or_default();
+            let resource = parts.next().unwrap_or_default();
+            matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+                && service == "iam"
+                && region.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource
+                    .strip_prefix(kind)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(is_iam_name)
+        }
+        None => is_iam_name(name),
+    };
     if ok {
         Ok(())
     } else {
         Err(CoreError::invalid(format!(
-            "{field}: '{name}' is not an IAM user or role name"
+            "{field}: '{}' is not an IAM {kind} name or {kind} ARN",
+            crate::validate::shown(name)
         )))
     }
 }
@@ -177,10 +212,10 @@ impl PolicyInputs {
                 external_accounts: self.external_accounts.unwrap_or_default(),
             };
             for n in p.key_admins.iter().chain(&p.key_users) {
-                iam_name("key_admins/key_users", n)?;
+                iam_name("key_admins/key_users", "user", n)?;
             }
             for n in p.key_admins_roles.iter().chain(&p.key_users_roles) {
-                iam_name("key_admins_roles/key_users_roles", n)?;
+                iam_name("key_admins_roles/key_users_roles", "role", n)?;
             }
             for a in &p.external_accounts {
                 crate::validate::aws_account_id("external_accounts", a)?;
@@ -220,7 +255,7 @@ fn user_actions(key_usage: &str) -> Vec<&'static str> {
 /// AWS's console-made policies. The account root keeps full access so the key can never be
 /// locked out of IAM's control.
 pub fn build(p: &PolicyPrincipals, partition: &str, account_id: &str, key_usage: &str) -> String {
-    let iam = |kind: &str, name: &str| format!("arn:{partition}:iam::{account_id}:{kind}/{name}");
+    let iam = |kind: &str, name: &str| iam_arn(partition, account_id, kind, name);
     let admins: Vec<String> = p
         .key_admins
         .iter()
@@ -338,5 +373,45 @@ mod tests {
         assert!(text.contains("arn:aws:iam::111122223333:root"));
         assert!(text.contains("kms:Encrypt"));
         assert_eq!(doc["Statement"].as_array().unwrap().len(), 4);
+    }
+
+    /// Key records show principals as ARNs; a client may send those back: an ARN of the
+    /// right kind is taken as it is (in whatever account it names), anything else is a 400.
+    #[test]
+    fn principals_may_be_names_or_arns_of_their_kind() {
+        let lists = |users: &[&str], roles: &[&str]| PolicyInputs {
+            key_users: Some(users.iter().map(|s| s.to_string()).collect()),
+            key_users_roles: Some(roles.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        let ok = lists(
+            &["bob", "arn:aws:iam::111122223333:user/ops/alice"],
+            &["arn:aws-cn:iam::000000000000:role/app"],
+        );
+        let PolicyChoice::Helpers(p) = ok.choose("policy").unwrap() else {
+            panic!("helpers")
+        };
+        let doc = build(&p, "aws", "000000000000", "ENCRYPT_DECRYPT");
+        assert!(doc.contains("arn:aws:iam::000000000000:user/bob"), "{doc}");
+        assert!(
+            doc.contains("arn:aws:iam::111122223333:user/ops/alice"),
+            "{doc}"
+        );
+        assert!(!doc.contains("user/arn:"), "{doc}");
+        let wire = p.to_wire_arns("aws", "000000000000", None);
+        assert_eq!(
+            wire.key_users[1],
+            "arn:aws:iam::111122223333:user/ops/alice"
+        );
+        for bad in [
+            lists(&["arn:aws:iam::111122223333:role/app"], &[]),
+            lists(&[], &["arn:aws:iam::111122223333:user/bob"]),
+            lists(&["arn:aws:iam::1111:user/bob"], &[]),
+            lists(&["arn:aws:s3:::bucket"], &[]),
+            lists(&["arn:aws:iam::111122223333:user/"], &[]),
+            lists(&["bob:x"], &[]),
+        ] {
+            assert!(bad.choose("policy").is_err());
+        }
     }
 }
