@@ -522,14 +522,14 @@ impl Keyward {
                 .await?
                 .ok_or_else(|| CoreError::not_found(format!("job config {id} not found")))?;
             // Keys scheduled for deletion (what `terraform destroy` leaves before it deletes
-            // the config) are detached in the same transaction; a live key keeps it.
+            // the config) or gone from AWS are detached in the same transaction, so none is
+            // left naming a config that no longer exists; a live key keeps it.
             let attached = self
                 .ports
                 .store
                 .list_keys(
                     &KeyFilter {
                         job_config_id: Some(c.id.clone()),
-                        gone: Some(false),
                         ..Default::default()
                     },
                     &ListQuery::all(),
@@ -538,7 +538,7 @@ impl Keyward {
                 .items;
             let (pending, live): (Vec<_>, Vec<_>) = attached
                 .into_iter()
-                .partition(|k| scheduled_for_deletion(&k.aws.metadata.key_state));
+                .partition(|k| k.gone || scheduled_for_deletion(&k.aws.metadata.key_state));
             if !live.is_empty() {
                 return Err(CoreError::conflict(format!(
                     "job config '{}' is attached to {} key(s) not scheduled for deletion; disable-rotation-job on them first",
@@ -558,7 +558,9 @@ impl Keyward {
                             Outcome::Success,
                             format!(
                                 "{}: detached when job config '{}' was deleted (the key is {})",
-                                c.id, c.name, k.aws.metadata.key_state
+                                c.id,
+                                c.name,
+                                if k.gone { "gone from AWS" } else { k.aws.metadata.key_state.as_str() }
                             ),
                         ),
                     )

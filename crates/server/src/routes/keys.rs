@@ -387,7 +387,32 @@ async fn action(
             .map(|b| KeyAction::EnableAutoRotation(b.rotation_period_in_days)),
         "disable-auto-rotation" => no_body(&name, &bytes).map(|_| KeyAction::DisableAutoRotation),
         "rotate-material" => {
-            return match body::<wire::RotateMaterial>(&bytes).and_then(|b| {
+            // No body, or the body of Thales' provider (Line B: RotateMaterialPayloadJSON) with
+            // its members unset; any other member is refused as by the other actions that take
+            // no body.
+            const PROVIDER_MEMBERS: [&str; 5] = [
+                "source_key_identifier",
+                "source_key_tier",
+                "key_material_description",
+                "valid_to",
+                "key_expiration",
+            ];
+            let provider_body = matches!(
+                serde_json::from_slice::<Value>(&bytes),
+                Ok(Value::Object(m)) if m.keys().all(|k| PROVIDER_MEMBERS.contains(&k.as_str()))
+            );
+            let checked = if provider_body {
+                Ok(())
+            } else {
+                no_body(&name, &bytes)
+            };
+            return match checked.and_then(|()| {
+                if provider_body {
+                    body::<wire::RotateMaterial>(&bytes)
+                } else {
+                    Ok(wire::RotateMaterial::default())
+                }
+            }).and_then(|b| {
                 let given = [
                     ("source_key_identifier", b.source_key_identifier.is_some()),
                     ("source_key_tier", b.source_key_tier.is_some()),

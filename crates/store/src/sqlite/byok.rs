@@ -170,6 +170,13 @@ impl SqliteStore {
             .await
             .map_err(db_err)?
             .rows_affected();
+        if affected == 0 {
+            // Deleted meanwhile by another request: nothing of this one is kept.
+            tx.rollback().await.map_err(db_err)?;
+            return Err(CoreError::not_found(format!(
+                "the vault key {id} was deleted meanwhile"
+            )));
+        }
         self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(affected > 0)

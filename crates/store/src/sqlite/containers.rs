@@ -135,6 +135,13 @@ impl SqliteStore {
             .await
             .map_err(db_err)?
             .rows_affected();
+        if deleted == 0 {
+            // Deleted meanwhile by another request: nothing of this one is kept.
+            tx.rollback().await.map_err(db_err)?;
+            return Err(CoreError::not_found(format!(
+                "the KMS container {id} was deleted meanwhile"
+            )));
+        }
         self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(deleted > 0)
@@ -180,6 +187,13 @@ impl SqliteStore {
             .await
             .map_err(db_err)?
             .rows_affected();
+        if deleted == 0 {
+            // Deleted meanwhile by another request: nothing of this one is kept.
+            tx.rollback().await.map_err(db_err)?;
+            return Err(CoreError::not_found(format!(
+                "the policy template {id} was deleted meanwhile"
+            )));
+        }
         self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(deleted > 0)

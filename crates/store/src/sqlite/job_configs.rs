@@ -115,7 +115,7 @@ impl SqliteStore {
                 &mut tx,
                 key_id,
                 (
-                    "job_config_id = ? AND gone = 0 AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion')",
+                    "job_config_id = ? AND (gone = 1 OR key_state IN ('PendingDeletion', 'PendingReplicaDeletion'))",
                     Some(id),
                 ),
                 |k| {
@@ -126,13 +126,12 @@ impl SqliteStore {
             )
             .await?;
         }
-        let attached: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM aws_keys WHERE job_config_id = ? AND gone = 0",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        let attached: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM aws_keys WHERE job_config_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
         if attached > 0 {
             return Err(CoreError::conflict(format!(
                 "the job config is attached to {attached} key(s) not scheduled for deletion; disable-rotation-job on them first"
@@ -144,6 +143,13 @@ impl SqliteStore {
             .await
             .map_err(db_err)?
             .rows_affected();
+        if affected == 0 {
+            // Deleted meanwhile by another request: nothing of this one is kept.
+            tx.rollback().await.map_err(db_err)?;
+            return Err(CoreError::not_found(format!(
+                "the job config {id} was deleted meanwhile"
+            )));
+        }
         self.append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(affected > 0)
