@@ -96,6 +96,8 @@ struct Call {
     /// Set when the call failed in a way the provider only warns about.
     warn: Option<String>,
     note: Option<String>,
+    /// How long the answer took, in milliseconds.
+    ms: Option<u128>,
 }
 
 impl Call {
@@ -680,6 +682,7 @@ impl<'a> Replay<'a> {
             gap: None,
             warn: None,
             note: None,
+            ms: None,
         };
         let missing: Vec<&str> = needs
             .iter()
@@ -691,7 +694,9 @@ impl<'a> Replay<'a> {
             self.calls.push(call);
             return Value::Null;
         }
+        let started = Instant::now();
         let answer = self.raw(&method, endpoint, body).await;
+        call.ms = Some(started.elapsed().as_millis());
         self.record(call, answer)
     }
 
@@ -733,14 +738,16 @@ impl<'a> Replay<'a> {
     /// parallelism is 10); logs them in order. Returns each body, to check with
     /// [`Replay::check_at`].
     async fn parallel(&mut self, calls: &[(String, Method, String, Option<String>)]) -> Vec<Value> {
-        let answers = futures::future::join_all(
-            calls
-                .iter()
-                .map(|(_, method, endpoint, body)| self.raw(method, endpoint, body.as_deref())),
-        )
-        .await;
+        let this: &Self = self;
+        let answers =
+            futures::future::join_all(calls.iter().map(|(_, method, endpoint, body)| async move {
+                let started = Instant::now();
+                let answer = this.raw(method, endpoint, body.as_deref()).await;
+                (answer, started.elapsed().as_millis())
+            }))
+            .await;
         let mut out = Vec::new();
-        for ((step, method, endpoint, _), answer) in calls.iter().zip(answers) {
+        for ((step, method, endpoint, _), (answer, ms)) in calls.iter().zip(answers) {
             let call = Call {
                 phase: self.phase,
                 step: step.clone(),
@@ -753,6 +760,7 @@ impl<'a> Replay<'a> {
                 gap: None,
                 warn: None,
                 note: Some("sent in parallel".into()),
+                ms: Some(ms),
             };
             out.push(self.record(call, answer));
         }
@@ -891,6 +899,7 @@ impl<'a> Replay<'a> {
             gap: Some(what.to_string()),
             warn: None,
             note: None,
+            ms: None,
         });
     }
 
@@ -1081,10 +1090,10 @@ impl<'a> Replay<'a> {
         .unwrap();
         writeln!(
             out,
-            "| # | phase | step | call | status | result | problems |"
+            "| # | phase | step | call | status | result | problems | ms |"
         )
         .unwrap();
-        writeln!(out, "|---|---|---|---|---|---|---|").unwrap();
+        writeln!(out, "|---|---|---|---|---|---|---|---|").unwrap();
         for (i, c) in self.calls.iter().enumerate() {
             let status = c
                 .status
@@ -1113,7 +1122,7 @@ impl<'a> Replay<'a> {
             }
             writeln!(
                 out,
-                "| {} | {} | {} | `{} {}` | {} | {} | {} |",
+                "| {} | {} | {} | `{} {}` | {} | {} | {} | {} |",
                 i + 1,
                 c.phase,
                 c.step,
@@ -1121,7 +1130,8 @@ impl<'a> Replay<'a> {
                 c.path,
                 status,
                 c.outcome(),
-                problems.replace('|', "\\|").replace('\n', " ")
+                problems.replace('|', "\\|").replace('\n', " "),
+                c.ms.map(|m| m.to_string()).unwrap_or_default()
             )
             .unwrap();
         }
