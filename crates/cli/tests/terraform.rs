@@ -874,7 +874,6 @@ impl<'a> Replay<'a> {
         }
     }
 
-    /// Marks the last call, if it failed, as failing only because LocalStack lacks `what`.
     /// Whether the last call's first problem mentions every one of `needles`.
     fn last_problem_has(&self, needles: &[&str]) -> bool {
         self.calls
@@ -903,6 +902,7 @@ impl<'a> Replay<'a> {
         });
     }
 
+    /// Marks the last call, if it failed, as failing only because LocalStack lacks `what`.
     fn localstack_gap(&mut self, what: &str) {
         if let Some(c) = self.calls.last_mut()
             && !c.problems.is_empty()
