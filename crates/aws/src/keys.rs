@@ -20,6 +20,10 @@ use crate::{AwsKms, map_sdk_error, observe};
 /// The policy name AWS uses for every key policy (the emulator needs it sent explicitly).
 const POLICY_NAME: &str = "default";
 
+/// Keys a ListKeys page asks for: AWS's largest page, so that listing a Region of n keys takes
+/// n / 1,000 calls.
+pub const LIST_KEYS_PAGE: i32 = 1000;
+
 /// Awaits one AWS call: waits for the rate limit, records metrics, maps errors.
 pub(crate) async fn call<T, E, R>(
     kms: &AwsKms,
@@ -407,32 +411,27 @@ impl CloudKeys for AwsKms {
         .map(|_| ())
     }
 
+    /// One DescribeKey of `alias/<name>`, whatever the number of aliases in the Region: an
+    /// answer means the alias exists (it names a key), NotFoundException that it is free.
+    /// AccessDeniedException (a caller allowed ListAliases but not DescribeKey on the key the
+    /// alias names) falls back to scanning ListAliases, the only other way to know.
     async fn alias_exists(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<bool> {
         let client = self.clients.client(t).await;
-        let mut marker: Option<String> = None;
-        loop {
-            let req = client.list_aliases().set_marker(marker.clone()).limit(100);
-            let out = call(
-                self,
-                t,
-                "ListAliases",
-                "Error Listing AWS Key Aliases",
-                req.send(),
-            )
-            .await?;
-            if out.aliases().iter().any(|a| a.alias_name() == Some(alias)) {
-                return Ok(true);
-            }
-            marker = out
-                .next_marker()
-                .map(String::from)
-                .filter(|_| out.truncated());
-            if marker.is_none() {
-                return Ok(false);
-            }
+        let probe = call(
+            self,
+            t,
+            "DescribeKey",
+            "Error Checking AWS Key Alias",
+            client.describe_key().key_id(alias).send(),
+        )
+        .await;
+        match probe {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "NotFoundException") => Ok(false),
+            Err(e) if is_code(&e, "AccessDeniedException") => self.alias_listed(t, alias).await,
+            Err(e) => Err(e),
         }
     }
-
     async fn put_key_policy(
         &self,
         t: &ConnectionTarget,
@@ -584,7 +583,7 @@ impl CloudKeys for AwsKms {
         let client = self.clients.client(t).await;
         let req = client
             .list_keys()
-            .limit(100)
+            .limit(LIST_KEYS_PAGE)
             .set_marker(marker.map(String::from));
         let out = call(self, t, "ListKeys", "Error Listing AWS Keys", req.send()).await?;
         Ok(KeyPage {
@@ -680,5 +679,34 @@ impl CloudKeys for AwsKms {
         )
         .await
         .map(|_| ())
+    }
+}
+
+impl AwsKms {
+    /// Whether ListAliases lists `alias` (pages through every alias of the Region).
+    async fn alias_listed(&self, t: &ConnectionTarget, alias: &str) -> CoreResult<bool> {
+        let client = self.clients.client(t).await;
+        let mut marker: Option<String> = None;
+        loop {
+            let req = client.list_aliases().set_marker(marker.clone()).limit(100);
+            let out = call(
+                self,
+                t,
+                "ListAliases",
+                "Error Listing AWS Key Aliases",
+                req.send(),
+            )
+            .await?;
+            if out.aliases().iter().any(|a| a.alias_name() == Some(alias)) {
+                return Ok(true);
+            }
+            marker = out
+                .next_marker()
+                .map(String::from)
+                .filter(|_| out.truncated());
+            if marker.is_none() {
+                return Ok(false);
+            }
+        }
     }
 }

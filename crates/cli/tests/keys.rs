@@ -2047,3 +2047,245 @@ async fn terraform_provider_uploads_an_rsa_vault_key() {
     assert_eq!(up["local_key_name"], rsa["name"]);
     assert_eq!(up["key_source"], "local");
 }
+
+// ---------------------------------------------------------------------------------------------
+// AWS calls per operation, whatever the size of the Region (issue 12, goal 2)
+
+/// Every AWS operation's call count in the server's `/metrics` (both outcomes summed).
+async fn aws_call_counts(server: &Server) -> std::collections::BTreeMap<String, u64> {
+    let text = server
+        .client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("keyward_aws_calls_total{"))
+    {
+        let op = line
+            .split("operation=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("no operation in {line}"))
+            .to_string();
+        let n: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        *counts.entry(op).or_insert(0) += n as u64;
+    }
+    counts
+}
+
+/// The calls made between two readings of the metrics, by operation (those made only).
+fn calls_between(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// A raw AWS JSON 1.1 request to LocalStack as `access_key` in `region`.
+async fn kms_raw_in(access_key: &str, region: &str, operation: &str, body: Value) -> Value {
+    let resp = reqwest::Client::new()
+        .post(common::kms_endpoint())
+        .header("X-Amz-Target", format!("TrentService.{operation}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            format!("AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/kms/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("LocalStack answers");
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(
+        status.is_success(),
+        "{operation} in {region}: {status} {text}"
+    );
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Makes `n` aliases straight in LocalStack (not through Keyward) in a Region, spread over a few
+/// keys of their own, 8 requests at a time.
+async fn crowd_region(access_key: &str, region: &'static str, keys: usize, n: usize) {
+    let mut targets = Vec::new();
+    for i in 0..keys {
+        let meta = kms_raw_in(
+            access_key,
+            region,
+            "CreateKey",
+            json!({"Description": format!("crowd {i}")}),
+        )
+        .await;
+        targets.push(meta["KeyMetadata"]["KeyId"].as_str().unwrap().to_string());
+    }
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (gate, access_key, target) = (
+            gate.clone(),
+            access_key.to_string(),
+            targets[i % targets.len()].clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            kms_raw_in(
+                &access_key,
+                region,
+                "CreateAlias",
+                json!({"AliasName": format!("alias/{}", unique("crowd")), "TargetKeyId": target}),
+            )
+            .await;
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+/// Runs create (alias, tag), add-alias, upload-key (alias), replicate-key (alias in the
+/// replica's Region) and rotate (retain_alias) once each, and returns each one's AWS calls.
+async fn calls_of_each_operation(
+    server: &Server,
+    token: &str,
+) -> Vec<(&'static str, std::collections::BTreeMap<String, u64>)> {
+    let mut out = Vec::new();
+    let mut before = aws_call_counts(server).await;
+    let mut measured = |name: &'static str, after: std::collections::BTreeMap<String, u64>| {
+        out.push((name, calls_between(&before, &after)));
+        before = after;
+    };
+
+    let key = create_ok(
+        server,
+        token,
+        json!({"Alias": unique("count"), "Tags": [{"TagKey": "team", "TagValue": "blue"}]}),
+    )
+    .await;
+    measured("create", aws_call_counts(server).await);
+    let id = key["id"].as_str().unwrap();
+
+    server
+        .post(
+            &format!("{KEYS}/{id}/add-alias"),
+            token,
+            json!({"alias": unique("count-more")}),
+        )
+        .await
+        .expect(200);
+    measured("add-alias", aws_call_counts(server).await);
+
+    server
+        .post(
+            "/api/v1/cckm/aws/upload-key",
+            token,
+            json!({"kms": "kms", "region": "ap-south-1", "source_key_tier": "local",
+                "aws_param": {"Alias": unique("count-up")}}),
+        )
+        .await
+        .expect(201);
+    measured("upload-key", aws_call_counts(server).await);
+
+    let primary = create_ok(server, token, json!({"MultiRegion": true})).await;
+    let before_replica = aws_call_counts(server).await;
+    measured("create (multi-Region, no alias)", before_replica);
+    server
+        .post(
+            &format!("{KEYS}/{}/replicate-key", primary["id"].as_str().unwrap()),
+            token,
+            json!({"replica_region": "us-west-2", "aws_param": {"Alias": unique("count-rep")}}),
+        )
+        .await
+        .expect(201);
+    measured("replicate-key", aws_call_counts(server).await);
+
+    server
+        .post(
+            &format!("{KEYS}/{id}/rotate"),
+            token,
+            json!({"retain_alias": true}),
+        )
+        .await
+        .expect(201);
+    measured("rotate", aws_call_counts(server).await);
+    out
+}
+
+/// Create, add-alias, upload-key, replicate-key and rotate make the same AWS calls, operation by
+/// operation, in a Region crowded with hundreds of aliases made outside Keyward as in an empty
+/// one: an alias is checked with one DescribeKey, never by paging through ListAliases. And a
+/// create reads back nothing Keyward knows already (the metadata CreateKey returned, the alias
+/// it made, the tags and policy it sent, rotation off).
+#[tokio::test]
+async fn aws_calls_per_operation_do_not_grow_with_the_aliases_in_the_region() {
+    const CROWD: usize = 400;
+    let server = Server::start();
+    let token = server.admin().await;
+    let (access_key, account) = common::fresh_localstack_account();
+    server
+        .aws_connection(
+            &token,
+            "ls",
+            &access_key,
+            "ap-south-1",
+            &common::kms_endpoint(),
+        )
+        .await;
+    server
+        .kms_container(&token, "kms", "ls", &account, &["ap-south-1", "us-west-2"])
+        .await;
+
+    let empty = calls_of_each_operation(&server, &token).await;
+    let started = Instant::now();
+    crowd_region(&access_key, "ap-south-1", 10, CROWD).await;
+    crowd_region(&access_key, "us-west-2", 10, CROWD).await;
+    eprintln!(
+        "made {CROWD} aliases in each of two Regions in {:?}",
+        started.elapsed()
+    );
+    let crowded = calls_of_each_operation(&server, &token).await;
+
+    eprintln!("AWS calls per operation (empty Region | {CROWD} more aliases):");
+    for ((name, e), (_, c)) in empty.iter().zip(&crowded) {
+        eprintln!(
+            "  {name}: {} | {}  {e:?} | {c:?}",
+            e.values().sum::<u64>(),
+            c.values().sum::<u64>()
+        );
+    }
+    assert_eq!(
+        empty, crowded,
+        "the same calls whatever the aliases in the Region"
+    );
+
+    let create = &empty[0].1;
+    assert_eq!(
+        create,
+        &[
+            ("CreateAlias", 1),
+            ("CreateKey", 1),
+            ("DescribeKey", 1),   // the alias check: NotFoundException, free
+            ("GetKeyPolicy", 1),  // the default policy, which AWS chose
+            ("UntagResource", 1), // the create's journal tag
+        ]
+        .into_iter()
+        .map(|(op, n)| (op.to_string(), n))
+        .collect(),
+        "a create's calls"
+    );
+    for (name, calls) in &empty {
+        assert!(
+            !calls.contains_key("ListKeys"),
+            "{name} lists no keys: {calls:?}"
+        );
+    }
+}

@@ -719,7 +719,9 @@ async fn sync_pages_through_more_than_100_keys_in_a_region() {
     acct.connect(&server, &token, "ls").await;
     let kms_id = container(&server, &token, "paged", "ls", &acct.id, &[REGION]).await;
 
-    // ListKeys returns at most 100 keys a page (Keyward asks for 100): 110 need two pages.
+    // LocalStack pages ListKeys: 110 keys are two pages of 100. (Keyward asks for pages of 1,000
+    // since issue 12: `a_sync_killed_between_pages_keeps_whole_pages_and_the_next_job_finishes`
+    // checks its paging with 1,050 keys.)
     let started = Instant::now();
     let made = acct.create_keys(REGION, N).await;
     assert_eq!(made.len(), N);
@@ -1301,4 +1303,178 @@ async fn a_container_deleted_while_its_job_runs_is_reported_failed() {
         status["slow"].as_str().unwrap().starts_with("failed: "),
         "{done}"
     );
+}
+
+/// Every AWS operation's call count in the server's `/metrics` (both outcomes summed).
+async fn aws_calls(server: &Server, operation: &str) -> u64 {
+    let text = server
+        .client()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("keyward_aws_calls_total{")
+                && l.contains(&format!("operation=\"{operation}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum::<f64>() as u64
+}
+
+/// The total of a list of key records (one request, limit 1).
+async fn record_count(server: &Server, token: &str, query: &str) -> u64 {
+    keys(server, token, &format!("{query}&limit=1")).await["total"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A sync of 1,050 keys: ListKeys asks for pages of 1,000 (two calls, where pages of 100 took
+/// eleven), and the records are written a page's worth per transaction. Killed with SIGKILL
+/// while its second ListKeys page is held at a proxy, the first 1,000 keys are stored whole,
+/// with their audit records (the chain verifies), and not one of the rest; the next start fails
+/// the job; a new job adds exactly the 50 missing keys, again with two ListKeys calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_between_pages_keeps_whole_pages_and_the_next_job_finishes() {
+    use common::proxy::{Proxy, Release};
+    const REGION: &str = "eu-south-1";
+    const N: usize = 1050;
+    let proxy = Proxy::start();
+    let server = Server::start();
+    let token = server.admin().await;
+    let acct = Account::fresh();
+    server
+        .post(
+            "/api/v1/connectionmgmt/services/aws/connections",
+            &token,
+            json!({
+                "name": "px",
+                "access_key_id": acct.access_key_id,
+                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws_region": "ap-south-1",
+                "endpoint_url": proxy.url,
+            }),
+        )
+        .await
+        .expect(201);
+    let kms_id = container(&server, &token, "crash", "px", &acct.id, &[REGION]).await;
+    let started = Instant::now();
+    let made = acct.create_keys(REGION, N).await;
+    eprintln!("created {N} keys in LocalStack in {:?}", started.elapsed());
+
+    // The first ListKeys goes through; the second (keys 1,001 to 1,050) is held.
+    let lists_before = proxy.count("ListKeys");
+    proxy.hold("ListKeys");
+    let job = start_sync(&server, &token, json!({"kms": ["crash"]})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    proxy.wait_held(Duration::from_secs(30)).await;
+    assert_eq!(proxy.release(Release::Forward), Some(200));
+    proxy.hold("ListKeys");
+    proxy.wait_held(Duration::from_secs(120)).await;
+    assert_eq!(
+        proxy.count("ListKeys") - lists_before,
+        2,
+        "the second page is asked for after 1,000 keys"
+    );
+    // The first page's records are written in one transaction: all of them or none.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = record_count(&server, &token, "kms=crash").await;
+        assert!(n == 0 || n == 1000, "{n} records: a page is written whole");
+        if n == 1000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first page was not written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        server
+            .get(&format!("{JOBS}/{id}"), &token)
+            .await
+            .expect(200)
+            .body["overall_status"],
+        "in_progress"
+    );
+
+    let dir = server.kill_keep_data();
+    assert_eq!(proxy.release(Release::Drop), None);
+    let data = dir.path().join("data");
+    let (ok, out, err) = common::cli(
+        &[
+            "admin",
+            "verify-audit",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(ok, "the audit chain verifies after the kill: {out} {err}");
+
+    let server = Server::start_in(dir, &[], &admin_env());
+    let token = server.admin().await;
+    let failed = server
+        .get(&format!("{JOBS}/{id}"), &token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(failed["overall_status"], "failed", "{failed}");
+    assert!(
+        failed["detailed_status"]["crash"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{failed}"
+    );
+    let kept = keys(&server, &token, "kms=crash&limit=-1").await;
+    assert_eq!(kept["total"], 1000);
+    for rec in resources(&kept) {
+        let p = &rec["aws_param"];
+        assert!(
+            made.contains(p["KeyID"].as_str().unwrap()),
+            "a key of the account: {rec}"
+        );
+        assert_eq!(p["KeyState"], "Enabled", "{rec}");
+        assert!(p["Policy"].is_object(), "read whole: {rec}");
+        assert_eq!(rec["gone"], false);
+    }
+    let discovered = |audit: &[Value]| {
+        audit
+            .iter()
+            .filter(|r| r["action"] == "key.discover")
+            .count()
+    };
+    assert_eq!(discovered(&audit_records(&server, &token).await), 1000);
+
+    let list_keys_before = aws_calls(&server, "ListKeys").await;
+    let describes_before = aws_calls(&server, "DescribeKey").await;
+    let done = sync_completed(&server, &token, json!({"kms": [kms_id]})).await;
+    assert_eq!(
+        (
+            done["keys_seen"].clone(),
+            done["keys_added"].clone(),
+            done["keys_gone"].clone()
+        ),
+        (json!(N), json!(N - 1000), json!(0)),
+        "{done}"
+    );
+    assert_eq!(
+        aws_calls(&server, "ListKeys").await - list_keys_before,
+        2,
+        "{N} keys in pages of 1,000"
+    );
+    assert_eq!(
+        aws_calls(&server, "DescribeKey").await - describes_before,
+        N as u64,
+        "each key read once"
+    );
+    let all = keys(&server, &token, "kms=crash&limit=-1").await;
+    let synced: BTreeSet<String> = resources(&all)
+        .iter()
+        .map(|r| r["aws_param"]["KeyID"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(synced, made, "every key once");
+    assert_eq!(discovered(&audit_records(&server, &token).await), N);
 }

@@ -328,6 +328,25 @@ pub trait Store: Send + Sync {
     async fn list_keys(&self, filter: &KeyFilter, query: &ListQuery)
     -> CoreResult<Page<KeyRecord>>;
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> CoreResult<bool>;
+    /// One batch of a synchronisation, in one transaction: each record's stored counterpart
+    /// (same container, Region and AWS key id) absorbs it (`KeyRecord::absorb_sync`), or, if
+    /// there is none, the record is inserted with its audit record (`audits`, same order:
+    /// `key.discover`). Returns how many were inserted.
+    async fn upsert_synced_keys(
+        &self,
+        records: &[KeyRecord],
+        audits: &[AuditDraft],
+    ) -> CoreResult<u64>;
+    /// Marks gone (synchronised `now`) every record of a container's Region that is not gone
+    /// and was not synchronised since `before`, a bounded batch per transaction. Returns how
+    /// many.
+    async fn mark_unsynced_gone(
+        &self,
+        kms_id: &str,
+        region: &str,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<u64>;
 
     // --- local (vault) keys
     async fn insert_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> CoreResult<()>;

@@ -42,6 +42,7 @@ mod creates;
 mod job_configs;
 mod job_runs;
 mod keks;
+mod key_batches;
 mod keys;
 mod logins;
 mod rotations;
@@ -948,6 +949,25 @@ impl Store for SqliteStore {
 
     async fn delete_key(&self, id: &str, audit: &AuditDraft) -> Result<bool> {
         self.key_delete(id, audit).await
+    }
+
+    async fn upsert_synced_keys(
+        &self,
+        records: &[KeyRecord],
+        audits: &[AuditDraft],
+    ) -> Result<u64> {
+        self.keys_upsert_synced(records, audits).await
+    }
+
+    async fn mark_unsynced_gone(
+        &self,
+        kms_id: &str,
+        region: &str,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.keys_mark_unsynced_gone(kms_id, region, before, now)
+            .await
     }
 
     async fn insert_local_key(&self, key: &LocalKey, audit: &AuditDraft) -> Result<()> {

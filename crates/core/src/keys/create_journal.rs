@@ -16,6 +16,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -156,8 +158,9 @@ enum Outcome1 {
 }
 
 impl Keyward {
-    /// The AWS keys of a target carrying the tag `tag`, with its value. ListKeys paged, then
-    /// ListResourceTags of each key (a key gone meanwhile is skipped).
+    /// The AWS keys of a target carrying the tag `tag`, with its value. ListKeys paged (1,000
+    /// keys a page), then ListResourceTags of each key, `READ_CONCURRENCY` at a time (a key
+    /// gone meanwhile is skipped).
     pub(crate) async fn find_tagged_keys(
         &self,
         t: &ConnectionTarget,
@@ -167,19 +170,25 @@ impl Keyward {
         let mut marker: Option<String> = None;
         loop {
             let page = self.ports.keys.list_keys(t, marker.as_deref()).await?;
-            for key_id in &page.key_ids {
-                let tags = match self.ports.keys.key_tags(t, key_id).await {
-                    Ok(tags) => tags,
-                    Err(CoreError::Aws {
-                        kind: AwsErrorKind::NotFound | AwsErrorKind::InvalidState,
-                        ..
-                    }) => continue,
-                    Err(e) => return Err(e),
-                };
-                if let Some((_, v)) = tags.into_iter().find(|(k, _)| k == tag) {
-                    found.push((key_id.clone(), v));
-                }
-            }
+            // The page's keys' tags, a few keys at a time, in ListKeys' order.
+            let tagged: Vec<Option<(String, String)>> =
+                futures::stream::iter(page.key_ids.iter().cloned().map(|key_id| async move {
+                    match self.ports.keys.key_tags(t, &key_id).await {
+                        Ok(tags) => Ok(tags
+                            .into_iter()
+                            .find(|(k, _)| k == tag)
+                            .map(|(_, v)| (key_id, v))),
+                        Err(CoreError::Aws {
+                            kind: AwsErrorKind::NotFound | AwsErrorKind::InvalidState,
+                            ..
+                        }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }))
+                .buffered(super::sync::READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+            found.extend(tagged.into_iter().flatten());
             match page.next_marker {
                 Some(m) => marker = Some(m),
                 None => return Ok(found),

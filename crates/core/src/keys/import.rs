@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::kinds::{KeySource, MaterialOrigin};
 use super::lifecycle::KeyAction;
-use super::record::{KeyRecord, MaterialBinding};
+use super::record::{AwsKeyView, KeyRecord, MaterialBinding};
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
 use crate::connections::ConnectionTarget;
@@ -450,7 +450,7 @@ impl Keyward {
             let source = self
                 .source(caller, &rec, tier, req.source_key_identifier.as_deref())
                 .await?;
-            self.run_import(caller, rec, &source, valid_to).await
+            self.run_import(caller, rec, &source, valid_to, false).await
         })
         .await
     }
@@ -466,13 +466,17 @@ impl Keyward {
         Ok(rec)
     }
 
-    /// The journaled import itself.
+    /// The journaled import itself. `just_made`: the record was read (or made) in this same
+    /// operation (upload-key, a rotation's successor), so after the import only what it
+    /// changes, the key's metadata (state, expiry), is read back (DescribeKey); else the
+    /// whole key is.
     pub(super) async fn run_import(
         &self,
         caller: &Caller,
         mut rec: KeyRecord,
         source: &Source,
         valid_to: Option<DateTime<Utc>>,
+        just_made: bool,
     ) -> CoreResult<KeyRecord> {
         let ctx = self.record_context(&rec).await?;
         let key_id = rec.aws.metadata.key_id.clone();
@@ -531,7 +535,15 @@ impl Keyward {
             self.ports.store.delete_import_intent(&intent.id).await?;
             return Err(e);
         }
-        let view = self.read_back(&ctx.target, &key_id).await?;
+        let view = if just_made {
+            let metadata = self.ports.keys.describe_key(&ctx.target, &key_id).await?;
+            AwsKeyView {
+                metadata,
+                ..rec.aws.clone()
+            }
+        } else {
+            self.read_back(&ctx.target, &key_id).await?
+        };
         let now = self.now();
         rec.aws = view;
         rec.key_material_origin = MaterialOrigin::Cckm;
@@ -719,7 +731,7 @@ impl Keyward {
             let source = self
                 .source(caller, &rec, tier, req.source_key_identifier.as_deref())
                 .await?;
-            self.run_import(caller, rec.clone(), &source, valid_to)
+            self.run_import(caller, rec.clone(), &source, valid_to, true)
                 .await
         }
         .await;

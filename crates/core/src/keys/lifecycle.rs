@@ -4,7 +4,7 @@
 use base64::Engine;
 use keyward_api::keys as wire;
 
-use super::create_journal::{CREATE_TAG, CreateIntent, CreatePurpose};
+use super::create_journal::{CreateIntent, CreatePurpose};
 use super::filter::KeyFilter;
 use super::import::answer_lost;
 use super::policy::{self, PolicyChoice, PolicyInputs, PolicyPrincipals};
@@ -176,6 +176,41 @@ impl Keyward {
             policy: Some(policy),
             rotation: rotation.unwrap_or_default(),
         })
+    }
+
+    /// What Keyward knows of a key it has just made, without asking AWS again: CreateKey's
+    /// metadata (aliases, tags and policy do not change it), the aliases it gave the key, the
+    /// tags it sent (the create tag hidden) and the policy it sent; automatic rotation is off on
+    /// every new key. Only a policy AWS chose itself (none was sent) is read, with
+    /// GetKeyPolicy; if that fails the record goes without it until the next read.
+    pub(crate) async fn made_key_view(
+        &self,
+        t: &ConnectionTarget,
+        metadata: super::record::KeyMetadata,
+        aliases: Vec<String>,
+        new_key: &NewKey,
+    ) -> AwsKeyView {
+        let policy = match &new_key.policy {
+            Some(p) => Some(p.clone()),
+            None => match self.ports.keys.key_policy(t, &metadata.key_id).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(key_id = %metadata.key_id, error = %e, "could not read a new key's policy; storing the record without it");
+                    None
+                }
+            },
+        };
+        let mut tags = new_key.tags.clone();
+        super::create_journal::hide_create_tag(&mut tags);
+        let mut aliases = aliases;
+        aliases.sort();
+        AwsKeyView {
+            metadata,
+            aliases,
+            tags,
+            policy,
+            rotation: Default::default(),
+        }
     }
 
     async fn policy_document(
@@ -395,19 +430,10 @@ impl Keyward {
                     }
                     return Err(e);
                 }
-            let view = match self.read_back(&ctx.target, &metadata.key_id).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(key_id = %metadata.key_id, error = %e, "could not read a new key back; storing what CreateKey returned");
-                    AwsKeyView {
-                        metadata: metadata.clone(),
-                        aliases: alias.iter().cloned().collect(),
-                        tags: new_key.tags.iter().filter(|(k, _)| k != CREATE_TAG).cloned().collect(),
-                        policy: new_key.policy.clone(),
-                        rotation: Default::default(),
-                    }
-                }
-            };
+            // Nothing is read back that Keyward knows already (see `made_key_view`).
+            let view = self
+                .made_key_view(&ctx.target, metadata, alias.iter().cloned().collect(), &new_key)
+                .await;
             let record = intent.record(&ctx, self.now(), view);
             if let Some(t) = &template_id {
                 self.ports.store.mark_template_verified(t).await?;

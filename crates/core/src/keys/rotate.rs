@@ -570,7 +570,9 @@ impl Keyward {
                 id
             }
         };
-        // 1. The new AWS key, made once.
+        // 1. The new AWS key, made once. What CreateKey answered, and what it was sent, if it
+        // is made here (step 2 then reads nothing back).
+        let mut made: Option<(super::record::KeyMetadata, NewKey)> = None;
         let new_key_id = match r.new_key_id.clone() {
             Some(k) => k,
             None => {
@@ -613,7 +615,10 @@ impl Keyward {
                             bypass_policy_lockout_safety_check: false,
                             tags,
                         };
-                        keys.create_key(t, &new_key).await?.key_id
+                        let metadata = keys.create_key(t, &new_key).await?;
+                        let key_id = metadata.key_id.clone();
+                        made = Some((metadata, new_key));
+                        key_id
                     }
                 };
                 r.new_key_id = Some(key_id.clone());
@@ -625,7 +630,10 @@ impl Keyward {
         let mut new = match self.ports.store.get_key(&new_record_id).await? {
             Some(rec) => rec,
             None => {
-                let view = self.read_back(t, &new_key_id).await?;
+                let view = match made.take() {
+                    Some((metadata, sent)) => self.made_key_view(t, metadata, vec![], &sent).await,
+                    None => self.read_back(t, &new_key_id).await?,
+                };
                 let now = self.now();
                 let rec = KeyRecord {
                     rotation_status: RecordRotationStatus::InProgress,
@@ -671,7 +679,9 @@ impl Keyward {
             });
             r.source_key_name = Some(source.name());
             self.save_rotation(&mut r).await?;
-            new = self.run_import(caller, new, &source, r.valid_to).await?;
+            new = self
+                .run_import(caller, new, &source, r.valid_to, true)
+                .await?;
         }
         // 4. The aliases move; with retain_alias the old key keeps a timestamped one.
         for a in &r.aliases {

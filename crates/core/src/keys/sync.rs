@@ -2,21 +2,21 @@
 //! containers, read each one with bounded concurrency, upsert the records (keys made outside
 //! Keyward appear), and mark keys AWS no longer has as `gone`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use keyward_api::sync as wire;
 pub use keyward_api::sync::{StartSync, SyncJobParams, SyncStatus};
 
-use super::filter::KeyFilter;
 use super::record::KeyRecord;
 use crate::audit::{Caller, Outcome};
 use crate::authz::Permission;
 use crate::error::{AwsErrorKind, CoreError, CoreResult};
 use crate::kms::KmsContainer;
 use crate::paging::{ListQuery, Page};
+use crate::ports::KeyPage;
 use crate::service::{Keyward, rfc3339};
 
 /// How many keys are read from AWS at once within one Region.
@@ -352,6 +352,18 @@ impl Keyward {
         Ok(())
     }
 
+    /// One Region of a container. ListKeys is read a page (1,000 keys) at a time; the page's
+    /// keys are read back with bounded concurrency (`READ_CONCURRENCY` keys, each one's five
+    /// calls at once); the page's records are written in one transaction
+    /// (`Store::upsert_synced_keys`, each new key audited `key.discover` inside it) while the
+    /// next page is being read. Memory holds at most a few pages' records (one being written,
+    /// one queued, one being read), however many keys the Region has.
+    /// Then the records this pass did not touch (not synchronised since it started) are marked
+    /// gone, unless the job was cancelled midway (not every key was seen).
+    ///
+    /// A crash (kill -9) between batches leaves every batch written so far whole (records and
+    /// their audit records commit together) and nothing of the others; the job is failed at
+    /// the next start (`fail_interrupted_sync_jobs`) and a new job finishes the work.
     async fn sync_region(
         &self,
         job_id: &str,
@@ -359,114 +371,115 @@ impl Keyward {
         region: &str,
     ) -> CoreResult<RegionTally> {
         let ctx = self.key_context(kms.clone(), region).await?;
-        let mut key_ids = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = self
-                .ports
-                .keys
-                .list_keys(&ctx.target, marker.as_deref())
-                .await?;
-            key_ids.extend(page.key_ids);
-            marker = page.next_marker;
-            if marker.is_none() {
-                break;
-            }
-        }
-        let mut tally = RegionTally::default();
-        let present: HashSet<String> = key_ids.iter().cloned().collect();
+        let started = self.now();
         let target = &ctx.target;
-        let mut reads = futures::stream::iter(key_ids.into_iter().map(|key_id| async move {
-            let view = self.read_back(target, &key_id).await;
-            (key_id, view)
-        }))
-        .buffer_unordered(READ_CONCURRENCY);
-        let mut processed = 0usize;
-        while let Some((key_id, view)) = reads.next().await {
-            processed += 1;
-            if processed.is_multiple_of(25) && self.sync_aborted(job_id).await {
-                break;
-            }
-            let view = match view {
-                Ok(v) => v,
-                // Deleted between ListKeys and the reads: the gone pass below handles it.
-                Err(CoreError::Aws {
-                    kind: AwsErrorKind::NotFound,
-                    ..
-                }) => continue,
-                Err(e) => return Err(e),
-            };
-            if view.metadata.key_manager == "AWS" {
-                continue; // AWS managed keys are not Keyward's to manage.
-            }
-            tally.seen += 1;
-            let now = self.now();
-            match self.ports.store.find_key(&kms.id, region, &key_id).await? {
-                Some(mut rec) => {
-                    rec.aws = view;
-                    rec.gone = false;
-                    rec.synced_at = now;
-                    rec.updated_at = now;
-                    self.ports.store.update_key(&rec, None).await?;
-                }
-                None => {
-                    let rec = KeyRecord::new(
+        let keys = &self.ports.keys;
+        let (mut batches, mut written) = futures::channel::mpsc::channel::<Vec<KeyRecord>>(1);
+        let cloud_name = ctx.connection.cloud_name.clone();
+        // Reads a ListKeys page, reads its keys back, hands the page's records to the writer,
+        // and goes on with the next page while they are written.
+        let reader = async move {
+            let mut processed = 0usize;
+            let mut marker: Option<String> = None;
+            loop {
+                let KeyPage {
+                    key_ids,
+                    next_marker,
+                } = keys.list_keys(target, marker.as_deref()).await?;
+                let mut batch = Vec::with_capacity(key_ids.len());
+                let mut reads =
+                    futures::stream::iter(key_ids.into_iter().map(|key_id| async move {
+                        let view = self.read_back(target, &key_id).await;
+                        (key_id, view)
+                    }))
+                    .buffer_unordered(READ_CONCURRENCY);
+                let mut aborted = false;
+                while let Some((key_id, view)) = reads.next().await {
+                    processed += 1;
+                    if processed.is_multiple_of(25) && self.sync_aborted(job_id).await {
+                        aborted = true;
+                        break;
+                    }
+                    let view = match view {
+                        Ok(v) => v,
+                        // Deleted between ListKeys and the reads: not touched, so marked gone.
+                        Err(CoreError::Aws {
+                            kind: AwsErrorKind::NotFound,
+                            ..
+                        }) => {
+                            tracing::debug!(key_id = %key_id, "a listed key was gone when read");
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if view.metadata.key_manager == "AWS" {
+                        continue; // AWS managed keys are not Keyward's to manage.
+                    }
+                    let now = self.now();
+                    batch.push(KeyRecord::new(
                         self.new_id()?,
                         kms,
                         region,
-                        &ctx.connection.cloud_name,
+                        &cloud_name,
                         now,
                         view,
-                    );
-                    let draft = self.draft(
-                        &Caller::system(),
-                        "key.discover",
-                        &rec.aws.metadata.arn,
-                        Outcome::Success,
-                        format!("sync job {job_id}"),
-                    );
-                    match self.ports.store.insert_key(&rec, &draft).await {
-                        Ok(()) => tally.added += 1,
-                        // Another job (or a create) recorded the key meanwhile: update that.
-                        Err(CoreError::Conflict(msg)) => {
-                            let Some(mut existing) =
-                                self.ports.store.find_key(&kms.id, region, &key_id).await?
-                            else {
-                                return Err(CoreError::Conflict(msg));
-                            };
-                            existing.aws = rec.aws;
-                            existing.gone = false;
-                            existing.synced_at = now;
-                            existing.updated_at = now;
-                            self.ports.store.update_key(&existing, None).await?;
-                        }
-                        Err(e) => return Err(e),
-                    }
+                    ));
+                }
+                drop(reads);
+                // What was read is written, even when the job was cancelled midway.
+                if !batch.is_empty() && batches.send(batch).await.is_err() {
+                    // The writer stopped on an error, which try_join reports.
+                    return Ok(aborted);
+                }
+                match next_marker {
+                    Some(m) if !aborted => marker = Some(m),
+                    _ => return Ok::<bool, CoreError>(aborted),
                 }
             }
-        }
-        drop(reads);
-        // Records of keys AWS no longer lists in this Region.
-        let filter = KeyFilter {
-            kms_id: Some(kms.id.clone()),
-            region: Some(region.to_string()),
-            gone: Some(false),
-            ..Default::default()
         };
-        let known = self
-            .ports
-            .store
-            .list_keys(&filter, &ListQuery::all())
-            .await?;
-        for mut rec in known.items {
-            if !present.contains(&rec.aws.metadata.key_id) {
-                rec.gone = true;
-                rec.synced_at = self.now();
-                rec.updated_at = self.now();
-                self.ports.store.update_key(&rec, None).await?;
-                tally.gone += 1;
+        let writer = async {
+            let mut tally = RegionTally::default();
+            while let Some(batch) = written.next().await {
+                let drafts = batch
+                    .iter()
+                    .map(|rec| {
+                        self.draft(
+                            &Caller::system(),
+                            "key.discover",
+                            &rec.aws.metadata.arn,
+                            Outcome::Success,
+                            format!("sync job {job_id}"),
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                let added = self.ports.store.upsert_synced_keys(&batch, &drafts).await?;
+                tally.seen += batch.len() as i64;
+                tally.added += added as i64;
             }
+            Ok::<RegionTally, CoreError>(tally)
+        };
+        let (aborted, mut tally) = futures::try_join!(reader, writer)?;
+        if !aborted {
+            // Records of keys AWS no longer lists in this Region: every record this pass did
+            // not write (a record written meanwhile by a create or an action is as new).
+            tally.gone = self
+                .ports
+                .store
+                .mark_unsynced_gone(&kms.id, region, started, self.now())
+                .await? as i64;
         }
         Ok(tally)
+    }
+}
+
+impl KeyRecord {
+    /// A stored record takes what a synchronisation read of its key: AWS's view, present
+    /// again, synchronised now. Everything of Keyward's own (id, container, principals,
+    /// template, material, rotation) stays as stored.
+    pub fn absorb_sync(&mut self, fresh: &KeyRecord) {
+        self.aws = fresh.aws.clone();
+        self.gone = false;
+        self.synced_at = fresh.synced_at;
+        self.updated_at = fresh.updated_at;
     }
 }
