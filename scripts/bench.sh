@@ -262,7 +262,7 @@ if phase reads; then
     step "wrk ${READ_NAMES[$i]}"
     n=$(wrk_json "$BENCH_WRK_THREADS" "$BENCH_WRK_CONNS" "$BENCH_WRK_SECS" "https://127.0.0.1:$NG_PORT${READ_PATHS[$i]}")
     k=$(wrk_json "$BENCH_WRK_THREADS" "$BENCH_WRK_CONNS" "$BENCH_WRK_SECS" "$MAIN_URL${READ_PATHS[$i]}")
-    echo "${READ_NAMES[$i]}|$(jget "$RES/body_$i.json" '["bytes"]')|${READ_GOALS[$i]}|$k|$n" >>"$RES/reads.lines"
+    echo "${READ_NAMES[$i]}|$(jget "$RES/body_$i.json" '["bytes"]')|$(jget "$RES/body_$i.json" '["records"]')|${READ_GOALS[$i]}|$k|$n" >>"$RES/reads.lines"
     echo "  Keyward $k" >&2
     echo "  nginx   $n" >&2
   done
@@ -275,8 +275,8 @@ def fig(w):
     return {"rps": w["requests"] / (w["duration_us"] / 1e6), "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000,
             "errors": w["errors"] + w["status_errors"], "requests": w["requests"]}
 for line in open(sys.argv[1]):
-    name, size, goal, k, n = line.rstrip("\n").split("|")
-    r = {"name": name, "bytes": int(size), "goal_ratio": float(goal), "keyward": fig(k), "nginx": fig(n)}
+    name, size, records, goal, k, n = line.rstrip("\n").split("|")
+    r = {"name": name, "bytes": int(size), "records": int(records), "goal_ratio": float(goal), "keyward": fig(k), "nginx": fig(n)}
     if name.endswith("{id}"):
         r["goal_p99_ms"] = 5
     rows.append(r)
