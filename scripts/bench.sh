@@ -14,8 +14,9 @@
 #   BENCH_CREATES=50          creates of the write baseline (each side)
 #   BENCH_WRK_SECS=10 BENCH_WRK_THREADS=2 BENCH_WRK_CONNS=64   the read runs
 #   BENCH_STORE_SECS=3        each store query's wrk run (1 thread, 1 connection: its p50)
-#   BENCH_SATURATE_SECS=10    LocalStack's saturated-rate measurement
-#   BENCH_DRIVER_PROCS=2 BENCH_DRIVER_THREADS=16   the parallel boto3 drivers
+#   BENCH_SATURATE_SECS=10    LocalStack's saturated-rate measurement, per level of concurrency
+#   BENCH_SATURATE_LEVELS=1x4,1x16,2x8,2x16   its levels (processes x threads); the best counts
+#   BENCH_DRIVER_PROCS=2 BENCH_DRIVER_THREADS=16   the parallel boto3 driver making the keys
 #   BENCH_RATE_FRACTION=0.5   [aws_rate_limits] as this fraction of the saturated rate
 #   BENCH_PHASES="writes ops sync limited reads store"   a subset runs only those
 #   KEYWARD_BIN=path          use this binary instead of building target/release/keyward
@@ -46,6 +47,7 @@ BENCH_SATURATE_SECS=${BENCH_SATURATE_SECS:-10}
 BENCH_DRIVER_PROCS=${BENCH_DRIVER_PROCS:-2}
 BENCH_DRIVER_THREADS=${BENCH_DRIVER_THREADS:-16}
 BENCH_RATE_FRACTION=${BENCH_RATE_FRACTION:-0.5}
+BENCH_SATURATE_LEVELS=${BENCH_SATURATE_LEVELS:-1x4,1x16,2x8,2x16}
 BENCH_PHASES=${BENCH_PHASES:-writes ops sync limited reads store}
 
 # Regions of LocalStack: each measurement has its own.
@@ -220,10 +222,10 @@ if phase sync || phase limited; then
     | tee "$RES/sync_small.json" >&2
   "$PY" "$DRIVER" sync --url "$MAIN_URL" --token "$MAIN_TOKEN" --kms bench --region "$R_BIG" --pid "$MAIN_PID" \
     | tee "$RES/sync_big.json" >&2
-  step "LocalStack's saturated call rate for the big sync's mix ($BENCH_DRIVER_PROCS processes x $BENCH_DRIVER_THREADS threads, $BENCH_SATURATE_SECS s)"
+  step "LocalStack's saturated call rate for the big sync's mix (processes x threads $BENCH_SATURATE_LEVELS, $BENCH_SATURATE_SECS s each)"
   MIX=$("$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["aws_calls"]))' "$RES/sync_big.json")
   "$PY" "$DRIVER" saturate --endpoint "$LS" --region "$R_BIG" --mix "$MIX" --secs "$BENCH_SATURATE_SECS" \
-    --procs "$BENCH_DRIVER_PROCS" --threads "$BENCH_DRIVER_THREADS" | tee "$RES/saturate.json" >&2
+    --levels "$BENCH_SATURATE_LEVELS" | tee "$RES/saturate.json" >&2
 fi
 
 if phase reads; then
@@ -295,7 +297,8 @@ rate = json.loads(os.environ["SAT"])["calls_per_sec"]
 total = sum(calls.values())
 # Operations with at least 5% of the calls get a quota: their share of f x the saturated rate.
 limits = {op: max(1.0, round(f * rate * c / total, 1)) for op, c in calls.items() if c >= 0.05 * total}
-min_allowed = max([total / rate] + [calls[op] / l for op, l in limits.items()])
+# A token bucket starts full with one second's worth: that much goes at once.
+min_allowed = max([total / rate] + [(calls[op] - l) / l for op, l in limits.items()])
 print(json.dumps({"limits": limits, "min_allowed_secs": min_allowed, "env": ",".join(f"{k}={v}" for k, v in limits.items())}))
 PYEOF
   LIMITS=$(jget "$RES/limits.json" '["env"]')
