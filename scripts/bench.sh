@@ -319,7 +319,8 @@ if phase store; then
   stop_pid "$KW_PID"
   t0=$(date +%s%N)
   "$BIN" admin seed-bench-records --data-dir "$KW_DATA" --count "$BENCH_STORE_RECORDS" --kms store >&2
-  echo "seeded in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
+  SEED_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+  echo "seeded in $SEED_MS ms" >&2
   STORE_DATA=$KW_DATA
   # the same data directory, restarted: start-up to the first HTTPS answer, then idle RSS
   port=$(free_port)
@@ -360,7 +361,7 @@ if phase store; then
   sleep 2
   IDLE_AFTER=$(awk '/^VmRSS:/{print $2}' "/proc/$KW_PID/status")
   stop_pid "$KW_PID"
-  "$PY" - "$RES/store.lines" "$RES/start_store_seeded.json" "$BENCH_STORE_RECORDS" "$IDLE_AFTER" "$RES/store.json" <<'PYEOF'
+  "$PY" - "$RES/store.lines" "$RES/start_store_seeded.json" "$BENCH_STORE_RECORDS" "$IDLE_AFTER" "$RES/store.json" "$SEED_MS" <<'PYEOF'
 import json, sys
 start = json.load(open(sys.argv[2]))
 qs = []
@@ -370,7 +371,7 @@ for line in open(sys.argv[1]):
     qs.append({"query": "GET /cckm/aws/keys?" + q, "total": total, "p50_ms": w["p50_us"] / 1000,
                "p99_ms": w["p99_us"] / 1000, "requests": w["requests"], "errors": w["errors"] + w["status_errors"]})
 json.dump({"records": int(sys.argv[3]), "startup_secs": start["startup_secs"], "idle_rss_kib": start["rss_kib_after_settle"],
-           "idle_rss_after_kib": int(sys.argv[4]), "queries": qs}, open(sys.argv[5], "w"))
+           "idle_rss_after_kib": int(sys.argv[4]), "seed_ms": int(sys.argv[6]), "queries": qs}, open(sys.argv[5], "w"))
 PYEOF
 fi
 
