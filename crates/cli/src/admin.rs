@@ -357,13 +357,14 @@ async fn seed_bench_records(
         .flat_map(|k| k.regions.iter().map(move |r| (k, r.as_str())))
         .collect();
     let start = chrono::Utc::now() - chrono::Duration::milliseconds(count as i64);
+    let seed = start.timestamp_nanos_opt().unwrap_or_default() as u64;
     let mut written = 0;
     while written < count {
         let n = BATCH.min(count - written);
         let batch: Vec<_> = (written..written + n)
             .map(|i| {
                 let (kms, region) = places[i % places.len()];
-                bench_record(i, kms, region, start + chrono::Duration::milliseconds(i as i64))
+                bench_record(seed, i, kms, region, start + chrono::Duration::milliseconds(i as i64))
             })
             .collect();
         let draft = offline_draft(
@@ -385,6 +386,7 @@ async fn seed_bench_records(
 /// every 50th pending deletion, every 8th RSA_2048 for signing, every 10th (from the 4th)
 /// EXTERNAL with material from the vault that expires, every 20th a multi-Region primary.
 fn bench_record(
+    seed: u64,
     i: usize,
     kms: &keyward_core::kms::KmsContainer,
     region: &str,
@@ -402,9 +404,9 @@ fn bench_record(
     };
     let multi_region = i % 20 == 5;
     let key_id = if multi_region {
-        format!("mrk-{}", uuid::Uuid::new_v4().simple())
+        format!("mrk-{}", made_up_id(seed, 2 * i as u64).replace('-', ""))
     } else {
-        uuid::Uuid::new_v4().to_string()
+        made_up_id(seed, 2 * i as u64)
     };
     let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
     let rsa = i % 8 == 1;
@@ -482,7 +484,7 @@ fn bench_record(
             on_demand_rotation_start_date: None,
         },
     };
-    let mut record = KeyRecord::new(uuid::Uuid::new_v4().to_string(), kms, region, "aws", at, aws);
+    let mut record = KeyRecord::new(made_up_id(seed, 2 * i as u64 + 1), kms, region, "aws", at, aws);
     if external {
         record.key_material_origin = MaterialOrigin::Cckm;
         record.material = Some(MaterialBinding {
@@ -494,4 +496,24 @@ fn bench_record(
         });
     }
     record
+}
+
+/// A UUID-shaped (version 4 layout) id, unique per (seed, n): splitmix64 of both.
+fn made_up_id(seed: u64, n: u64) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let a = mix(seed ^ mix(n));
+    let b = mix(a ^ n);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }
