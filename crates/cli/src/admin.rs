@@ -364,7 +364,13 @@ async fn seed_bench_records(
         let batch: Vec<_> = (written..written + n)
             .map(|i| {
                 let (kms, region) = places[i % places.len()];
-                bench_record(seed, i, kms, region, start + chrono::Duration::milliseconds(i as i64))
+                bench_record(
+                    seed,
+                    i,
+                    kms,
+                    region,
+                    start + chrono::Duration::milliseconds(i as i64),
+                )
             })
             .collect();
         let draft = offline_draft(
@@ -412,7 +418,11 @@ fn bench_record(
     let rsa = i % 8 == 1;
     let external = !rsa && i % 10 == 3;
     let (state, enabled, deletion_date) = if i % 50 == 7 {
-        ("PendingDeletion", false, Some(at + chrono::Duration::days(7)))
+        (
+            "PendingDeletion",
+            false,
+            Some(at + chrono::Duration::days(7)),
+        )
     } else if i % 10 == 9 {
         ("Disabled", false, None)
     } else {
@@ -426,7 +436,12 @@ fn bench_record(
         creation_date: Some(at),
         enabled,
         description: format!("benchmark key {i}"),
-        key_usage: if rsa { "SIGN_VERIFY" } else { "ENCRYPT_DECRYPT" }.into(),
+        key_usage: if rsa {
+            "SIGN_VERIFY"
+        } else {
+            "ENCRYPT_DECRYPT"
+        }
+        .into(),
         key_state: state.into(),
         deletion_date,
         valid_to,
@@ -484,7 +499,14 @@ fn bench_record(
             on_demand_rotation_start_date: None,
         },
     };
-    let mut record = KeyRecord::new(made_up_id(seed, 2 * i as u64 + 1), kms, region, "aws", at, aws);
+    let mut record = KeyRecord::new(
+        made_up_id(seed, 2 * i as u64 + 1),
+        kms,
+        region,
+        "aws",
+        at,
+        aws,
+    );
     if external {
         record.key_material_origin = MaterialOrigin::Cckm;
         record.material = Some(MaterialBinding {
