@@ -481,7 +481,7 @@ fn bench_record(
         }),
         pending_deletion_window_in_days: deletion_date.map(|_| 7),
     };
-    let rotates = !rsa && !external && i % 4 == 0;
+    let rotates = !rsa && !external && i.is_multiple_of(4);
     let aws = AwsKeyView {
         metadata,
         aliases: vec![format!("alias/bench-seed-{i}")],
