@@ -447,7 +447,8 @@ def cmd_sync(a):
     out({"region": a.region, "secs": secs, "status": j["overall_status"], "detailed_status": j.get("detailed_status"),
          "keys_seen": j.get("keys_seen"), "keys_added": j.get("keys_added"), "aws_calls": calls,
          "total_calls": sum(calls.values()), "peak_rss_kib": max(peak_rss, hwm or 0) if hwm_reset else peak_rss,
-         "hwm_reset": hwm_reset, "peak_rate_5s": peak_rates})
+         "hwm_reset": hwm_reset, "peak_rate_5s": peak_rates,
+         "samples": [[round(t - t0, 3), c] for t, c in samples]})
 
 
 def cmd_get(a):
@@ -531,6 +532,8 @@ def cmd_report(a):
         p(f"   {'read':<44} {'records':>7} {'bytes':>7} {'Keyward r/s':>11} {'nginx r/s':>10} {'ratio':>6} {'KW p50':>8} {'KW p99':>8}  goal")
         for r in reads:
             k, n = r["keyward"], r["nginx"]
+            if not k["requests"]:
+                k["p50_ms"] = k["p99_ms"] = float("inf")
             ratio = k["rps"] / n["rps"] if n["rps"] else float("nan")
             goal = r["goal_ratio"]
             met = ratio >= goal and (r.get("goal_p99_ms") is None or k["p99_ms"] < r["goal_p99_ms"])
@@ -578,9 +581,24 @@ def cmd_report(a):
         allowed = slim["min_allowed_secs"]
         ratio = slim["secs"] / allowed
         p(f"   with aws_rate_limits {json.dumps(lim)}: {slim['secs']:.1f} s, {slim['status']}, minimum the quotas allow {allowed:.1f} s, ratio {ratio:.2f} (goal <= 1.05): {ok(ratio <= 1.05)}")
-        over = {op: round(r, 1) for op, r in slim.get("peak_rate_5s", {}).items() if op in lim and r > lim[op] * 1.2 + 0.5}
+        # Above a quota: more calls in some window of >= 5 s than the quota allows there (its
+        # rate times the window, plus the one second's burst a full bucket holds), beyond 2%
+        # and one call of slack for when /metrics was read.
+        over = {}
+        smp = slim.get("samples", [])
+        for i in range(len(smp)):
+            for k in range(i + 1, len(smp)):
+                dt = smp[k][0] - smp[i][0]
+                if dt < 5.0:
+                    continue
+                for op, l in lim.items():
+                    n = smp[k][1].get(op, 0) - smp[i][1].get(op, 0)
+                    allowed = l * dt + l
+                    if n > allowed * 1.02 + 1:
+                        over[op] = max(over.get(op, 0), round(n - allowed))
+                break
         p(f"   peak 5-s rate per limited operation {json.dumps({op: round(r, 1) for op, r in slim.get('peak_rate_5s', {}).items() if op in lim})}"
-          f" (a 5-s window may hold one 1-s burst above the quota): {'none above quota+burst' if not over else 'ABOVE: ' + json.dumps(over)}")
+          f" (a 5-s window may hold one 1-s burst above the quota); calls beyond quota x window + burst: {'none' if not over else 'ABOVE by ' + json.dumps(over)}")
     if not (s10 or slim):
         p("   (not run)")
     p("")
@@ -592,8 +610,10 @@ def cmd_report(a):
         p(f"   idle RSS after start {st['idle_rss_kib'] / 1024:.1f} MiB, after the list queries {st['idle_rss_after_kib'] / 1024:.1f} MiB (goal < 40 MB): {ok(max(st['idle_rss_kib'], st['idle_rss_after_kib']) * 1024 < 40e6)}")
         worst = 0.0
         for q in st["queries"]:
+            if not q.get("requests"):
+                q["p50_ms"] = float("inf")  # no answer within the run
             worst = max(worst, q["p50_ms"])
-            flag = "" if q["p50_ms"] < 10 else "  <- over 10 ms"
+            flag = "" if q["p50_ms"] < 10 else ("  <- no answer within the run" if not q.get("requests") else "  <- over 10 ms")
             errs = f"  (errors {q['errors']})" if q["errors"] else ""
             p(f"   p50 {q['p50_ms']:>7.2f} ms  total {q.get('total', '?'):>6}  {q['query']}{flag}{errs}")
         p(f"   goal (p50 < 10 ms for every page): {ok(worst < 10)} (worst {worst:.2f} ms)")
