@@ -60,6 +60,24 @@ pub enum AdminCommand {
         #[arg(long)]
         root_key_file: Option<PathBuf>,
     },
+    /// For benchmarks only (scripts/bench.sh): write COUNT realistic AWS key records (as a
+    /// sync would store them, but made up: no AWS key exists behind them) into the containers
+    /// named, spread over their Regions, through the store, 5,000 per transaction. Audited.
+    #[command(hide = true)]
+    SeedBenchRecords {
+        /// The server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// How many records to write.
+        #[arg(long)]
+        count: usize,
+        /// KMS containers (names) to put them in; repeat. Default: every container.
+        #[arg(long)]
+        kms: Vec<String>,
+        /// The root key file, when it is not data_dir/root.key.
+        #[arg(long)]
+        root_key_file: Option<PathBuf>,
+    },
 }
 
 /// Opens a data directory's store and finds a user by name.
@@ -131,6 +149,19 @@ struct VerifyOut<'a> {
 
 pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
     match cmd {
+        AdminCommand::SeedBenchRecords {
+            data_dir,
+            count,
+            kms,
+            root_key_file,
+        } => {
+            let (store, _) = open(&data_dir, root_key_file.as_deref()).await?;
+            let result = seed_bench_records(&store, count, &kms).await;
+            store.close().await;
+            let written = result?;
+            out.done(&format!("{written} benchmark key records written"));
+            Ok(())
+        }
         AdminCommand::RotateKek => {
             let s = crate::client::Session::load().await?;
             let v = s.rotate_kek().await?;
@@ -279,4 +310,232 @@ pub async fn run(cmd: AdminCommand, out: &Output) -> Result<(), String> {
             }
         }
     }
+}
+
+/// The containers to seed into (by name; none named: all), each with its Regions.
+async fn bench_containers(
+    store: &keyward_store::SqliteStore,
+    names: &[String],
+) -> Result<Vec<keyward_core::kms::KmsContainer>, String> {
+    let containers = if names.is_empty() {
+        store
+            .list_kms(&keyward_core::paging::ListQuery::all())
+            .await
+            .map_err(|e| e.to_string())?
+            .items
+    } else {
+        let mut found = Vec::new();
+        for name in names {
+            match store.get_kms_by_name(name).await {
+                Ok(Some(k)) => found.push(k),
+                Ok(None) => return Err(format!("no KMS container named '{name}'")),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        found
+    };
+    let containers: Vec<_> = containers
+        .into_iter()
+        .filter(|k| !k.regions.is_empty())
+        .collect();
+    if containers.is_empty() {
+        return Err("no KMS container with a Region to put the records in".into());
+    }
+    Ok(containers)
+}
+
+/// Writes `count` made-up key records, 5,000 per transaction; returns how many.
+async fn seed_bench_records(
+    store: &keyward_store::SqliteStore,
+    count: usize,
+    names: &[String],
+) -> Result<usize, String> {
+    const BATCH: usize = 5_000;
+    let containers = bench_containers(store, names).await?;
+    let places: Vec<(&keyward_core::kms::KmsContainer, &str)> = containers
+        .iter()
+        .flat_map(|k| k.regions.iter().map(move |r| (k, r.as_str())))
+        .collect();
+    let start = chrono::Utc::now() - chrono::Duration::milliseconds(count as i64);
+    let seed = start.timestamp_nanos_opt().unwrap_or_default() as u64;
+    let mut written = 0;
+    while written < count {
+        let n = BATCH.min(count - written);
+        let batch: Vec<_> = (written..written + n)
+            .map(|i| {
+                let (kms, region) = places[i % places.len()];
+                bench_record(
+                    seed,
+                    i,
+                    kms,
+                    region,
+                    start + chrono::Duration::milliseconds(i as i64),
+                )
+            })
+            .collect();
+        let draft = offline_draft(
+            "key.seed-bench",
+            &format!("{n} records"),
+            "benchmark records (keyward admin seed-bench-records)",
+        );
+        store
+            .insert_keys_batch(&batch, &draft)
+            .await
+            .map_err(|e| e.to_string())?;
+        written += n;
+    }
+    Ok(written)
+}
+
+/// The `i`th benchmark record: mostly Enabled symmetric AWS_KMS keys with an alias, two tags,
+/// AWS's default policy and rotation status, like a sync stores them; every 10th Disabled,
+/// every 50th pending deletion, every 8th RSA_2048 for signing, every 10th (from the 4th)
+/// EXTERNAL with material from the vault that expires, every 20th a multi-Region primary.
+fn bench_record(
+    seed: u64,
+    i: usize,
+    kms: &keyward_core::kms::KmsContainer,
+    region: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> keyward_core::keys::KeyRecord {
+    use keyward_core::keys::kinds::{KeySource, MaterialOrigin};
+    use keyward_core::keys::record::MaterialBinding;
+    use keyward_core::keys::{
+        AwsKeyView, KeyMetadata, KeyRecord, MultiRegionConfiguration, RegionalKey, RotationStatus,
+    };
+    let account = if kms.account_id.is_empty() {
+        "000000000000".to_string()
+    } else {
+        kms.account_id.clone()
+    };
+    let multi_region = i % 20 == 5;
+    let key_id = if multi_region {
+        format!("mrk-{}", made_up_id(seed, 2 * i as u64).replace('-', ""))
+    } else {
+        made_up_id(seed, 2 * i as u64)
+    };
+    let arn = format!("arn:aws:kms:{region}:{account}:key/{key_id}");
+    let rsa = i % 8 == 1;
+    let external = !rsa && i % 10 == 3;
+    let (state, enabled, deletion_date) = if i % 50 == 7 {
+        (
+            "PendingDeletion",
+            false,
+            Some(at + chrono::Duration::days(7)),
+        )
+    } else if i % 10 == 9 {
+        ("Disabled", false, None)
+    } else {
+        ("Enabled", true, None)
+    };
+    let valid_to = external.then(|| at + chrono::Duration::days(1 + (i % 365) as i64));
+    let metadata = KeyMetadata {
+        aws_account_id: account.clone(),
+        key_id: key_id.clone(),
+        arn: arn.clone(),
+        creation_date: Some(at),
+        enabled,
+        description: format!("benchmark key {i}"),
+        key_usage: if rsa {
+            "SIGN_VERIFY"
+        } else {
+            "ENCRYPT_DECRYPT"
+        }
+        .into(),
+        key_state: state.into(),
+        deletion_date,
+        valid_to,
+        origin: if external { "EXTERNAL" } else { "AWS_KMS" }.into(),
+        key_manager: "CUSTOMER".into(),
+        key_spec: if rsa { "RSA_2048" } else { "SYMMETRIC_DEFAULT" }.into(),
+        encryption_algorithms: if rsa {
+            Vec::new()
+        } else {
+            vec!["SYMMETRIC_DEFAULT".into()]
+        },
+        signing_algorithms: if rsa {
+            [
+                "RSASSA_PSS_SHA_256",
+                "RSASSA_PSS_SHA_384",
+                "RSASSA_PSS_SHA_512",
+                "RSASSA_PKCS1_V1_5_SHA_256",
+                "RSASSA_PKCS1_V1_5_SHA_384",
+                "RSASSA_PKCS1_V1_5_SHA_512",
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            Vec::new()
+        },
+        mac_algorithms: Vec::new(),
+        key_agreement_algorithms: Vec::new(),
+        expiration_model: external.then(|| "KEY_MATERIAL_EXPIRES".into()),
+        multi_region,
+        multi_region_configuration: multi_region.then(|| MultiRegionConfiguration {
+            key_type: "PRIMARY".into(),
+            primary: Some(RegionalKey {
+                arn: arn.clone(),
+                region: region.into(),
+            }),
+            replicas: Vec::new(),
+        }),
+        pending_deletion_window_in_days: deletion_date.map(|_| 7),
+    };
+    let rotates = !rsa && !external && i.is_multiple_of(4);
+    let aws = AwsKeyView {
+        metadata,
+        aliases: vec![format!("alias/bench-seed-{i}")],
+        tags: vec![
+            ("env".into(), ["dev", "test", "prod"][i % 3].into()),
+            ("team".into(), format!("team-{}", i % 20)),
+        ],
+        policy: Some(format!(
+            r#"{{"Version":"2012-10-17","Id":"key-default-1","Statement":[{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+        )),
+        rotation: RotationStatus {
+            enabled: rotates,
+            period_in_days: rotates.then_some(365),
+            next_rotation_date: rotates.then(|| at + chrono::Duration::days(365)),
+            on_demand_rotation_start_date: None,
+        },
+    };
+    let mut record = KeyRecord::new(
+        made_up_id(seed, 2 * i as u64 + 1),
+        kms,
+        region,
+        "aws",
+        at,
+        aws,
+    );
+    if external {
+        record.key_material_origin = MaterialOrigin::Cckm;
+        record.material = Some(MaterialBinding {
+            local_key_id: format!("bench-vault-key-{}", i % 100),
+            local_key_name: format!("bench-vault-key-{}", i % 100),
+            key_source: KeySource::Local,
+            valid_to,
+            imported_at: Some(at),
+        });
+    }
+    record
+}
+
+/// A UUID-shaped (version 4 layout) id, unique per (seed, n): splitmix64 of both.
+fn made_up_id(seed: u64, n: u64) -> String {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let a = mix(seed ^ mix(n));
+    let b = mix(a ^ n);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }

@@ -36,6 +36,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::Mutex;
 
+mod bench_seed;
 mod byok;
 mod containers;
 mod creates;
