@@ -123,24 +123,21 @@ fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
         conds.push("kms_id IN (SELECT id FROM kms_containers WHERE name = ?)".into());
         binds.push(name.clone());
     }
+    // Aliases and tags are looked up in their tables (migration 0016, kept by triggers).
     if let Some(alias) = &f.alias {
-        conds.push(
-            "EXISTS (SELECT 1 FROM json_each(aws_keys.aliases_json) WHERE json_each.value = ?)"
-                .into(),
-        );
+        conds.push("id IN (SELECT key_record_id FROM aws_key_aliases WHERE alias = ?)".into());
         binds.push(alias.clone());
     }
     for (k, v) in &f.tags {
         match v {
             Some(v) => {
-                conds.push("EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ? AND json_each.value = ?)".into());
+                conds.push("id IN (SELECT key_record_id FROM aws_key_tags WHERE tag_key = ? AND tag_value = ?)".into());
                 binds.push(k.clone());
                 binds.push(v.clone());
             }
             None => {
                 conds.push(
-                    "EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ?)"
-                        .into(),
+                    "id IN (SELECT key_record_id FROM aws_key_tags WHERE tag_key = ?)".into(),
                 );
                 binds.push(k.clone());
             }
@@ -217,13 +214,23 @@ impl SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
+    /// A record by id; from memory when it was read since the last write (`read_cache`).
     pub(super) async fn key_get(&self, id: &str) -> Result<Option<KeyRecord>> {
+        if let Some(found) = self.cache.key(id) {
+            return Ok(Some(found.as_ref().clone()));
+        }
+        let read_at = self.cache.generation();
         let row = sqlx::query("SELECT record_json FROM aws_keys WHERE id = ?")
             .bind(id)
             .fetch_optional(self.pool())
             .await
             .map_err(db_err)?;
-        row.as_ref().map(record).transpose()
+        let Some(rec) = row.as_ref().map(record).transpose()? else {
+            return Ok(None);
+        };
+        let rec = std::sync::Arc::new(rec);
+        self.cache.put_key(read_at, std::sync::Arc::clone(&rec));
+        Ok(Some(std::sync::Arc::unwrap_or_clone(rec)))
     }
 
     pub(super) async fn key_find(
