@@ -42,6 +42,7 @@ mod job_configs;
 mod job_runs;
 mod keks;
 mod keys;
+pub use keys::key_list_sql;
 mod logins;
 mod read_cache;
 mod rotations;
@@ -175,13 +176,11 @@ impl SqliteStore {
             .after_connect(move |conn, _| {
                 let cache = hooked.clone();
                 Box::pin(async move {
-                    conn.lock_handle()
-                        .await?
-                        .set_update_hook(move |change| {
-                            if change.table == "aws_keys" || change.table == "users" {
-                                cache.forget();
-                            }
-                        });
+                    conn.lock_handle().await?.set_update_hook(move |change| {
+                        if change.table == "aws_keys" || change.table == "users" {
+                            cache.forget();
+                        }
+                    });
                     Ok(())
                 })
             })

@@ -273,7 +273,14 @@ async fn a_remembered_key_record_is_forgotten_by_a_write() {
     k.aws.metadata.description = "changed".into();
     store.update_key(&k, None).await.unwrap();
     assert_eq!(
-        store.get_key("k1").await.unwrap().unwrap().aws.metadata.description,
+        store
+            .get_key("k1")
+            .await
+            .unwrap()
+            .unwrap()
+            .aws
+            .metadata
+            .description,
         "changed"
     );
     // A write made around the store's own methods (another process's, or raw SQL) is caught
@@ -298,7 +305,13 @@ async fn scale_100k_key_list_pages() {
     let (_dir, store) = store().await;
     let seeded = std::time::Instant::now();
     let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"];
-    let states = ["Enabled", "Enabled", "Enabled", "Disabled", "PendingDeletion"];
+    let states = [
+        "Enabled",
+        "Enabled",
+        "Enabled",
+        "Disabled",
+        "PendingDeletion",
+    ];
     let mut tx = store.pool().begin().await.unwrap();
     for i in 0..N {
         let mut k = key(&format!("rec-{i:06}"), &format!("aws-{i:06}"));
@@ -310,8 +323,18 @@ async fn scale_100k_key_list_pages() {
         let m = &mut k.aws.metadata;
         m.key_state = states[i % 5].into();
         m.enabled = m.key_state == "Enabled";
-        m.key_usage = if i % 10 == 0 { "SIGN_VERIFY" } else { "ENCRYPT_DECRYPT" }.into();
-        m.key_spec = if i % 10 == 0 { "RSA_2048" } else { "SYMMETRIC_DEFAULT" }.into();
+        m.key_usage = if i % 10 == 0 {
+            "SIGN_VERIFY"
+        } else {
+            "ENCRYPT_DECRYPT"
+        }
+        .into();
+        m.key_spec = if i % 10 == 0 {
+            "RSA_2048"
+        } else {
+            "SYMMETRIC_DEFAULT"
+        }
+        .into();
         m.origin = if i % 50 == 0 { "EXTERNAL" } else { "AWS_KMS" }.into();
         m.description = format!("benchmark key number {i} with a description of some length");
         m.multi_region = i % 20 == 0;
@@ -322,8 +345,14 @@ async fn scale_100k_key_list_pages() {
             ("team".into(), format!("t{}", i % 50)),
             ("env".into(), if i % 2 == 0 { "prod" } else { "dev" }.into()),
         ];
-        k.aws.policy = Some(format!("{{\"Version\":\"2012-10-17\",\"Id\":\"key-default-1\",\"Statement\":[{{\"Sid\":\"Enable IAM User Permissions\",\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::000000000000:root\"}},\"Action\":\"kms:*\",\"Resource\":\"*\"}}]}}"));
-        k.key_material_origin = if i % 50 == 0 { MaterialOrigin::Unknown } else { MaterialOrigin::Native };
+        k.aws.policy = Some(format!(
+            "{{\"Version\":\"2012-10-17\",\"Id\":\"key-default-1\",\"Statement\":[{{\"Sid\":\"Enable IAM User Permissions\",\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::000000000000:root\"}},\"Action\":\"kms:*\",\"Resource\":\"*\"}}]}}"
+        ));
+        k.key_material_origin = if i % 50 == 0 {
+            MaterialOrigin::Unknown
+        } else {
+            MaterialOrigin::Native
+        };
         let json = serde_json::to_string(&k).unwrap();
         sqlx::query("INSERT INTO aws_keys (id, kms_id, region, key_id, arn, record_json, created_at, updated_at, cloud_name, key_state, key_usage, key_spec, origin, enabled, gone, key_material_origin, multi_region, multi_region_key_type, aliases_json, tags_json, job_config_id, synced_at, valid_to, local_key_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
             .bind(&k.id).bind(&k.kms_id).bind(&k.region).bind(&m.key_id).bind(&m.arn).bind(json)
@@ -356,7 +385,10 @@ async fn scale_100k_key_list_pages() {
         ("none", KeyFilter::default()),
         ("id", f(&|f| f.id = Some("rec-050000".into()))),
         ("keyid", f(&|f| f.key_id = Some("aws-050000".into()))),
-        ("arn", f(&|f| f.arn = Some("arn:aws:kms:ap-south-1:000000000000:key/aws-050000".into()))),
+        (
+            "arn",
+            f(&|f| f.arn = Some("arn:aws:kms:ap-south-1:000000000000:key/aws-050000".into())),
+        ),
         ("alias", f(&|f| f.alias = Some("alias/bench-50000".into()))),
         ("kms", f(&|f| f.kms_name = Some("kms".into()))),
         ("kms_id", f(&|f| f.kms_id = Some("kms1".into()))),
@@ -364,25 +396,53 @@ async fn scale_100k_key_list_pages() {
         ("cloud_name", f(&|f| f.cloud_name = Some("aws".into()))),
         ("origin", f(&|f| f.origin = Some("AWS_KMS".into()))),
         ("keystate", f(&|f| f.key_state = Some("Enabled".into()))),
-        ("keyusage", f(&|f| f.key_usage = Some("ENCRYPT_DECRYPT".into()))),
+        (
+            "keyusage",
+            f(&|f| f.key_usage = Some("ENCRYPT_DECRYPT".into())),
+        ),
         ("enabled", f(&|f| f.enabled = Some(true))),
         ("gone", f(&|f| f.gone = Some(false))),
-        ("key_material_origin", f(&|f| f.key_material_origin = Some("native".into()))),
+        (
+            "key_material_origin",
+            f(&|f| f.key_material_origin = Some("native".into())),
+        ),
         ("multi_region", f(&|f| f.multi_region = Some(false))),
-        ("multi_region_key_type", f(&|f| f.multi_region_key_type = Some("PRIMARY".into()))),
-        ("rotation_job_enabled", f(&|f| f.rotation_job_enabled = Some(false))),
-        ("job_config_id", f(&|f| f.job_config_id = Some("none".into()))),
-        ("CustomerMasterKeySpec", f(&|f| f.key_spec = Some("SYMMETRIC_DEFAULT".into()))),
+        (
+            "multi_region_key_type",
+            f(&|f| f.multi_region_key_type = Some("PRIMARY".into())),
+        ),
+        (
+            "rotation_job_enabled",
+            f(&|f| f.rotation_job_enabled = Some(false)),
+        ),
+        (
+            "job_config_id",
+            f(&|f| f.job_config_id = Some("none".into())),
+        ),
+        (
+            "CustomerMasterKeySpec",
+            f(&|f| f.key_spec = Some("SYMMETRIC_DEFAULT".into())),
+        ),
         ("tags key", f(&|f| f.tags = vec![("team".into(), None)])),
-        ("tags key=value", f(&|f| f.tags = vec![("team".into(), Some("t7".into()))])),
+        (
+            "tags key=value",
+            f(&|f| f.tags = vec![("team".into(), Some("t7".into()))]),
+        ),
         ("expiring_within", f(&|f| f.expiring_before = Some(soon))),
     ];
-    println!("{:<24} {:>8} {:>10} {:>10} {:>10}", "filter", "total", "skip 0", "skip 50k", "skip 99.9k");
+    println!(
+        "{:<24} {:>8} {:>10} {:>10} {:>10}",
+        "filter", "total", "skip 0", "skip 50k", "skip 99.9k"
+    );
     for (name, filter) in &filters {
         let mut line = String::new();
         let mut total = 0;
         for skip in [0i64, 50_000, 99_900] {
-            let q = ListQuery { skip, limit: Some(100), sort: vec![] };
+            let q = ListQuery {
+                skip,
+                limit: Some(100),
+                sort: vec![],
+            };
             let mut times = Vec::new();
             for _ in 0..7 {
                 let started = std::time::Instant::now();
@@ -397,13 +457,28 @@ async fn scale_100k_key_list_pages() {
     }
     // The plans, for the closing note.
     for (name, filter) in &filters {
-        for sql in keyward_store::key_list_sql(filter, &ListQuery { skip: 99_900, limit: Some(100), sort: vec![] }) {
+        for sql in keyward_store::key_list_sql(
+            filter,
+            &ListQuery {
+                skip: 99_900,
+                limit: Some(100),
+                sort: vec![],
+            },
+        ) {
             let (sql, binds) = sql;
-            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(Box::leak(format!("EXPLAIN QUERY PLAN {sql}").into_boxed_str()));
+            let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(Box::leak(
+                format!("EXPLAIN QUERY PLAN {sql}").into_boxed_str(),
+            ));
             for b in binds {
                 q = q.bind(b);
             }
-            let plan: Vec<String> = q.fetch_all(store.pool()).await.unwrap().into_iter().map(|r| r.3).collect();
+            let plan: Vec<String> = q
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.3)
+                .collect();
             println!("{name}: {}", plan.join(" | "));
         }
     }

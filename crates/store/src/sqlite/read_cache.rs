@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use keyward_core::keys::KeyRecord;
 
 /// At most this many entries of each kind are kept (a full map is emptied and refilled).
-const MAX_ENTRIES: usize = 2_000;
+const MAX_ENTRIES: usize = 1_000;
 
 #[derive(Default)]
 struct Maps {
