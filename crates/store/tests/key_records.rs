@@ -354,6 +354,7 @@ async fn scale_100k_key_list_pages() {
             MaterialOrigin::Native
         };
         let json = serde_json::to_string(&k).unwrap();
+        let m = &k.aws.metadata;
         sqlx::query("INSERT INTO aws_keys (id, kms_id, region, key_id, arn, record_json, created_at, updated_at, cloud_name, key_state, key_usage, key_spec, origin, enabled, gone, key_material_origin, multi_region, multi_region_key_type, aliases_json, tags_json, job_config_id, synced_at, valid_to, local_key_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
             .bind(&k.id).bind(&k.kms_id).bind(&k.region).bind(&m.key_id).bind(&m.arn).bind(json)
             .bind(k.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))

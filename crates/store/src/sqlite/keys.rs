@@ -120,7 +120,8 @@ fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
     eq("multi_region_key_type", &f.multi_region_key_type);
     eq("job_config_id", &f.job_config_id);
     if let Some(name) = &f.kms_name {
-        conds.push("kms_id IN (SELECT id FROM kms_containers WHERE name = ?)".into());
+        // Container names are unique: one id or none, so the page walks (kms_id, created_at, id).
+        conds.push("kms_id = (SELECT id FROM kms_containers WHERE name = ?)".into());
         binds.push(name.clone());
     }
     // Aliases and tags are looked up in their tables (migration 0016, kept by triggers).
