@@ -345,9 +345,7 @@ async fn scale_100k_key_list_pages() {
             ("team".into(), format!("t{}", i % 50)),
             ("env".into(), if i % 2 == 0 { "prod" } else { "dev" }.into()),
         ];
-        k.aws.policy = Some(format!(
-            "{{\"Version\":\"2012-10-17\",\"Id\":\"key-default-1\",\"Statement\":[{{\"Sid\":\"Enable IAM User Permissions\",\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"arn:aws:iam::000000000000:root\"}},\"Action\":\"kms:*\",\"Resource\":\"*\"}}]}}"
-        ));
+        k.aws.policy = Some(r#"{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kms:*","Resource":"*"}]}"#.to_string());
         k.key_material_origin = if i % 50 == 0 {
             MaterialOrigin::Unknown
         } else {
