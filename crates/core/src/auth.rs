@@ -345,19 +345,24 @@ impl Keyward {
         })
     }
 
-    /// Turns a bearer token into the caller. The user must still exist; their groups are read
-    /// afresh so a change takes effect at once.
+    /// Turns a bearer token into the caller. The user must still exist; their name and groups
+    /// are the store's current ones (`Store::user_identity`, which forgets a user the moment
+    /// they change), so a delete or a change of groups takes effect at once.
     pub async fn authenticate(&self, bearer: &str) -> CoreResult<Principal> {
         let claims = self.ports.tokens.verify(bearer, self.now().timestamp())?;
-        let user = self
+        let (username, groups) = self
             .ports
             .store
-            .get_user(&claims.user_id)
+            .user_identity(&claims.user_id)
             .await?
             .ok_or_else(|| {
                 CoreError::Unauthorized("Unauthorised: the token's user no longer exists".into())
             })?;
-        Ok(self.principal_of(&user))
+        Ok(Principal {
+            user_id: claims.user_id,
+            username,
+            groups,
+        })
     }
 
     /// `DELETE /api/v1/auth/tokens/{id}`: revokes a refresh token (one's own, or any as admin).

@@ -215,6 +215,13 @@ pub trait Store: Send + Sync {
     async fn insert_user(&self, user: &User, audit: &AuditDraft) -> CoreResult<()>;
     async fn get_user(&self, id: &str) -> CoreResult<Option<User>>;
     async fn get_user_by_name(&self, username: &str) -> CoreResult<Option<User>>;
+    /// What a bearer token's check needs of its user: (username, groups), or None when the
+    /// user no longer exists. A store may answer from memory, as long as every change of a
+    /// user's name or groups and every delete makes it forget the answer before the change's
+    /// call returns.
+    async fn user_identity(&self, id: &str) -> CoreResult<Option<(String, Vec<String>)>> {
+        Ok(self.get_user(id).await?.map(|u| (u.username, u.groups)))
+    }
     async fn list_users(&self, query: &ListQuery) -> CoreResult<Page<User>>;
     /// Saves a changed user; with `revoke_refresh_tokens`, revokes all their refresh tokens in
     /// the same transaction (after a password change).

@@ -7,4 +7,4 @@ mod rows;
 mod sqlite;
 
 pub use audit_chain::{hash_entry, mac_entry};
-pub use sqlite::{AuditRekey, SqliteStore};
+pub use sqlite::{AuditRekey, SqliteStore, key_list_sql};

@@ -78,6 +78,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "vault_key_names",
         include_str!("../migrations/sqlite/0015_vault_key_names.sql"),
     ),
+    (
+        16,
+        "key_list_indexes",
+        include_str!("../migrations/sqlite/0016_key_list_indexes.sql"),
+    ),
 ];
 
 pub async fn apply_sqlite(pool: &SqlitePool) -> Result<(), sqlx::Error> {

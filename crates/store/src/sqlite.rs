@@ -34,7 +34,6 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
-use tokio::sync::Mutex;
 
 mod bench_seed;
 mod byok;
@@ -45,7 +44,9 @@ mod job_runs;
 mod keks;
 mod key_batches;
 mod keys;
+pub use keys::key_list_sql;
 mod logins;
+mod read_cache;
 mod rotations;
 mod sync_jobs;
 mod templates;
@@ -100,7 +101,10 @@ fn owner_only(path: &Path) -> Result<()> {
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    write_lock: Mutex<()>,
+    /// Every write holds it; releasing it forgets `cache`.
+    write_lock: read_cache::WriteLock,
+    /// Key records by id and users' names and groups, between writes (see `read_cache`).
+    cache: read_cache::ReadCache,
     /// Seals the audit chain (the store never sees the root key itself).
     audit_mac: Arc<dyn AuditMac>,
 }
@@ -167,15 +171,29 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let cache = read_cache::ReadCache::default();
+        let hooked = cache.clone();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_connect(move |conn, _| {
+                let cache = hooked.clone();
+                Box::pin(async move {
+                    conn.lock_handle().await?.set_update_hook(move |change| {
+                        if change.table == "aws_keys" || change.table == "users" {
+                            cache.forget();
+                        }
+                    });
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db_err)?;
         migrations::apply_sqlite(&pool).await.map_err(db_err)?;
         Ok(Self {
             pool,
-            write_lock: Mutex::new(()),
+            write_lock: read_cache::WriteLock::new(cache.clone()),
+            cache,
             audit_mac,
         })
     }
@@ -611,6 +629,27 @@ impl Store for SqliteStore {
     async fn get_user(&self, id: &str) -> Result<Option<User>> {
         self.fetch_one_opt("SELECT * FROM users WHERE id = ?", id, rows::user)
             .await
+    }
+
+    async fn user_identity(&self, id: &str) -> Result<Option<(String, Vec<String>)>> {
+        if let Some(found) = self.cache.identity(id) {
+            return Ok(Some(found.as_ref().clone()));
+        }
+        let read_at = self.cache.generation();
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT username, groups_json FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let Some((username, groups_json)) = row else {
+            return Ok(None);
+        };
+        let groups: Vec<String> = serde_json::from_str(&groups_json)
+            .map_err(|_| CoreError::internal("database: a user's groups are malformed"))?;
+        let identity = Arc::new((username, groups));
+        self.cache.put_identity(read_at, id, Arc::clone(&identity));
+        Ok(Some(identity.as_ref().clone()))
     }
 
     async fn get_user_by_name(&self, username: &str) -> Result<Option<User>> {

@@ -120,27 +120,25 @@ fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
     eq("multi_region_key_type", &f.multi_region_key_type);
     eq("job_config_id", &f.job_config_id);
     if let Some(name) = &f.kms_name {
-        conds.push("kms_id IN (SELECT id FROM kms_containers WHERE name = ?)".into());
+        // Container names are unique: one id or none, so the page walks (kms_id, created_at, id).
+        conds.push("kms_id = (SELECT id FROM kms_containers WHERE name = ?)".into());
         binds.push(name.clone());
     }
+    // Aliases and tags are looked up in their tables (migration 0016, kept by triggers).
     if let Some(alias) = &f.alias {
-        conds.push(
-            "EXISTS (SELECT 1 FROM json_each(aws_keys.aliases_json) WHERE json_each.value = ?)"
-                .into(),
-        );
+        conds.push("id IN (SELECT key_record_id FROM aws_key_aliases WHERE alias = ?)".into());
         binds.push(alias.clone());
     }
     for (k, v) in &f.tags {
         match v {
             Some(v) => {
-                conds.push("EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ? AND json_each.value = ?)".into());
+                conds.push("id IN (SELECT key_record_id FROM aws_key_tags WHERE tag_key = ? AND tag_value = ?)".into());
                 binds.push(k.clone());
                 binds.push(v.clone());
             }
             None => {
                 conds.push(
-                    "EXISTS (SELECT 1 FROM json_each(aws_keys.tags_json) WHERE json_each.key = ?)"
-                        .into(),
+                    "id IN (SELECT key_record_id FROM aws_key_tags WHERE tag_key = ?)".into(),
                 );
                 binds.push(k.clone());
             }
@@ -171,6 +169,25 @@ fn where_clause(f: &KeyFilter) -> (String, Vec<String>) {
     } else {
         (format!(" WHERE {}", conds.join(" AND ")), binds)
     }
+}
+
+/// The key list's two statements for a filter and page, with the filter's values: the
+/// total's COUNT and the page's ids in order (for `EXPLAIN QUERY PLAN` in the benchmarks).
+pub fn key_list_sql(f: &KeyFilter, query: &ListQuery) -> [(String, Vec<String>); 2] {
+    let (clause, binds) = where_clause(f);
+    [
+        (
+            format!("SELECT COUNT(*) FROM aws_keys{clause}"),
+            binds.clone(),
+        ),
+        (
+            format!(
+                "SELECT id FROM aws_keys{clause}{}",
+                super::order_and_page(query, "created_at ASC, id ASC")
+            ),
+            binds,
+        ),
+    ]
 }
 
 impl SqliteStore {
@@ -217,13 +234,23 @@ impl SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
+    /// A record by id; from memory when it was read since the last write (`read_cache`).
     pub(super) async fn key_get(&self, id: &str) -> Result<Option<KeyRecord>> {
+        if let Some(found) = self.cache.key(id) {
+            return Ok(Some(found.as_ref().clone()));
+        }
+        let read_at = self.cache.generation();
         let row = sqlx::query("SELECT record_json FROM aws_keys WHERE id = ?")
             .bind(id)
             .fetch_optional(self.pool())
             .await
             .map_err(db_err)?;
-        row.as_ref().map(record).transpose()
+        let Some(rec) = row.as_ref().map(record).transpose()? else {
+            return Ok(None);
+        };
+        let rec = std::sync::Arc::new(rec);
+        self.cache.put_key(read_at, std::sync::Arc::clone(&rec));
+        Ok(Some(std::sync::Arc::unwrap_or_clone(rec)))
     }
 
     pub(super) async fn key_find(
@@ -244,28 +271,62 @@ impl SqliteStore {
         row.as_ref().map(record).transpose()
     }
 
+    /// A page of records: its ids first (from the indexes of migration 0016), then the records
+    /// not remembered since the last write (`read_cache`), read and parsed once.
     pub(super) async fn key_list(
         &self,
         f: &KeyFilter,
         query: &ListQuery,
     ) -> Result<Page<KeyRecord>> {
-        let (clause, binds) = where_clause(f);
-        let count_sql = format!("SELECT COUNT(*) FROM aws_keys{clause}");
+        let [(count_sql, binds), (ids_sql, _)] = key_list_sql(f, query);
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql).persistent(false);
         for b in &binds {
             count = count.bind(b);
         }
         let total = count.fetch_one(self.pool()).await.map_err(db_err)?;
-        let sql = format!(
-            "SELECT record_json FROM aws_keys{clause}{}",
-            super::order_and_page(query, "created_at ASC, id ASC")
-        );
-        let mut q = sqlx::query(&sql).persistent(false);
+        let mut q = sqlx::query_scalar::<_, String>(&ids_sql).persistent(false);
         for b in &binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(self.pool()).await.map_err(db_err)?;
-        let items = rows.iter().map(record).collect::<Result<Vec<_>>>()?;
+        let ids = q.fetch_all(self.pool()).await.map_err(db_err)?;
+        let mut found: Vec<Option<std::sync::Arc<KeyRecord>>> =
+            ids.iter().map(|id| self.cache.key(id)).collect();
+        let missing: Vec<&String> = ids
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(id, _)| id)
+            .collect();
+        if !missing.is_empty() {
+            let read_at = self.cache.generation();
+            let mut read = std::collections::HashMap::with_capacity(missing.len());
+            for chunk in missing.chunks(500) {
+                let sql = format!(
+                    "SELECT record_json FROM aws_keys WHERE id IN ({})",
+                    vec!["?"; chunk.len()].join(",")
+                );
+                let mut q = sqlx::query(&sql).persistent(false);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                for row in q.fetch_all(self.pool()).await.map_err(db_err)? {
+                    let rec = std::sync::Arc::new(record(&row)?);
+                    self.cache.put_key(read_at, std::sync::Arc::clone(&rec));
+                    read.insert(rec.id.clone(), rec);
+                }
+            }
+            for (slot, id) in found.iter_mut().zip(&ids) {
+                if slot.is_none() {
+                    *slot = read.remove(id);
+                }
+            }
+        }
+        // A record deleted between the two reads is left out.
+        let items = found
+            .into_iter()
+            .flatten()
+            .map(std::sync::Arc::unwrap_or_clone)
+            .collect();
         Ok(Page { total, items })
     }
 
