@@ -250,16 +250,20 @@ impl Keyward {
             let material = match (req.material, new.pair) {
                 (Some(text), _) => {
                     let text = Zeroizing::new(text);
-                    let bytes = hex::decode(text.trim())
-                        .map_err(|_| CoreError::invalid("material: must be hex digits"))?;
-                    if bytes.len() as i64 * 8 != new.size {
+                    // Wiped on drop from here on, also when the size is refused.
+                    let bytes = SecretBytes::new(
+                        hex::decode(text.trim())
+                            .map_err(|_| CoreError::invalid("material: must be hex digits"))?,
+                    );
+                    let given = bytes.expose().len();
+                    if given as i64 * 8 != new.size {
                         return Err(CoreError::invalid(format!(
                             "material: {} bits given, but size is {}",
-                            bytes.len() * 8,
+                            given * 8,
                             new.size
                         )));
                     }
-                    SecretBytes::new(bytes)
+                    bytes
                 }
                 (None, Some(pair)) => self.ports.random.key_pair(pair).await?,
                 (None, None) => self.ports.random.bytes((new.size / 8) as usize)?,
