@@ -164,22 +164,8 @@ impl SqliteStore {
                 "the vault key is the material of {users} AWS key record(s) not scheduled for deletion"
             )));
         }
-        let affected = sqlx::query("DELETE FROM local_keys WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
+        self.delete_row_and_commit(tx, ("local_keys", "vault key"), id, audit)
             .await
-            .map_err(db_err)?
-            .rows_affected();
-        if affected == 0 {
-            // Deleted meanwhile by another request: nothing of this one is kept.
-            tx.rollback().await.map_err(db_err)?;
-            return Err(CoreError::not_found(format!(
-                "the vault key {id} was deleted meanwhile"
-            )));
-        }
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(affected > 0)
     }
 
     pub(super) async fn local_key_users(&self, id: &str) -> Result<Vec<String>> {

@@ -129,22 +129,8 @@ impl SqliteStore {
                 "the KMS container got {left} other key record(s) meanwhile; nothing was deleted"
             )));
         }
-        let deleted = sqlx::query("DELETE FROM kms_containers WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
+        self.delete_row_and_commit(tx, ("kms_containers", "KMS container"), id, audit)
             .await
-            .map_err(db_err)?
-            .rows_affected();
-        if deleted == 0 {
-            // Deleted meanwhile by another request: nothing of this one is kept.
-            tx.rollback().await.map_err(db_err)?;
-            return Err(CoreError::not_found(format!(
-                "the KMS container {id} was deleted meanwhile"
-            )));
-        }
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(deleted > 0)
     }
 
     pub(super) async fn template_delete_detaching(
@@ -181,21 +167,7 @@ impl SqliteStore {
                 "the policy template got applied to {live} other key(s) meanwhile; nothing was deleted"
             )));
         }
-        let deleted = sqlx::query("DELETE FROM policy_templates WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
+        self.delete_row_and_commit(tx, ("policy_templates", "policy template"), id, audit)
             .await
-            .map_err(db_err)?
-            .rows_affected();
-        if deleted == 0 {
-            // Deleted meanwhile by another request: nothing of this one is kept.
-            tx.rollback().await.map_err(db_err)?;
-            return Err(CoreError::not_found(format!(
-                "the policy template {id} was deleted meanwhile"
-            )));
-        }
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(deleted > 0)
     }
 }

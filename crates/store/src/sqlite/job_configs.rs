@@ -137,21 +137,7 @@ impl SqliteStore {
                 "the job config is attached to {attached} key(s) not scheduled for deletion; disable-rotation-job on them first"
             )));
         }
-        let affected = sqlx::query("DELETE FROM job_configs WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
+        self.delete_row_and_commit(tx, ("job_configs", "job config"), id, audit)
             .await
-            .map_err(db_err)?
-            .rows_affected();
-        if affected == 0 {
-            // Deleted meanwhile by another request: nothing of this one is kept.
-            tx.rollback().await.map_err(db_err)?;
-            return Err(CoreError::not_found(format!(
-                "the job config {id} was deleted meanwhile"
-            )));
-        }
-        self.append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(affected > 0)
     }
 }

@@ -399,3 +399,32 @@ impl SqliteStore {
         self.append_in(tx, draft).await
     }
 }
+
+impl SqliteStore {
+    /// Ends a delete that let go of key records (`let_go_in`): deletes row `id` of `table`,
+    /// audits and commits; if another request deleted the row meanwhile, a 404 and nothing of
+    /// this transaction is kept.
+    pub(super) async fn delete_row_and_commit(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+        (table, what): (&'static str, &str),
+        id: &str,
+        audit: &AuditDraft,
+    ) -> Result<bool> {
+        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = ?"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if deleted == 0 {
+            tx.rollback().await.map_err(db_err)?;
+            return Err(CoreError::not_found(format!(
+                "the {what} {id} was deleted meanwhile"
+            )));
+        }
+        self.append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}
